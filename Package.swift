@@ -1,0 +1,73 @@
+// swift-tools-version:6.0
+// The package is laid out by concern, after rust-vmm: one target per part.
+//   VMMKit            core protocols, guest memory, buses, machine, loaders
+//   Backends/KVM      drives /dev/kvm            Backends/Soft   an x86 CPU in Swift
+//   Devices/<Name>    one target per device, each knowing only VMMKit
+//   Board/PC          wires the standard PC devices together
+//   VMMCommand        the command line as a library (so out-of-tree devices can reuse it)
+//   vmm               the executable: a few lines calling VMMCommand
+import PackageDescription
+
+/// A device module: Sources/Devices/<name>, depending on VMMKit only.
+func device(_ name: String, dependencies: [Target.Dependency] = []) -> Target {
+    .target(name: name, dependencies: ["VMMKit"] + dependencies, path: "Sources/Devices/\(name)")
+}
+
+let deviceNames = ["Serial16550", "DebugExit", "TestDevice", "I8259", "IOAPIC", "LocalAPIC", "I8254"]
+
+let package = Package(
+    name: "vmm",
+    products: [
+        .library(name: "VMMKit", targets: ["VMMKit"]),
+        .library(name: "VMMCommand", targets: ["VMMCommand"]),
+        .executable(name: "vmm", targets: ["vmm"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibELF", path: "Sources/CShims/CLibELF",
+            pkgConfig: "libelf", providers: [.apt(["libelf-dev"])]),
+        .target(name: "CKVM", path: "Sources/CShims/CKVM"),
+        .target(name: "VMMKit", dependencies: ["CLibELF"], path: "Sources/VMMKit"),
+        .target(name: "KVMBackend", dependencies: ["VMMKit", "CKVM"], path: "Sources/Backends/KVM"),
+        .target(name: "SoftBackend", dependencies: ["VMMKit"], path: "Sources/Backends/Soft"),
+        device("Serial16550"),
+        device("DebugExit"),
+        device("TestDevice"),
+        device("I8259"),
+        device("IOAPIC"),
+        device("LocalAPIC"),
+        device("I8254"),
+        .target(
+            name: "PCBoard",
+            dependencies: ["VMMKit"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },
+            path: "Sources/Board/PC"),
+        .target(
+            name: "VMMCommand",
+            dependencies: [
+                "VMMKit", "PCBoard", "KVMBackend", "SoftBackend",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/VMMCommand"),
+        .executableTarget(name: "vmm", dependencies: ["VMMCommand"], path: "Sources/vmm"),
+        .testTarget(name: "VMMKitTests", dependencies: ["VMMKit"], path: "Tests/VMMKitTests"),
+        .testTarget(
+            name: "DeviceTests",
+            dependencies: ["VMMKit"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },
+            path: "Tests/DeviceTests"),
+        .testTarget(
+            name: "KVMBackendTests", dependencies: ["VMMKit", "KVMBackend", "PCBoard", "TestSupport"],
+            path: "Tests/KVMBackendTests"),
+        .testTarget(
+            name: "SoftBackendTests", dependencies: ["VMMKit", "SoftBackend", "PCBoard", "TestSupport"],
+            path: "Tests/SoftBackendTests"),
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["TestSupport"], path: "Tests/EndToEndTests"),
+        .target(name: "TestSupport", dependencies: ["VMMKit"], path: "Tests/TestSupport"),
+    ],
+    // Swift 5 mode: the vCPU threads and devices share state under their own locks, which Swift 6's
+    // Sendable checking cannot see through without annotations on every device.
+    swiftLanguageModes: [.v5]
+)

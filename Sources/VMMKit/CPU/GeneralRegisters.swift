@@ -1,0 +1,12 @@
+/// The general-purpose registers, RIP and RFLAGS, as both backends exchange them.
+public struct GeneralRegisters: Equatable, Sendable {
+    public var rax: UInt64 = 0, rbx: UInt64 = 0, rcx: UInt64 = 0, rdx: UInt64 = 0
+    public var rsi: UInt64 = 0, rdi: UInt64 = 0, rsp: UInt64 = 0, rbp: UInt64 = 0
+    public var r8: UInt64 = 0, r9: UInt64 = 0, r10: UInt64 = 0, r11: UInt64 = 0
+    public var r12: UInt64 = 0, r13: UInt64 = 0, r14: UInt64 = 0, r15: UInt64 = 0
+    public var rip: UInt64 = 0
+    /// Bit 1 is reserved and always set (SDM vol. 1, 3.4.3).
+    public var rflags: UInt64 = 0x2
+
+    public init() {}
+}

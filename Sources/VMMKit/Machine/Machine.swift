@@ -1,0 +1,112 @@
+/// A PC-shaped machine: guest memory, the two buses, MSR and CPUID hooks, interrupt lines and the
+/// devices attached to them. A backend executes it; the machine does not know which one.
+///
+/// Assembly (adding devices, choosing the interrupt controller, loading the kernel) happens on one
+/// thread before `run`; after that the buses are frozen and only devices' own locked state changes.
+public final class Machine {
+    public let vcpuCount: Int
+    public let memory: GuestMemory
+    public let ports = IOBus(name: "port I/O bus")
+    public let mmio = IOBus(name: "MMIO bus")
+    public let msrs = MSRHooks()
+    public let cpuid = CPUIDHooks()
+    public let runControl = RunControl()
+    /// Set by the board before `run`; lines raised before that go nowhere.
+    public var interruptController: any InterruptController = NoInterruptController()
+    /// The register state vCPU 0 starts in, from the kernel loader. Other vCPUs wait for INIT/SIPI.
+    public var bootState = BootState()
+    public private(set) var devices: [any Device] = []
+    public private(set) var vcpus: [any VirtualCPU] = []
+
+    /// Lays out `memorySize` bytes of RAM: below the MMIO hole at 3 GiB, the rest from 4 GiB.
+    public init(memorySize: UInt64, vcpuCount: Int) throws {
+        guard (1...64).contains(vcpuCount) else { throw MachineError.invalidCPUCount(vcpuCount) }
+        self.vcpuCount = vcpuCount
+        memory = GuestMemory()
+        let low = min(memorySize, BootLayout.mmioHoleStart)
+        try memory.addRegion(name: "RAM", at: 0, size: low)
+        if memorySize > low {
+            try memory.addRegion(name: "high RAM", at: BootLayout.highMemoryStart, size: memorySize - low)
+        }
+    }
+
+    /// Attaches `device`: it claims its ports, MMIO ranges, IRQ lines and hooks now.
+    public func add(_ device: any Device) throws {
+        try device.attach(to: self)
+        devices.append(device)
+    }
+
+    /// The device named `name`, if one is attached.
+    public func device(named name: String) -> (any Device)? { devices.first { $0.name == name } }
+
+    /// ISA IRQ / IOAPIC input `number`, for a device to raise and lower.
+    public func irqLine(_ number: Int) -> IRQLine { IRQLine(number: number, machine: self) }
+
+    /// Makes vCPU `index` notice a new interrupt or a stop request promptly.
+    public func kick(vcpu index: Int) {
+        guard index < vcpus.count else { return }
+        vcpus[index].statistics.kicks.increment()
+        vcpus[index].kick()
+    }
+
+    /// Exit statistics summed over all vCPUs.
+    public var statistics: [(String, UInt64)] {
+        guard let first = vcpus.first else { return [] }
+        return first.statistics.rows.indices.map { row in
+            (first.statistics.rows[row].0, vcpus.reduce(0) { $0 + $1.statistics.rows[row].1 })
+        }
+    }
+
+    /// Creates the VM on `backend`, starts one host thread per vCPU, and returns when the guest
+    /// stops, fails, or `timeout` seconds pass.
+    public func run(on backend: any CPUBackend, timeout: Double? = nil) throws -> MachineOutcome {
+        let vm = try backend.createVM(for: self)
+        for index in 0..<vcpuCount { vcpus.append(try vm.createVCPU(index: index)) }
+        try vcpus[0].setSystemRegisters(bootState.system)
+        try vcpus[0].setGeneralRegisters(bootState.general)
+        ports.freeze()
+        mmio.freeze()
+        let vcpus = self.vcpus
+        runControl.onStop { for vcpu in vcpus { vcpu.kick() } }
+
+        let haltedForever = Counter()
+        let threads = try vcpus.map { vcpu in
+            try HostThread(name: "vcpu\(vcpu.index)") { [runControl, vcpuCount] in
+                do {
+                    switch try vcpu.run() {
+                    case .machineStopped:
+                        break
+                    case .haltedForever:
+                        haltedForever.increment()
+                        if haltedForever.value == UInt64(vcpuCount) { runControl.requestStop(.poweredOff) }
+                    case let .shutdown(dump):
+                        runControl.requestStop(.shutdown(vcpu: vcpu.index, registerDump: dump))
+                    case .reset:
+                        runControl.requestStop(.reset)
+                    }
+                } catch {
+                    runControl.requestStop(.failed("vCPU \(vcpu.index): \(error)"))
+                }
+            }
+        }
+        let watchdog = try timeout.map { seconds in
+            try HostThread(name: "timeout") { [runControl] in
+                if !runControl.waitForStop(seconds: seconds) { runControl.requestStop(.timedOut(seconds: seconds)) }
+            }
+        }
+        threads.forEach { $0.join() }
+        runControl.requestStop(.poweredOff)
+        watchdog?.join()
+        devices.forEach { $0.stop() }
+        return runControl.stopOutcome ?? .poweredOff
+    }
+}
+
+public enum MachineError: VMMError, Equatable {
+    case invalidCPUCount(Int)
+    public var description: String {
+        switch self {
+        case let .invalidCPUCount(count): return "invalid vCPU count \(count): vmm supports 1 to 64"
+        }
+    }
+}

@@ -1,0 +1,19 @@
+/// One contiguous range of guest-physical memory backed by one host mapping.
+public struct MemoryRegion: Sendable {
+    public enum Kind: Sendable { case ram, rom }
+
+    public let name: String
+    public let guestBase: UInt64
+    public let size: UInt64
+    public let kind: Kind
+    /// Host address of the first byte. Valid for the lifetime of the owning `GuestMemory`.
+    public nonisolated(unsafe) let host: UnsafeMutableRawPointer
+
+    public var guestEnd: UInt64 { guestBase + size }
+
+    @inline(__always)
+    public func contains(_ address: UInt64, length: Int) -> Bool {
+        address >= guestBase && length >= 0 && address &- guestBase <= size &- UInt64(length)
+            && UInt64(length) <= size
+    }
+}

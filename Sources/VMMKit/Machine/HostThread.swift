@@ -7,6 +7,7 @@ public final class HostThread: @unchecked Sendable {
     private var thread = pthread_t()
     private let body: () -> Void
 
+    /// `name` is for error messages.
     public init(name: String, _ body: @escaping () -> Void) throws(HostThreadError) {
         self.body = body
         let box = Unmanaged.passRetained(self)
@@ -19,7 +20,6 @@ public final class HostThread: @unchecked Sendable {
             box.release()
             throw HostThreadError(name: name, errno: created)
         }
-        pthread_setname_np(thread, String(name.prefix(15)))
     }
 
     /// The pthread, for signalling it (the KVM backend kicks a vCPU out of KVM_RUN with a signal).

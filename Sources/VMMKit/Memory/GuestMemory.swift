@@ -72,7 +72,9 @@ public final class GuestMemory: @unchecked Sendable {
     }
 
     public func write(_ bytes: [UInt8], at address: UInt64) throws(GuestMemoryError) {
-        try bytes.withUnsafeBytes { (buffer) throws(GuestMemoryError) in try write(buffer, at: address) }
+        guard !bytes.isEmpty else { return }
+        let pointer = try writablePointer(at: address, length: bytes.count)
+        bytes.withUnsafeBytes { pointer.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
     }
 
     /// Fills `length` bytes at `address` with zero.

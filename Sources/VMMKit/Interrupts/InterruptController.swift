@@ -2,6 +2,8 @@
 /// set in userspace, or KVM's in-kernel irqchip behind the same calls.
 ///
 /// Called from vCPU threads and the host event thread at once: implementations lock their own state.
+/// Whenever an interrupt, NMI or INIT/SIPI becomes pending for a vCPU, the controller calls
+/// `Machine.kick(vcpu:)`, so a vCPU in HLT or inside KVM_RUN notices without polling.
 public protocol InterruptController: AnyObject, Sendable {
     /// Drives an input line (an ISA IRQ / IOAPIC pin number) to `high` or low.
     func setLine(_ line: Int, high: Bool)
@@ -41,4 +43,12 @@ public final class NoInterruptController: InterruptController {
     public func taskPriority(vcpu: Int) -> UInt8 { 0 }
     public func setTaskPriority(vcpu: Int, _ value: UInt8) {}
     public func takeStartupSignal(vcpu: Int) -> StartupSignal? { nil }
+}
+
+/// Where the interrupt controllers and the PIT are emulated.
+public enum InterruptControllerPlacement: String, Sendable, CaseIterable {
+    /// Our Swift device modules (both backends).
+    case userspace = "user"
+    /// KVM's in-kernel irqchip and PIT (KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2): the KVM backend only.
+    case inKernel = "kernel"
 }

@@ -11,8 +11,11 @@ public final class Machine {
     public let msrs = MSRHooks()
     public let cpuid = CPUIDHooks()
     public let runControl = RunControl()
-    /// Set by the board before `run`; lines raised before that go nowhere.
+    /// Set by the board before `run`; lines raised before that go nowhere. With `.inKernel`
+    /// placement the backend installs its own at VM creation.
     public var interruptController: any InterruptController = NoInterruptController()
+    /// Where the PIC/IOAPIC/LAPIC/PIT live: our Swift devices, or KVM's in-kernel irqchip.
+    public var interruptControllerPlacement: InterruptControllerPlacement = .userspace
     /// The register state vCPU 0 starts in, from the kernel loader. Other vCPUs wait for INIT/SIPI.
     public var bootState = BootState()
     public private(set) var devices: [any Device] = []

@@ -8,24 +8,18 @@ public struct BackendRegistry {
         backends.first { $0.name == name }
     }
 
-    /// The first `.preferred` backend, else the first `.usable` one; the reason names why each
-    /// backend ahead of it was passed over.
+    /// The first `.preferred` backend in registry order, else the first `.usable` one. The reason
+    /// says why it was chosen and why each backend ahead of it was passed over.
     public func bestAvailable() -> (backend: any CPUBackend, reason: String)? {
-        var usable: (any CPUBackend, String)?
-        var passedOver: [String] = []
+        var probed: [(backend: any CPUBackend, availability: BackendAvailability)] = []
         for type in backends {
             let backend = type.init()
-            switch backend.availability() {
-            case let .preferred(why):
-                return (backend, why)
-            case let .usable(why):
-                if usable == nil { usable = (backend, why) } else { passedOver.append("\(type.name): \(why)") }
-            case let .unavailable(why):
-                passedOver.append("\(type.name): \(why)")
-            }
+            probed.append((backend, backend.availability()))
         }
-        guard let (backend, why) = usable else { return nil }
-        let others = passedOver.filter { !$0.hasPrefix("\(type(of: backend).name):") }
-        return (backend, ([why] + others).joined(separator: "; "))
+        let chosen = probed.firstIndex { if case .preferred = $0.availability { true } else { false } }
+            ?? probed.firstIndex { if case .usable = $0.availability { true } else { false } }
+        guard let chosen else { return nil }
+        let reasons = probed[...chosen].map { "\(type(of: $0.backend).name): \($0.availability.reason)" }
+        return (probed[chosen].backend, reasons.reversed().joined(separator: "; "))
     }
 }

@@ -30,6 +30,7 @@ let package = Package(
             name: "CLibELF", path: "Sources/CShims/CLibELF",
             pkgConfig: "libelf", providers: [.apt(["libelf-dev"])]),
         .target(name: "CKVM", path: "Sources/CShims/CKVM"),
+        .target(name: "CNativeOracle", path: "Sources/CShims/CNativeOracle"),
         .target(name: "VMMKit", dependencies: ["CLibELF"], path: "Sources/VMMKit"),
         .target(name: "KVMBackend", dependencies: ["VMMKit", "CKVM"], path: "Sources/Backends/KVM"),
         .target(name: "SoftBackend", dependencies: ["VMMKit"], path: "Sources/Backends/Soft"),
@@ -52,19 +53,19 @@ let package = Package(
             ],
             path: "Sources/VMMCommand"),
         .executableTarget(name: "vmm", dependencies: ["VMMCommand"], path: "Sources/vmm"),
-        .testTarget(name: "VMMKitTests", dependencies: ["VMMKit"], path: "Tests/VMMKitTests"),
+        .testTarget(name: "VMMKitTests", dependencies: ["VMMKit", "TestSupport"], path: "Tests/VMMKitTests"),
         .testTarget(
             name: "DeviceTests",
-            dependencies: ["VMMKit"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },
+            dependencies: ["VMMKit", "PCBoard"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },
             path: "Tests/DeviceTests"),
         .testTarget(
             name: "KVMBackendTests", dependencies: ["VMMKit", "KVMBackend", "PCBoard", "TestSupport"],
             path: "Tests/KVMBackendTests"),
         .testTarget(
-            name: "SoftBackendTests", dependencies: ["VMMKit", "SoftBackend", "PCBoard", "TestSupport"],
+            name: "SoftBackendTests", dependencies: ["VMMKit", "SoftBackend", "PCBoard", "TestSupport", "CNativeOracle"],
             path: "Tests/SoftBackendTests"),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["TestSupport"], path: "Tests/EndToEndTests"),
+            name: "EndToEndTests", dependencies: ["TestSupport", "vmm"], path: "Tests/EndToEndTests"),
         .target(name: "TestSupport", dependencies: ["VMMKit"], path: "Tests/TestSupport"),
     ],
     // Swift 5 mode: the vCPU threads and devices share state under their own locks, which Swift 6's

@@ -1,1 +1,3 @@
 import VMMCommand
+
+VMMCommandLine.main()

@@ -1,1 +1,55 @@
 #include "CKVM.h"
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+
+// A kvm_msrs header with room for exactly one entry.
+union one_msr {
+    struct kvm_msrs msrs;
+    unsigned char storage[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+};
+
+// Both return 1 (the number of MSRs processed) on success, 0 when KVM refused the index, -1 on error.
+int ckvm_get_msr(int vcpu_fd, uint32_t index, uint64_t *value) {
+    union one_msr buffer;
+    memset(&buffer, 0, sizeof buffer);
+    buffer.msrs.nmsrs = 1;
+    buffer.msrs.entries[0].index = index;
+    int result = ioctl(vcpu_fd, KVM_GET_MSRS, &buffer);
+    if (result == 1) *value = buffer.msrs.entries[0].data;
+    return result;
+}
+
+int ckvm_set_msr(int vcpu_fd, uint32_t index, uint64_t value) {
+    union one_msr buffer;
+    memset(&buffer, 0, sizeof buffer);
+    buffer.msrs.nmsrs = 1;
+    buffer.msrs.entries[0].index = index;
+    buffer.msrs.entries[0].data = value;
+    return ioctl(vcpu_fd, KVM_SET_MSRS, &buffer);
+}
+
+static void ignore_kick(int signal) { (void)signal; }
+
+static pthread_once_t kick_handler_once = PTHREAD_ONCE_INIT;
+static int kick_signal;
+static int kick_handler_error;
+
+static void install_kick_handler(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = ignore_kick;
+    sigemptyset(&action.sa_mask);
+    // SA_RESTART: KVM_RUN reports a pending signal as -EINTR, which the kernel never restarts, so the
+    // kick still ends KVM_RUN; any other system call the vCPU thread is in (a device writing to a
+    // terminal) is transparently restarted instead of failing with EINTR.
+    action.sa_flags = SA_RESTART;
+    if (sigaction(kick_signal, &action, NULL) != 0) kick_handler_error = errno;
+}
+
+int ckvm_install_kick_handler(int signal) {
+    kick_signal = signal;
+    pthread_once(&kick_handler_once, install_kick_handler);
+    return kick_handler_error;
+}

@@ -1,1 +1,129 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
 import VMMKit
+
+/// A 16550A UART on the port bus (COM1 by default: ports 0x3f8-0x3ff, ISA IRQ 4), connected to a
+/// host output and, optionally, to stdin.
+///
+/// vCPU threads and the host input thread both reach it, so all register state sits behind one
+/// lock; the IRQ line is driven under that lock too, so its level always matches the last state
+/// change, and it is only raised or lowered when the pending-interrupt state actually changes.
+public final class Serial16550: Device, BusDevice, @unchecked Sendable {
+    public static let com1Port: UInt64 = 0x3f8
+    public static let com1IRQ = 4
+
+    public let name: String
+    public let port: UInt64
+    public let irq: Int
+    /// Where transmitted bytes go.
+    public let output: SerialOutput
+
+    private struct Locked {
+        var uart = UARTState()
+        var lineHigh = false
+    }
+
+    private let state = Mutex(Locked())
+    private let readsStandardInput: Bool
+    private var line: IRQLine?
+    private var reader: HostInputReader?
+
+    /// A UART at `port` on IRQ `irq`, sending to `output`; with `readsStandardInput` it also
+    /// receives the host's stdin once attached.
+    public init(name: String? = nil, port: UInt64 = com1Port, irq: Int = com1IRQ, output: SerialOutput,
+                readsStandardInput: Bool = false) {
+        self.name = name ?? "serial@0x\(String(port, radix: 16))"
+        self.port = port
+        self.irq = irq
+        self.output = output
+        self.readsStandardInput = readsStandardInput
+    }
+
+    public func attach(to machine: Machine) throws {
+        try machine.ports.claim(base: port, length: UARTRegister.count, by: self, name: name)
+        line = machine.irqLine(irq)
+        if readsStandardInput {
+            _ = TerminalRawMode.enter()
+            reader = try HostInputReader(reading: STDIN_FILENO) { [unowned self] bytes in acceptHostInput(bytes) }
+        }
+    }
+
+    public func reset() {
+        update { $0 = UARTState() }
+    }
+
+    public func stop() {
+        reader?.stop()
+        reader = nil
+        if readsStandardInput { TerminalRawMode.restore() }
+        output.close()
+    }
+
+    // MARK: BusDevice
+
+    /// Wider accesses are split into byte accesses of consecutive registers, as the 8-bit UART on
+    /// an ISA bus would see them.
+    public func read(_ access: BusAccess) -> UInt64 {
+        var value: UInt64 = 0
+        var madeRoom = false
+        update { uart in
+            let before = uart.receiveSpace
+            for byte in 0..<access.size {
+                let register = access.offset + UInt64(byte)
+                let registerValue = register < UARTRegister.count ? uart.read(register) : 0xff
+                value |= UInt64(registerValue) << UInt64(byte * 8)
+            }
+            madeRoom = uart.receiveSpace > before
+        }
+        if madeRoom { reader?.noteSpaceAvailable() }
+        return value
+    }
+
+    public func write(_ access: BusAccess, value: UInt64) {
+        update { uart in
+            for byte in 0..<access.size {
+                let register = access.offset + UInt64(byte)
+                guard register < UARTRegister.count else { break }
+                if let sent = uart.write(register, UInt8(truncatingIfNeeded: value >> UInt64(byte * 8))) {
+                    output.write(sent)
+                }
+            }
+        }
+    }
+
+    // MARK: Input
+
+    /// Bytes arriving on the serial line, as the data sheet describes: each byte the receiver has
+    /// no room for is lost and sets LSR.OE. Tests and embedders use this; host stdin goes through
+    /// the flow-controlled path instead.
+    public func receive(_ bytes: [UInt8]) {
+        update { uart in
+            for byte in bytes { uart.receive(byte) }
+        }
+    }
+
+    /// Host input: takes as many bytes as the receiver has room for. In loopback the UART's serial
+    /// input is disconnected (data sheet 8.7), so host input waits.
+    private func acceptHostInput(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var accepted = 0
+        update { uart in
+            guard !uart.isLoopback else { return }
+            accepted = min(bytes.count, uart.receiveSpace)
+            for byte in bytes.prefix(accepted) { uart.receive(byte) }
+        }
+        return accepted
+    }
+
+    /// Runs `change` on the registers, then moves the IRQ line if the interrupt state changed.
+    private func update(_ change: (inout UARTState) -> Void) {
+        state.withLock { locked in
+            change(&locked.uart)
+            let pending = locked.uart.interruptPending
+            guard pending != locked.lineHigh else { return }
+            locked.lineHigh = pending
+            if pending { line?.raise() } else { line?.lower() }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CKVM
+import VMMKit
+
+/// The guest's CPUID: what KVM can virtualize (KVM_GET_SUPPORTED_CPUID, api.rst 4.46), made per-vCPU,
+/// trimmed of what a userspace interrupt controller cannot back, then adjusted by the devices' hooks
+/// and installed with KVM_SET_CPUID2 (api.rst 4.73).
+enum KVMCPUID {
+    private static let headerSize = MemoryLayout<kvm_cpuid2>.size
+    private static let entryStride = MemoryLayout<kvm_cpuid_entry2>.stride
+    /// CPUID.1:ECX.x2APIC[bit 21] (SDM vol. 2A, CPUID). x2APIC MSRs reach only KVM's own LAPIC.
+    private static let x2APICBit: UInt32 = 1 << 21
+
+    static func supportedEntries(system: KVMSystem) throws(KVMError) -> [kvm_cpuid_entry2] {
+        var capacity = 128
+        while true {
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: headerSize + capacity * entryStride, alignment: 8)
+            defer { buffer.deallocate() }
+            buffer.initializeMemory(as: UInt8.self, repeating: 0, count: headerSize + capacity * entryStride)
+            buffer.assumingMemoryBound(to: kvm_cpuid2.self).pointee.nent = UInt32(capacity)
+            if ckvm_ioctl(system.fd, CKVM_GET_SUPPORTED_CPUID, buffer) >= 0 {
+                let count = Int(buffer.assumingMemoryBound(to: kvm_cpuid2.self).pointee.nent)
+                let entries = (buffer + headerSize).assumingMemoryBound(to: kvm_cpuid_entry2.self)
+                return Array(UnsafeBufferPointer(start: entries, count: min(count, capacity)))
+            }
+            // E2BIG: the array was too small (api.rst 4.46); anything else is a real failure.
+            guard errno == E2BIG, capacity < 4096 else {
+                throw .ioctlFailed(name: "KVM_GET_SUPPORTED_CPUID", errno: errno)
+            }
+            capacity *= 2
+        }
+    }
+
+    /// The entries vCPU `vcpu` gets.
+    static func entries(from supported: [kvm_cpuid_entry2], vcpu: Int, machine: Machine) -> [kvm_cpuid_entry2] {
+        let apicID = UInt32(truncatingIfNeeded: vcpu)
+        let userspaceAPIC = machine.interruptControllerPlacement == .userspace
+        return supported.map { supportedEntry in
+            var entry = supportedEntry
+            switch entry.function {
+            case 1:
+                // EBX[31:24]: initial APIC ID.
+                entry.ebx = (entry.ebx & 0x00ff_ffff) | (apicID << 24)
+                if userspaceAPIC { entry.ecx &= ~x2APICBit }
+            case 0xb, 0x1f:
+                // EDX: x2APIC ID of this logical processor (extended topology leaves).
+                entry.edx = apicID
+            default:
+                break
+            }
+            var result = CPUIDResult(eax: entry.eax, ebx: entry.ebx, ecx: entry.ecx, edx: entry.edx)
+            machine.cpuid.apply(leaf: entry.function, subleaf: entry.index, vcpu: vcpu, to: &result)
+            entry.eax = result.eax
+            entry.ebx = result.ebx
+            entry.ecx = result.ecx
+            entry.edx = result.edx
+            return entry
+        }
+    }
+
+    static func install(_ entries: [kvm_cpuid_entry2], vcpuFD: Int32) throws(KVMError) {
+        let byteCount = headerSize + entries.count * entryStride
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 8)
+        defer { buffer.deallocate() }
+        buffer.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount)
+        buffer.assumingMemoryBound(to: kvm_cpuid2.self).pointee.nent = UInt32(entries.count)
+        let destination = (buffer + headerSize).assumingMemoryBound(to: kvm_cpuid_entry2.self)
+        for (slot, entry) in entries.enumerated() { destination[slot] = entry }
+        guard ckvm_ioctl(vcpuFD, CKVM_SET_CPUID2, buffer) >= 0 else {
+            throw .ioctlFailed(name: "KVM_SET_CPUID2", errno: errno)
+        }
+    }
+}

@@ -1,0 +1,63 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CKVM
+import VMMKit
+
+/// KVM's in-kernel PIC, IOAPIC and LAPICs behind VMMKit's InterruptController.
+///
+/// Lines go in with KVM_IRQ_LINE (api.rst 4.25). KVM's default GSI routing sends GSIs 0-15 to both
+/// the master/slave PIC inputs and the IOAPIC pins of the same number, and 16-23 to the IOAPIC only,
+/// so an ISA IRQ reaches whichever controller the guest enabled. Delivery into the vCPUs, HLT and
+/// INIT/SIPI are KVM's business: the query methods report nothing pending.
+public final class KVMInKernelInterruptController: InterruptController, @unchecked Sendable {
+    /// The IOAPIC's pin count in KVM (KVM_IOAPIC_NUM_PINS).
+    public static let lineCount = 24
+    private let vmFD: Int32
+
+    init(vmFD: Int32) { self.vmFD = vmFD }
+
+    public func setLine(_ line: Int, high: Bool) {
+        guard (0..<Self.lineCount).contains(line) else { return }
+        var level = ckvm_irq_level(UInt32(line), high ? 1 : 0)
+        // Cannot fail for a valid GSI on a VM with an irqchip, which this object's existence implies.
+        _ = ckvm_ioctl(vmFD, CKVM_IRQ_LINE, &level)
+    }
+
+    public func hasPendingInterrupt(vcpu: Int) -> Bool { false }
+    public func acknowledgeInterrupt(vcpu: Int) -> UInt8? { nil }
+    public func takeNonMaskableInterrupt(vcpu: Int) -> Bool { false }
+    public func taskPriority(vcpu: Int) -> UInt8 { 0 }
+    public func setTaskPriority(vcpu: Int, _ value: UInt8) {}
+    public func takeStartupSignal(vcpu: Int) -> StartupSignal? { nil }
+
+    /// One 8259's state as KVM_GET_IRQCHIP reports it (api.rst 4.26).
+    public struct PICState: Equatable, Sendable {
+        public let interruptRequest: UInt8
+        public let inService: UInt8
+        public let interruptMask: UInt8
+        public let vectorBase: UInt8
+    }
+
+    /// The IOAPIC's redirection table and pending-request bits.
+    public struct IOAPICState: Equatable, Sendable {
+        public let redirectionTable: [UInt64]
+        public let interruptRequest: UInt32
+    }
+
+    public func picState(secondary: Bool) throws -> PICState {
+        var chip = kvm_irqchip()
+        chip.chip_id = UInt32(secondary ? KVM_IRQCHIP_PIC_SLAVE : KVM_IRQCHIP_PIC_MASTER)
+        try KVMIoctl.call(vmFD, CKVM_GET_IRQCHIP, &chip, "KVM_GET_IRQCHIP")
+        let pic = chip.chip.pic
+        return PICState(interruptRequest: pic.irr, inService: pic.isr, interruptMask: pic.imr, vectorBase: pic.irq_base)
+    }
+
+    public func ioapicState() throws -> IOAPICState {
+        var chip = kvm_irqchip()
+        chip.chip_id = UInt32(KVM_IRQCHIP_IOAPIC)
+        try KVMIoctl.call(vmFD, CKVM_GET_IRQCHIP, &chip, "KVM_GET_IRQCHIP")
+        let table = (0..<UInt32(Self.lineCount)).map { ckvm_ioapic_redirection_entry(&chip, $0) }
+        return IOAPICState(redirectionTable: table, interruptRequest: chip.chip.ioapic.irr)
+    }
+}

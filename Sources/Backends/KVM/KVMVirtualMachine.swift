@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CKVM
+import Synchronization
+import VMMKit
+
+/// One KVM VM: its file descriptor, memory slots, MSR filter and (optionally) in-kernel irqchip.
+public final class KVMVirtualMachine: VirtualMachine {
+    /// VT-x without unrestricted guest runs real mode through a TSS and an identity-mapped page table
+    /// that KVM keeps in guest-physical memory (api.rst 4.48, 4.50). They go at the top of the MMIO
+    /// hole, below the BIOS flash window, where neither RAM nor the LAPIC/IOAPIC pages lie.
+    static let identityMapAddress: UInt64 = 0xfffb_c000
+    static let tssAddress: UInt = 0xfffb_d000
+
+    let system: KVMSystem
+    let fd: Int32
+    unowned let machine: Machine
+    let vcpuMappingSize: Int
+    /// KVM_GET_SUPPORTED_CPUID, fetched once; each vCPU gets its own adjusted copy.
+    let supportedCPUID: [kvm_cpuid_entry2]
+    let haltTracker: KVMHaltTracker
+    public private(set) var inKernelInterruptController: KVMInKernelInterruptController?
+    private let reservedIndices = Mutex<Set<Int>>([])
+    /// Weak: a vCPU owns its kvm_run page, and the VM must not kick one whose page is gone.
+    private let vcpus = Mutex<[WeakVCPU]>([])
+
+    private struct WeakVCPU {
+        weak var vcpu: KVMVirtualCPU?
+    }
+
+    init(machine: Machine, system: KVMSystem) throws(KVMError) {
+        try system.requireBaseline()
+        self.system = system
+        self.machine = machine
+        vcpuMappingSize = try system.vcpuMappingSize()
+        supportedCPUID = try KVMCPUID.supportedEntries(system: system)
+        haltTracker = KVMHaltTracker(vcpuCount: machine.vcpuCount)
+        fd = try system.createVMDescriptor()
+
+        var identityMap = Self.identityMapAddress
+        try KVMIoctl.call(fd, CKVM_SET_IDENTITY_MAP_ADDR, &identityMap, "KVM_SET_IDENTITY_MAP_ADDR")
+        try KVMIoctl.value(fd, CKVM_SET_TSS_ADDR, Self.tssAddress, "KVM_SET_TSS_ADDR")
+        try mapMemory(machine.memory)
+        let claimedMSRs = machine.msrs.claimedRanges
+        if !claimedMSRs.isEmpty { try KVMMSRFilter.install(denying: claimedMSRs, vmFD: fd, system: system) }
+        if machine.interruptControllerPlacement == .inKernel { try createInKernelIRQChip() }
+    }
+
+    deinit { close(fd) }
+
+    /// One memory slot per guest memory region; ROM read-only, so guest writes exit as MMIO (api.rst 4.35).
+    private func mapMemory(_ memory: GuestMemory) throws(KVMError) {
+        for (slot, region) in memory.regions.enumerated() {
+            var flags: UInt32 = 0
+            if region.kind == .rom {
+                try system.require(.readOnlyMemory, for: "read-only memory region '\(region.name)'")
+                flags = UInt32(KVM_MEM_READONLY)
+            }
+            var slotDescription = kvm_userspace_memory_region(
+                slot: UInt32(slot), flags: flags, guest_phys_addr: region.guestBase, memory_size: region.size,
+                userspace_addr: UInt64(UInt(bitPattern: region.host)))
+            try KVMIoctl.call(fd, CKVM_SET_USER_MEMORY_REGION, &slotDescription, "KVM_SET_USER_MEMORY_REGION")
+        }
+    }
+
+    /// KVM_CREATE_IRQCHIP (PIC, IOAPIC, per-vCPU LAPICs) then KVM_CREATE_PIT2 (api.rst 4.24, 4.62).
+    /// Must precede the first vCPU; a second call fails with `irqchipAlreadyCreated`.
+    public func createInKernelIRQChip() throws(KVMError) {
+        guard inKernelInterruptController == nil else { throw .irqchipAlreadyCreated }
+        try system.require(.irqchip, for: "the in-kernel interrupt controllers")
+        try system.require(.pit2, for: "the in-kernel PIT")
+        do {
+            try KVMIoctl.value(fd, CKVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP")
+        } catch .ioctlFailed(_, EEXIST) {
+            throw .irqchipAlreadyCreated
+        }
+        var pit = kvm_pit_config()
+        try KVMIoctl.call(fd, CKVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2")
+        let controller = KVMInKernelInterruptController(vmFD: fd)
+        inKernelInterruptController = controller
+        machine.interruptController = controller
+    }
+
+    public func createVCPU(index: Int) throws -> any VirtualCPU {
+        try createKVMVCPU(index: index)
+    }
+
+    /// `createVCPU` with the concrete type, for callers that need KVM-specific state (the LAPIC page).
+    public func createKVMVCPU(index: Int) throws(KVMError) -> KVMVirtualCPU {
+        guard (0..<machine.vcpuCount).contains(index) else {
+            throw .vcpuIndexOutOfRange(index: index, count: machine.vcpuCount)
+        }
+        // Checked here rather than left to KVM: it has accepted duplicate vCPU ids in the past.
+        let fresh = reservedIndices.withLock { $0.insert(index).inserted }
+        guard fresh else { throw .vcpuAlreadyCreated(index: index) }
+        do {
+            let vcpu = try KVMVirtualCPU(vm: self, index: index)
+            try vcpu.installCPUID()
+            vcpus.withLock { $0.append(WeakVCPU(vcpu: vcpu)) }
+            return vcpu
+        } catch {
+            reservedIndices.withLock { _ = $0.remove(index) }
+            throw error
+        }
+    }
+
+    /// Wakes every vCPU, so those blocked in HLT or wait-for-SIPI re-examine the machine.
+    func kickAll() {
+        for entry in vcpus.withLock({ $0 }) { entry.vcpu?.kick() }
+    }
+}

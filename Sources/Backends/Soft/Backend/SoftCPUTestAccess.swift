@@ -1,0 +1,76 @@
+import VMMKit
+
+/// What stopped `SoftVirtualCPU.step(instructions:)`.
+public enum SoftStepOutcome: Equatable {
+    case completed
+    case halted
+    /// An exception was raised; in step mode it is reported instead of delivered through the IDT.
+    case exception(vector: UInt8, errorCode: UInt32?)
+}
+
+/// Instruction-level access for tests and the differential harness: a stable API.
+extension SoftVirtualCPU {
+    /// Executes at most `count` instructions (fewer if the guest halts or an exception is raised);
+    /// returns what stopped it. Pending interrupts are delivered between instructions as in `run()`.
+    public func step(instructions count: Int) throws -> SoftStepOutcome {
+        core.pointee.reportExceptions = true
+        defer { core.pointee.reportExceptions = false }
+        var remaining = UInt64(max(count, 0))
+        while remaining > 0 {
+            let before = core.pointee.instructionsRetired
+            let exit = core.pointee.run(budget: Int(min(remaining, UInt64(Int.max))))
+            remaining -= min(remaining, core.pointee.instructionsRetired &- before)
+            switch exit {
+            case .budgetExhausted:
+                return .completed
+            case .halted:
+                return .halted
+            case let .exception(fault):
+                return .exception(vector: fault.vector, errorCode: fault.hasErrorCode ? fault.errorCode : nil)
+            case .attention:
+                if service() != nil { return .completed }
+            case .tripleFault:
+                return .exception(vector: Fault.doubleFault, errorCode: 0)
+            }
+        }
+        return .completed
+    }
+
+    /// XMM register `index` (0-15) as two 64-bit halves.
+    public func xmm(_ index: Int) -> (low: UInt64, high: UInt64) {
+        let slot = (index & 15) * 2
+        return (core.pointee.xmm[slot], core.pointee.xmm[slot + 1])
+    }
+
+    public func setXMM(_ index: Int, low: UInt64, high: UInt64) {
+        let slot = (index & 15) * 2
+        core.pointee.xmm[slot] = low
+        core.pointee.xmm[slot + 1] = high
+    }
+
+    public var instructionsRetired: UInt64 { core.pointee.instructionsRetired }
+
+    /// Page walks that filled a software-TLB entry since creation.
+    public var tlbRefills: UInt64 { core.pointee.tlb.refills }
+
+    /// The CR3-keyed TLB sets (on by default; `VMM_SOFT_CR3_CACHE=0` turns them off per process).
+    public var cr3CacheEnabled: Bool {
+        get { core.pointee.tlb.cr3CacheEnabled }
+        set {
+            core.pointee.tlb.cr3CacheEnabled = newValue
+            core.pointee.tlb.flushAll()
+            core.pointee.writeCR3(core.pointee.cr3)
+        }
+    }
+}
+
+extension SoftBackend {
+    /// A vCPU usable without `Machine.run`, for instruction-level tests. It starts in the reset state
+    /// (real mode at F000:FFF0); set registers before stepping. Uses the machine's memory, buses and hooks.
+    public func makeStandaloneVCPU(machine: Machine) throws -> SoftVirtualCPU {
+        guard machine.interruptControllerPlacement == .userspace else {
+            throw SoftBackendError.inKernelInterruptController
+        }
+        return SoftVirtualCPU(machine: machine, index: 0)
+    }
+}

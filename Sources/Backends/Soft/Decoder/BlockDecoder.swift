@@ -1,0 +1,85 @@
+/// Turning guest code into cached blocks of decoded instructions.
+extension CPUCore {
+    /// The decoded block starting at CS:RIP, decoding it if needed. An instruction that crosses a page
+    /// boundary is decoded on its own into `scratch` and not cached (its second page may change).
+    mutating func currentBlock(scratch: UnsafeMutablePointer<DecodedInstruction>) throws(Fault)
+        -> (start: UnsafeMutablePointer<DecodedInstruction>, count: Int)
+    {
+        let linear = (segmentBase[Segment.cs] &+ rip) & linearMask
+        guard let page = try fetchPage(linear) else { throw Fault.ud } // fetch from MMIO/unmapped: all ones
+        let physicalAddress = page.physical | (linear & 0xfff)
+        let key = CodeCache.key(physical: physicalAddress, codeSize: codeSize)
+        if let block = codeCache.lookup(key) {
+            return (codeCache.pool + Int(block.start), Int(block.count))
+        }
+        if !codeCache.hasRoomForBlock { flushCodeCache() }
+        let start = codeCache.used
+        var offset = Int(linear & 0xfff)
+        var count = 0
+        while count < CodeCache.maxBlockLength && offset < 0x1000 {
+            let available = min(0x1000 - offset, 15)
+            var decoder = Decoder(bytes: UnsafePointer(page.host.assumingMemoryBound(to: UInt8.self) + offset),
+                                  available: available, mode: codeSize)
+            let instruction: DecodedInstruction
+            do {
+                instruction = try decoder.decode()
+            } catch .needMoreBytes {
+                if count > 0 { break }
+                scratch.pointee = try decodeAcrossPages(linear: linear, page: page.host)
+                return (scratch, 1)
+            } catch {
+                if count > 0 { break }
+                throw Fault.gp()
+            }
+            codeCache.pool[start + count] = instruction
+            if physical.markCode(page.physical | UInt64(offset), length: Int(instruction.length)) {
+                tlb.flushWrites()
+            }
+            count += 1
+            offset += Int(instruction.length)
+            if instruction.op.endsBlock { break }
+        }
+        codeCache.used += count
+        codeCache.blocksDecoded &+= 1
+        codeCache.table[CodeCache.slot(key)] = CodeCache.Block(key: key, start: Int32(start), count: Int32(count))
+        return (codeCache.pool + start, count)
+    }
+
+    /// Copies the tail of this page and the head of the next (which may raise #PF) and decodes.
+    private mutating func decodeAcrossPages(linear: UInt64, page: UnsafeMutableRawPointer) throws(Fault)
+        -> DecodedInstruction
+    {
+        var buffer: (UInt64, UInt64) = (0, 0)
+        let first = Int(0x1000 - (linear & 0xfff))
+        let nextLinear = ((linear | 0xfff) &+ 1) & linearMask
+        return try withUnsafeMutableBytes(of: &buffer) { (bytes) throws(Fault) -> DecodedInstruction in
+            for index in 0..<first { bytes[index] = page.load(fromByteOffset: Int(linear & 0xfff) + index, as: UInt8.self) }
+            var decoder = Decoder(bytes: UnsafePointer(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)),
+                                  available: first, mode: codeSize)
+            if let decoded = try? decoder.decode() { return decoded }
+            guard let next = try fetchPage(nextLinear) else { throw Fault.ud }
+            for index in first..<15 { bytes[index] = next.host.load(fromByteOffset: index - first, as: UInt8.self) }
+            var full = Decoder(bytes: UnsafePointer(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)),
+                               available: 15, mode: codeSize)
+            do {
+                return try full.decode()
+            } catch {
+                throw Fault.gp()
+            }
+        }
+    }
+}
+
+extension Op {
+    /// Control transfers end a block: what follows is decoded where execution actually goes.
+    var endsBlock: Bool {
+        switch self {
+        case .jcc, .jcxz, .loop, .jmpRel, .callRel, .jmpIndirect, .callIndirect, .ret, .jmpFar, .callFar,
+             .jmpFarIndirect, .callFarIndirect, .retFar, .iret, .int, .int3, .into, .int1, .syscall, .sysret,
+             .sysenter, .sysexit, .hlt, .undefined, .ud2:
+            return true
+        default:
+            return false
+        }
+    }
+}

@@ -1,0 +1,57 @@
+/// Decoded instructions grouped in blocks, keyed by the guest-physical address (and code size) of the
+/// first instruction, so a block is found again whatever linear address maps it. A block ends at a
+/// control transfer or a page boundary; blocks are dropped all at once when code is overwritten or the
+/// pool fills (QEMU's tb_flush).
+struct CodeCache {
+    struct Block {
+        var key: UInt64
+        var start: Int32
+        var count: Int32
+    }
+
+    static let poolCapacity = 1 << 18
+    static let tableSize = 1 << 15
+    static let maxBlockLength = 64
+    static let emptyKey = UInt64.max
+
+    let pool: UnsafeMutablePointer<DecodedInstruction>
+    let table: UnsafeMutablePointer<Block>
+    var used = 0
+    /// Blocks decoded since creation (for statistics and tests).
+    var blocksDecoded: UInt64 = 0
+    var flushes: UInt64 = 0
+
+    init() {
+        pool = .allocate(capacity: Self.poolCapacity + Self.maxBlockLength)
+        pool.initialize(repeating: DecodedInstruction(), count: Self.poolCapacity + Self.maxBlockLength)
+        table = .allocate(capacity: Self.tableSize)
+        table.initialize(repeating: Block(key: Self.emptyKey, start: 0, count: 0), count: Self.tableSize)
+    }
+
+    func deallocate() {
+        pool.deallocate()
+        table.deallocate()
+    }
+
+    @inline(__always)
+    static func key(physical: UInt64, codeSize: UInt8) -> UInt64 { physical << 4 | UInt64(codeSize) }
+
+    @inline(__always)
+    static func slot(_ key: UInt64) -> Int {
+        Int(truncatingIfNeeded: (key >> 4) ^ (key >> 17)) & (tableSize - 1)
+    }
+
+    @inline(__always)
+    func lookup(_ key: UInt64) -> Block? {
+        let block = table[Self.slot(key)]
+        return block.key == key ? block : nil
+    }
+
+    var hasRoomForBlock: Bool { used + Self.maxBlockLength <= Self.poolCapacity }
+
+    mutating func flush() {
+        for index in 0..<Self.tableSize { table[index].key = Self.emptyKey }
+        used = 0
+        flushes &+= 1
+    }
+}

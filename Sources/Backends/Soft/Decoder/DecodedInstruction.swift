@@ -1,0 +1,38 @@
+/// One instruction decoded once and cached: the handler (`op`) is chosen at decode time for the
+/// instruction's form (register or memory operand, operand size, immediate), so execution never
+/// looks at prefixes or ModRM again (Bochs' bxInstruction_c idea).
+struct DecodedInstruction {
+    var op: Op = .undefined
+    var length: UInt8 = 0
+    /// Operand size in bytes: 1, 2, 4 or 8 (16 for SSE operands).
+    var size: UInt8 = 4
+    /// Address size in bytes: 2, 4 or 8.
+    var addressSize: UInt8 = 4
+    /// ModRM.reg (with REX.R), or the register in the opcode. Byte registers AH..BH are 16...19.
+    var reg: UInt8 = 0
+    /// ModRM.rm register (with REX.B) for register forms.
+    var rm: UInt8 = 0
+    /// Memory operand: base and index registers (`noRegister` when absent, `ripBase` for RIP-relative).
+    var base: UInt8 = DecodedInstruction.noRegister
+    var index: UInt8 = DecodedInstruction.noRegister
+    var scale: UInt8 = 0
+    var segment: UInt8 = UInt8(Segment.ds)
+    /// Operation variant: ALU kind, condition code, shift kind, group member, ...
+    var sub: UInt8 = 0
+    var prefixes: UInt8 = 0
+    var disp: Int64 = 0
+    var imm: UInt64 = 0
+    /// A second immediate: ENTER's nesting level, a far pointer's selector.
+    var imm2: UInt16 = 0
+    /// The first bytes, for the unimplemented-opcode log.
+    var opcodeBytes: UInt32 = 0
+
+    static let noRegister: UInt8 = 0xff
+    static let ripBase: UInt8 = 16
+
+    /// `prefixes` bits.
+    static let repz: UInt8 = 1, repnz: UInt8 = 2, lock: UInt8 = 4, operandSizePrefix: UInt8 = 8, rex: UInt8 = 16
+    static let memoryOperand: UInt8 = 32
+    var hasRep: Bool { prefixes & (Self.repz | Self.repnz) != 0 }
+    var isMemory: Bool { prefixes & Self.memoryOperand != 0 }
+}

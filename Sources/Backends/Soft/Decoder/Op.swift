@@ -1,0 +1,46 @@
+/// The execution handlers, one per decoded form. `DecodedInstruction.sub` selects the variant inside a
+/// family (ALU kind, condition code, ...).
+enum Op: UInt16 {
+    case undefined
+    // integer ALU: sub = 0 add, 1 or, 2 adc, 3 sbb, 4 and, 5 sub, 6 xor, 7 cmp, 8 test
+    case aluRegReg, aluRegMem, aluMemReg, aluRegImm, aluMemImm
+    // moves
+    case movRegReg, movRegMem, movMemReg, movRegImm, movMemImm
+    case movRegSeg, movMemSeg, movSegRM, lea
+    case movzx, movsx, movsxd, movbeLoad, movbeStore
+    case xchgRegReg, xchgMemReg, xaddRegReg, xaddMemReg, cmpxchg, cmpxchgWide, bswap
+    case cbw, cwd, lahf, sahf, xlat, salc
+    // unary: sub = 0 inc, 1 dec, 2 not, 3 neg
+    case unaryReg, unaryMem
+    // shifts: sub = kind (rol ror rcl rcr shl shr sal sar); imm = count, or 0xff for CL
+    case shift, shiftDouble
+    // multiply/divide group 3: sub = 4 mul, 5 imul, 6 div, 7 idiv
+    case mulDiv, imulRegRM, imulRegRMImm
+    // bits
+    case bitTestReg, bitTestImm, bitScanForward, bitScanReverse, tzcnt, lzcnt, popcnt
+    // conditionals
+    case jcc, setcc, cmovcc, jcxz, loop
+    // control transfer
+    case jmpRel, callRel, jmpIndirect, callIndirect, ret, jmpFar, callFar, jmpFarIndirect, callFarIndirect
+    case retFar, iret, int, int3, into, int1, syscall, sysret, sysenter, sysexit
+    // stack
+    case pushReg, popReg, pushImm, pushMem, popMem, pushSeg, popSeg, pusha, popa, pushf, popf, enter, leave
+    // strings: sub = 0 movs, 1 cmps, 2 stos, 3 lods, 4 scas, 5 ins, 6 outs
+    case string
+    // flags: sub = 0 clc, 1 stc, 2 cmc, 3 cld, 4 std, 5 cli, 6 sti
+    case flagOp
+    // port I/O: sub bit 0 = out, bit 1 = port in DX
+    case io
+    // system
+    case nop, hlt, cpuid, rdtsc, rdtscp, rdmsr, wrmsr, rdpmc, movFromCR, movToCR, movFromDR, movToDR
+    case invlpg, clts, lgdt, lidt, sgdt, sidt, lldt, ltr, sldt, str, lmsw, smsw, lar, lsl, verr, verw
+    case swapgs, xgetbv, xsetbv, wbinvd, loadFarPointer, ud2, cpuidFaulting
+    // x87 control: sub = 0 fninit, 1 fnstsw ax, 2 fnstsw m16, 3 fnstcw, 4 fldcw, 5 fnclex, 6 fwait
+    case x87Control
+    // SSE state
+    case fxsave, fxrstor, xsave, xrstor, ldmxcsr, stmxcsr
+    // SSE data: see Execute/SSE*.swift
+    case sseMoveLoad, sseMoveStore, sseMoveRegReg, sseScalarLoad, sseScalarStore, sseMoveLowHigh
+    case movdToXMM, movdFromXMM, movqToXMM, movqStore
+    case sseBinary, sseShuffle, sseShiftImm, pmovmskb
+}

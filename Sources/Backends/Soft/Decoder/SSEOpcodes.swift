@@ -1,0 +1,130 @@
+/// The SSE/SSE2 part of the 0F map that compiled code and OS context switches use (SDM vol. 2,
+/// table A-3; the mandatory prefix 66/F2/F3 selects the instruction).
+extension Decoder {
+    /// `sseBinary` members, in `DecodedInstruction.sub`.
+    enum SSEBinary {
+        static let paddb: UInt8 = 0, paddw: UInt8 = 1, paddd: UInt8 = 2, paddq: UInt8 = 3
+        static let psubb: UInt8 = 4, psubw: UInt8 = 5, psubd: UInt8 = 6, psubq: UInt8 = 7
+        static let pminub: UInt8 = 8, pmaxub: UInt8 = 9
+        static let pcmpeqb: UInt8 = 10, pcmpeqw: UInt8 = 11, pcmpeqd: UInt8 = 12
+        static let pcmpgtb: UInt8 = 13, pcmpgtw: UInt8 = 14, pcmpgtd: UInt8 = 15
+        static let and: UInt8 = 16, andn: UInt8 = 17, or: UInt8 = 18, xor: UInt8 = 19
+        static let punpcklbw: UInt8 = 20, punpcklwd: UInt8 = 21, punpckldq: UInt8 = 22, punpcklqdq: UInt8 = 23
+        static let punpckhbw: UInt8 = 24, punpckhwd: UInt8 = 25, punpckhdq: UInt8 = 26, punpckhqdq: UInt8 = 27
+    }
+
+    mutating func decodeSSE(_ opcode: UInt8) throws(DecodeError) {
+        let p66 = operandSizeOverride, f3 = repPrefix == 0xf3, f2 = repPrefix == 0xf2
+        // With a mandatory prefix, 66/F2/F3 are not size or repeat prefixes.
+        ins.prefixes &= ~(DecodedInstruction.repz | DecodedInstruction.repnz)
+        ins.size = 16
+        switch opcode {
+        case 0x10, 0x11:
+            let memory = try readModRM()
+            if f3 || f2 {
+                ins.size = f3 ? 4 : 8
+                ins.op = opcode == 0x10 ? .sseScalarLoad : .sseScalarStore
+                if !memory && opcode == 0x11 { swap(&ins.reg, &ins.rm); ins.op = .sseScalarLoad }
+            } else {
+                try sseMove(load: opcode == 0x10, memory: memory, aligned: false)
+            }
+        case 0x12, 0x13, 0x16, 0x17:
+            guard !f3 && !f2 else { return undefined() }
+            let memory = try readModRM()
+            let high = opcode >= 0x16, store = opcode & 1 != 0
+            ins.op = .sseMoveLowHigh
+            if memory {
+                ins.sub = (high ? 2 : 0) + (store ? 1 : 0)
+            } else {
+                guard !store, !p66 else { return undefined() }
+                ins.sub = high ? 5 : 4 // MOVLHPS / MOVHLPS
+            }
+            ins.size = 8
+        case 0x28, 0x29:
+            guard !f3 && !f2 else { return undefined() }
+            let memory = try readModRM()
+            try sseMove(load: opcode == 0x28, memory: memory, aligned: true)
+        case 0x2b, 0xe7:
+            guard !f3 && !f2, opcode == 0x2b || p66 else { return undefined() }
+            guard try readModRM() else { return undefined() }
+            ins.op = .sseMoveStore; ins.sub = 1
+        case 0x54...0x57:
+            guard !f3 && !f2 else { return undefined() }
+            try readModRM()
+            ins.op = .sseBinary; ins.sub = SSEBinary.and + (opcode - 0x54)
+        case 0x60...0x62, 0x68...0x6a, 0x6c, 0x6d, 0x64...0x66, 0x74...0x76, 0xd4, 0xda, 0xdb, 0xde, 0xdf,
+             0xeb, 0xef, 0xf8...0xfe:
+            guard p66, !f3, !f2 else { return undefined() }
+            try readModRM()
+            ins.op = .sseBinary
+            switch opcode {
+            case 0x60...0x62: ins.sub = SSEBinary.punpcklbw + (opcode - 0x60)
+            case 0x68...0x6a: ins.sub = SSEBinary.punpckhbw + (opcode - 0x68)
+            case 0x6c: ins.sub = SSEBinary.punpcklqdq
+            case 0x6d: ins.sub = SSEBinary.punpckhqdq
+            case 0x64...0x66: ins.sub = SSEBinary.pcmpgtb + (opcode - 0x64)
+            case 0x74...0x76: ins.sub = SSEBinary.pcmpeqb + (opcode - 0x74)
+            case 0xd4: ins.sub = SSEBinary.paddq
+            case 0xda: ins.sub = SSEBinary.pminub
+            case 0xde: ins.sub = SSEBinary.pmaxub
+            case 0xdb: ins.sub = SSEBinary.and
+            case 0xdf: ins.sub = SSEBinary.andn
+            case 0xeb: ins.sub = SSEBinary.or
+            case 0xef: ins.sub = SSEBinary.xor
+            case 0xf8...0xfb: ins.sub = SSEBinary.psubb + (opcode - 0xf8)
+            default: ins.sub = SSEBinary.paddb + (opcode - 0xfc)
+            }
+        case 0x6e:
+            guard p66 else { return undefined() }
+            try readModRM()
+            ins.op = .movdToXMM; ins.size = rexW ? 8 : 4
+        case 0x7e:
+            if f3 {
+                try readModRM()
+                ins.op = .movqToXMM; ins.size = 8
+            } else {
+                guard p66 else { return undefined() }
+                try readModRM()
+                ins.op = .movdFromXMM; ins.size = rexW ? 8 : 4
+            }
+        case 0xd6:
+            guard p66 else { return undefined() }
+            try readModRM()
+            ins.op = .movqStore; ins.size = 8
+        case 0x6f, 0x7f:
+            guard p66 || f3 else { return undefined() }
+            let memory = try readModRM()
+            try sseMove(load: opcode == 0x6f, memory: memory, aligned: p66)
+        case 0x70:
+            guard p66 || f3 || f2 else { return undefined() }
+            try readModRM()
+            ins.op = .sseShuffle; ins.sub = p66 ? 0 : (f2 ? 1 : 2); ins.imm = UInt64(try next())
+        case 0x71...0x73:
+            guard p66, try !readModRM() else { return undefined() }
+            let member = modrmReg
+            let valid: Bool
+            switch opcode {
+            case 0x73: valid = member == 2 || member == 3 || member == 6 || member == 7
+            default: valid = member == 2 || member == 4 || member == 6
+            }
+            guard valid else { return undefined() }
+            ins.op = .sseShiftImm; ins.sub = (opcode - 0x71) * 8 + member; ins.imm = UInt64(try next())
+        case 0xd7:
+            guard p66, try !readModRM() else { return undefined() }
+            ins.op = .pmovmskb
+        default:
+            undefined()
+        }
+    }
+
+    /// MOVUPS/MOVAPS/MOVDQA/MOVDQU loads and stores; a register-to-register move is one handler.
+    private mutating func sseMove(load: Bool, memory: Bool, aligned: Bool) throws(DecodeError) {
+        ins.sub = aligned ? 1 : 0
+        if memory {
+            ins.op = load ? .sseMoveLoad : .sseMoveStore
+        } else {
+            ins.op = .sseMoveRegReg
+            if !load { swap(&ins.reg, &ins.rm) }
+        }
+    }
+}

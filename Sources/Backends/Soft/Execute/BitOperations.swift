@@ -1,0 +1,94 @@
+/// BT/BTS/BTR/BTC, BSF/BSR, TZCNT/LZCNT, POPCNT, SETcc/CMOVcc (SDM vol. 2).
+extension CPUCore {
+    /// BT family with the bit offset in a register: for a memory operand the offset is signed and
+    /// may address beyond the operand (SDM vol. 2, BT: "bit base" addressing).
+    mutating func bitTestRegister(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
+        let i = ins.pointee
+        let bits = Int64(i.size) * 8
+        let offset = Int64(bitPattern: Self.signExtend(register(i.reg, i.size), i.size))
+        if i.isMemory {
+            let displacement = (offset >> Int64(bits.trailingZeroBitCount)) &* Int64(i.size)
+            let address = (effectiveAddress(ins) &+ UInt64(bitPattern: displacement)) & Self.mask(i.addressSize)
+            try bitTest(i.sub, Int(i.segment), address, UInt64(offset & (bits - 1)), i.size)
+        } else {
+            bitTestInRegister(i, UInt64(offset & (bits - 1)))
+        }
+    }
+
+    mutating func bitTestImmediate(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
+        let i = ins.pointee
+        let bit = i.imm & (UInt64(i.size) * 8 - 1)
+        if i.isMemory {
+            try bitTest(i.sub, Int(i.segment), effectiveAddress(ins), bit, i.size)
+        } else {
+            bitTestInRegister(i, bit)
+        }
+    }
+
+    private mutating func bitTest(_ kind: UInt8, _ segment: Int, _ offset: UInt64, _ bit: UInt64, _ size: UInt8) throws(Fault) {
+        let value = try read(segment, offset, size)
+        if let updated = applyBitTest(kind, value, bit) { try write(segment, offset, size, updated) }
+    }
+
+    private mutating func bitTestInRegister(_ i: DecodedInstruction, _ bit: UInt64) {
+        if let updated = applyBitTest(i.sub, register(i.rm, i.size), bit) { setRegister(i.rm, i.size, updated) }
+    }
+
+    /// Sets CF from the bit; returns the new value for BTS (1), BTR (2), BTC (3).
+    private mutating func applyBitTest(_ kind: UInt8, _ value: UInt64, _ bit: UInt64) -> UInt64? {
+        let selected = UInt64(1) << bit
+        flags.set(RFlags.cf, value & selected != 0)
+        switch kind {
+        case 1: return value | selected
+        case 2: return value & ~selected
+        case 3: return value ^ selected
+        default: return nil
+        }
+    }
+
+    /// BSF/BSR: ZF=1 and the destination unchanged for a zero source (AMD APM vol. 3, BSF).
+    mutating func bitScan(_ ins: UnsafePointer<DecodedInstruction>, reverse: Bool) throws(Fault) {
+        let i = ins.pointee
+        let source = try readRM(ins, i.size)
+        flags.materialize()
+        if source == 0 {
+            flags.set(RFlags.zf, true)
+            return
+        }
+        flags.set(RFlags.zf, false)
+        let index = reverse ? 63 - source.leadingZeroBitCount : source.trailingZeroBitCount
+        setRegister(i.reg, i.size, UInt64(index))
+    }
+
+    /// TZCNT/LZCNT: CF = source was zero, ZF = result is zero.
+    mutating func countZeros(_ ins: UnsafePointer<DecodedInstruction>, leading: Bool) throws(Fault) {
+        let i = ins.pointee
+        let source = try readRM(ins, i.size)
+        let bits = Int(i.size) * 8
+        let count = source == 0 ? bits : (leading ? source.leadingZeroBitCount - (64 - bits) : source.trailingZeroBitCount)
+        setRegister(i.reg, i.size, UInt64(count))
+        flags.materialize()
+        var arithmetic = flags.stored & RFlags.arithmetic & ~(RFlags.cf | RFlags.zf)
+        if source == 0 { arithmetic |= RFlags.cf }
+        if count == 0 { arithmetic |= RFlags.zf }
+        flags.setArithmetic(arithmetic)
+    }
+
+    mutating func popcnt(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
+        let i = ins.pointee
+        let source = try readRM(ins, i.size)
+        setRegister(i.reg, i.size, UInt64(source.nonzeroBitCount))
+        flags.setArithmetic(source == 0 ? RFlags.zf : 0)
+    }
+
+    mutating func setcc(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
+        try writeRM(ins, 1, flags.condition(ins.pointee.sub) ? 1 : 0)
+    }
+
+    /// CMOVcc reads its source even when the condition is false; a 32-bit CMOV always zero-extends.
+    mutating func cmovcc(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
+        let i = ins.pointee
+        let source = try readRM(ins, i.size)
+        setRegister(i.reg, i.size, flags.condition(i.sub) ? source : register(i.reg, i.size))
+    }
+}

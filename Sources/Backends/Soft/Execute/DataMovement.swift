@@ -1,0 +1,166 @@
+/// MOV and friends, exchanges, sign/zero extension, byte swaps (SDM vol. 2).
+extension CPUCore {
+    @inline(__always)
+    mutating func movRegReg(_ ins: UnsafePointer<DecodedInstruction>) {
+        let i = ins.pointee
+        setRegister(i.rm, i.size, register(i.reg, i.size))
+    }
+
+    @inline(__always)
+    mutating func movRegMem(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
+        let i = ins.pointee
+        setRegister(i.reg, i.size, try readMemory(ins, i.size))
+    }
+
+    @inline(__always)
+    mutating func movMemReg(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
+        let i = ins.pointee
+        try writeMemory(ins, i.size, register(i.reg, i.size))
+    }
+
+    mutating func movzx(_ ins: UnsafePointer<DecodedInstruction>, signed: Bool) throws(Fault) {
+        let i = ins.pointee
+        let source = try readRM(ins, i.sub)
+        setRegister(i.reg, i.size, signed ? Self.signExtend(source, i.sub) : source)
+    }
+
+    /// MOVSXD: with REX.W sign-extends a dword; without it behaves as a 32/16-bit MOV.
+    mutating func movsxd(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
+        let i = ins.pointee
+        let source = try readRM(ins, min(i.size, 4))
+        setRegister(i.reg, i.size, i.size == 8 ? Self.signExtend(source, 4) : source)
+    }
+
+    mutating func movbe(_ ins: UnsafePointer<DecodedInstruction>, load: Bool) throws(Fault) {
+        let i = ins.pointee
+        if load {
+            setRegister(i.reg, i.size, Self.byteSwap(try readMemory(ins, i.size), i.size))
+        } else {
+            try writeMemory(ins, i.size, Self.byteSwap(register(i.reg, i.size), i.size))
+        }
+    }
+
+    static func byteSwap(_ value: UInt64, _ size: UInt8) -> UInt64 {
+        switch size {
+        case 8: return value.byteSwapped
+        case 4: return UInt64(UInt32(truncatingIfNeeded: value).byteSwapped)
+        default: return UInt64(UInt16(truncatingIfNeeded: value).byteSwapped)
+        }
+    }
+
+    /// BSWAP r16 is undefined; AMD and Intel both leave zero in the register.
+    mutating func bswap(_ ins: UnsafePointer<DecodedInstruction>) {
+        let i = ins.pointee
+        setRegister(i.rm, i.size, i.size == 2 ? 0 : Self.byteSwap(register(i.rm, i.size), i.size))
+    }
+
+    mutating func xchg(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
+        let i = ins.pointee
+        if i.isMemory {
+            let segment = Int(i.segment), offset = effectiveAddress(ins)
+            let old = try read(segment, offset, i.size)
+            try write(segment, offset, i.size, register(i.reg, i.size))
+            setRegister(i.reg, i.size, old)
+        } else {
+            let old = register(i.rm, i.size)
+            setRegister(i.rm, i.size, register(i.reg, i.size))
+            setRegister(i.reg, i.size, old)
+        }
+    }
+
+    mutating func xadd(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
+        let i = ins.pointee
+        let source = register(i.reg, i.size)
+        if i.isMemory {
+            let segment = Int(i.segment), offset = effectiveAddress(ins)
+            let destination = try read(segment, offset, i.size)
+            let sum = alu(0, destination, source, i.size)
+            try write(segment, offset, i.size, sum)
+            setRegister(i.reg, i.size, destination)
+        } else {
+            let destination = register(i.rm, i.size)
+            let sum = alu(0, destination, source, i.size)
+            setRegister(i.reg, i.size, destination)
+            setRegister(i.rm, i.size, sum)
+        }
+    }
+
+    /// CMPXCHG: the accumulator is compared with the destination (flags as CMP). On a mismatch the
+    /// memory form still writes the old value back, as the processor's locked cycle does.
+    mutating func cmpxchg(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
+        let i = ins.pointee
+        let accumulator = register(0, i.size)
+        if i.isMemory {
+            let segment = Int(i.segment), offset = effectiveAddress(ins)
+            let destination = try read(segment, offset, i.size)
+            _ = alu(7, accumulator, destination, i.size)
+            if accumulator == destination {
+                try write(segment, offset, i.size, register(i.reg, i.size))
+            } else {
+                try write(segment, offset, i.size, destination)
+                setRegister(0, i.size, destination)
+            }
+        } else {
+            let destination = register(i.rm, i.size)
+            _ = alu(7, accumulator, destination, i.size)
+            if accumulator == destination {
+                setRegister(i.rm, i.size, register(i.reg, i.size))
+            } else {
+                setRegister(0, i.size, destination)
+            }
+        }
+    }
+
+    /// CMPXCHG8B / CMPXCHG16B (16B needs a 16-byte aligned operand: #GP otherwise).
+    mutating func cmpxchgWide(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
+        let i = ins.pointee
+        let segment = Int(i.segment), offset = effectiveAddress(ins)
+        let half: UInt8 = i.size == 16 ? 8 : 4
+        if half == 8 && offset & 15 != 0 { throw Fault.gp() }
+        let low = try read(segment, offset, half)
+        let high = try read(segment, offset &+ UInt64(half), half)
+        let expectedLow = register(0, half), expectedHigh = register(2, half)
+        flags.materialize()
+        if low == expectedLow && high == expectedHigh {
+            try write(segment, offset, half, register(3, half))
+            try write(segment, offset &+ UInt64(half), half, register(1, half))
+            flags.set(RFlags.zf, true)
+        } else {
+            try write(segment, offset, half, low)
+            try write(segment, offset &+ UInt64(half), half, high)
+            setRegister(0, half, low)
+            setRegister(2, half, high)
+            flags.set(RFlags.zf, false)
+        }
+    }
+
+    /// CBW/CWDE/CDQE.
+    mutating func cbw(_ size: UInt8) {
+        setRegister(0, size, Self.signExtend(register(0, size / 2), size / 2))
+    }
+
+    /// CWD/CDQ/CQO.
+    mutating func cwd(_ size: UInt8) {
+        let negative = register(0, size) & Self.signBit(size) != 0
+        setRegister(2, size, negative ? UInt64.max : 0)
+    }
+
+    /// LAHF/SAHF: SF ZF AF PF CF <-> AH (SDM vol. 2, LAHF).
+    mutating func lahf() {
+        let value = flags.value
+        setRegister(16, 1, (value & 0xd5) | 2)
+    }
+
+    mutating func sahf() {
+        flags.materialize()
+        let ah = register(16, 1)
+        flags.setArithmetic((flags.stored & RFlags.of) | (ah & 0xd5))
+    }
+
+    mutating func xlat(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
+        let i = ins.pointee
+        let mask = Self.mask(i.addressSize)
+        let offset = (register(3, i.addressSize) &+ register(0, 1)) & mask
+        setRegister(0, 1, try read(Int(i.segment), offset, 1))
+    }
+}

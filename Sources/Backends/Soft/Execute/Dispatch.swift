@@ -1,0 +1,180 @@
+/// The per-instruction dispatch: one switch over the handler chosen at decode time. Swift compiles it
+/// to a jump table; hot handlers are inlined into it.
+extension CPUCore {
+    @inline(__always)
+    mutating func execute(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
+        let i = ins.pointee
+        switch i.op {
+        case .aluRegReg: aluRegReg(ins)
+        case .aluRegMem: try aluRegMem(ins)
+        case .aluMemReg: try aluMemReg(ins)
+        case .aluRegImm: aluRegImm(ins)
+        case .aluMemImm: try aluMemImm(ins)
+        case .movRegReg: movRegReg(ins)
+        case .movRegMem: try movRegMem(ins)
+        case .movMemReg: try movMemReg(ins)
+        case .movRegImm: setRegister(i.rm, i.size, i.imm)
+        case .movMemImm: try writeMemory(ins, i.size, i.imm)
+        case .lea: setRegister(i.reg, i.size, effectiveAddress(ins))
+        case .jcc: jcc(ins)
+        case .jmpRel: jmpRel(ins)
+        case .callRel: try callRel(ins)
+        case .ret: try ret(ins)
+        case .pushReg: try push(register(i.rm, i.size), i.size)
+        case .popReg: setRegister(i.rm, i.size, try pop(i.size))
+        case .pushImm: try push(i.imm, i.size)
+        case .unaryReg: unaryReg(ins)
+        case .unaryMem: try unaryMem(ins)
+        case .movzx: try movzx(ins, signed: false)
+        case .movsx: try movzx(ins, signed: true)
+        case .movsxd: try movsxd(ins)
+        case .setcc: try setcc(ins)
+        case .cmovcc: try cmovcc(ins)
+        case .nop: break
+        default: try executeLessCommon(ins)
+        }
+    }
+
+    @inline(never)
+    mutating func executeLessCommon(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
+        let i = ins.pointee
+        switch i.op {
+        case .movRegSeg: setRegister(i.rm, i.size, UInt64(segments[Int(i.reg)].selector))
+        case .movMemSeg: try writeMemory(ins, 2, UInt64(segments[Int(i.reg)].selector))
+        case .movSegRM: try loadSegment(Int(i.reg), UInt16(truncatingIfNeeded: try readRM(ins, 2)))
+        case .movbeLoad: try movbe(ins, load: true)
+        case .movbeStore: try movbe(ins, load: false)
+        case .xchgRegReg, .xchgMemReg: try xchg(ins)
+        case .xaddRegReg, .xaddMemReg: try xadd(ins)
+        case .cmpxchg: try cmpxchg(ins)
+        case .cmpxchgWide: try cmpxchgWide(ins)
+        case .bswap: bswap(ins)
+        case .cbw: cbw(i.size)
+        case .cwd: cwd(i.size)
+        case .lahf: lahf()
+        case .sahf: sahf()
+        case .xlat: try xlat(ins)
+        case .salc: setRegister(0, 1, flags.cf ? 0xff : 0)
+        case .shift: try shift(ins)
+        case .shiftDouble: try shiftDouble(ins)
+        case .mulDiv: try mulDiv(ins)
+        case .imulRegRM: try imulTwoOperand(ins, immediate: false)
+        case .imulRegRMImm: try imulTwoOperand(ins, immediate: true)
+        case .bitTestReg: try bitTestRegister(ins)
+        case .bitTestImm: try bitTestImmediate(ins)
+        case .bitScanForward: try bitScan(ins, reverse: false)
+        case .bitScanReverse: try bitScan(ins, reverse: true)
+        case .tzcnt: try countZeros(ins, leading: false)
+        case .lzcnt: try countZeros(ins, leading: true)
+        case .popcnt: try popcnt(ins)
+        case .jcxz: jcxz(ins)
+        case .loop: loop(ins)
+        case .jmpIndirect: try jmpIndirect(ins)
+        case .callIndirect: try callIndirect(ins)
+        case .jmpFar: try farJump(i.imm2, i.imm, i.size)
+        case .callFar: try farCall(i.imm2, i.imm, i.size)
+        case .jmpFarIndirect: try farIndirect(ins, call: false)
+        case .callFarIndirect: try farIndirect(ins, call: true)
+        case .retFar: try farReturn(ins)
+        case .iret: try interruptReturn(i.size)
+        case .int: try softwareInterrupt(UInt8(truncatingIfNeeded: i.imm))
+        case .int3:
+            rip = nextRip
+            throw Fault(Fault.breakpoint)
+        case .into:
+            if flags.of {
+                rip = nextRip
+                throw Fault(Fault.overflow)
+            }
+        case .int1:
+            rip = nextRip
+            throw Fault(Fault.debug)
+        case .syscall: try syscall()
+        case .sysret: try sysret(i.size)
+        case .sysenter: try sysenter()
+        case .sysexit: try sysexit(i.size)
+        case .pushMem: try push(try readMemory(ins, i.size), i.size)
+        case .popMem: try popMemory(ins)
+        case .pushSeg: try push(UInt64(segments[Int(i.sub)].selector), i.size)
+        case .popSeg:
+            let selector = try read(Segment.ss, gpr[4] & stackMask, i.size)
+            try loadSegment(Int(i.sub), UInt16(truncatingIfNeeded: selector))
+            _ = try pop(i.size)
+        case .pusha: try pusha(i.size)
+        case .popa: try popa(i.size)
+        case .pushf: try pushf(i.size)
+        case .popf: try popf(i.size)
+        case .enter: try enter(ins)
+        case .leave: try leave(i.size)
+        case .string: try string(ins)
+        case .flagOp: try flagOp(i.sub)
+        case .io: try io(ins)
+        case .hlt:
+            try requireCPL0()
+            halted = true
+            breakBlock = true
+        case .cpuid: cpuid()
+        case .rdtsc: try rdtsc(withAux: false)
+        case .rdtscp: try rdtsc(withAux: true)
+        case .rdmsr: try rdmsr()
+        case .wrmsr: try wrmsr()
+        case .rdpmc: throw Fault.gp()
+        case .movFromCR: try moveFromControlRegister(ins)
+        case .movToCR: try moveToControlRegister(ins)
+        case .movFromDR: try moveFromDebugRegister(ins)
+        case .movToDR: try moveToDebugRegister(ins)
+        case .invlpg:
+            try requireCPL0()
+            tlb.flushPage((segmentBase[Int(i.segment)] &+ effectiveAddress(ins)) & linearMask)
+        case .clts: try clts()
+        case .lgdt: try loadTableRegister(ins, interrupt: false)
+        case .lidt: try loadTableRegister(ins, interrupt: true)
+        case .sgdt: try storeTableRegister(ins, interrupt: false)
+        case .sidt: try storeTableRegister(ins, interrupt: true)
+        case .lldt: try lldt(ins)
+        case .ltr: try ltr(ins)
+        case .sldt: try storeSystemSelector(ins, task: false)
+        case .str: try storeSystemSelector(ins, task: true)
+        case .lmsw: try lmsw(ins)
+        case .smsw: try smsw(ins)
+        case .lar, .lsl, .verr, .verw: try inspectSelector(ins)
+        case .swapgs: try swapgs()
+        case .xgetbv: try xgetbv()
+        case .xsetbv: try xsetbv()
+        case .wbinvd: try requireCPL0()
+        case .loadFarPointer: try loadFarPointer(ins)
+        case .x87Control: try x87Control(ins)
+        case .fxsave: try fxsave(ins)
+        case .fxrstor: try fxrstor(ins)
+        case .xsave: try xsave(ins)
+        case .xrstor: try xrstor(ins)
+        case .ldmxcsr: try ldmxcsr(ins)
+        case .stmxcsr: try stmxcsr(ins)
+        case .sseMoveLoad, .sseMoveStore, .sseMoveRegReg: try sseMove(ins)
+        case .sseScalarLoad, .sseScalarStore: try sseScalar(ins)
+        case .sseMoveLowHigh: try sseMoveLowHigh(ins)
+        case .movdToXMM: try movdToXMM(ins)
+        case .movdFromXMM: try movdFromXMM(ins)
+        case .movqToXMM: try movqToXMM(ins)
+        case .movqStore: try movqStore(ins)
+        case .sseBinary: try sseBinary(ins)
+        case .sseShuffle: try sseShuffle(ins)
+        case .sseShiftImm: try sseShiftImmediate(ins)
+        case .pmovmskb: try pmovmskb(ins)
+        case .ud2: throw Fault.ud
+        case .undefined:
+            UnimplementedOpcodeLog.report(bytes: i.opcodeBytes, rip: rip)
+            throw Fault.ud
+        default:
+            // Every op above is handled in `execute`; reaching here would be a decoder bug.
+            throw Fault.ud
+        }
+    }
+
+    /// INT n: delivered at once with the return address after the instruction.
+    mutating func softwareInterrupt(_ vector: UInt8) throws(Fault) {
+        if v86Mode && iopl < 3 { throw Fault.gp() }
+        try deliver(vector: vector, errorCode: nil, source: .software, returnRip: nextRip)
+        nextRip = rip
+    }
+}

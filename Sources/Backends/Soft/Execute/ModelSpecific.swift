@@ -1,0 +1,140 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import VMMKit
+
+/// CPUID, RDMSR/WRMSR, RDTSC/RDTSCP (SDM vol. 2; vol. 4 for MSR indices).
+extension CPUCore {
+    mutating func cpuid() {
+        statistics.cpuid.increment()
+        let leaf = UInt32(truncatingIfNeeded: gpr[0]), subleaf = UInt32(truncatingIfNeeded: gpr[1])
+        var result = CPUIDModel.softCPU.result(leaf: leaf, subleaf: subleaf, vcpu: vcpuIndex,
+                                               osxsave: cr4 & Self.cr4OSXSAVE != 0)
+        machine.cpuid.apply(leaf: leaf, subleaf: subleaf, vcpu: vcpuIndex, to: &result)
+        gpr[0] = UInt64(result.eax)
+        gpr[3] = UInt64(result.ebx)
+        gpr[1] = UInt64(result.ecx)
+        gpr[2] = UInt64(result.edx)
+    }
+
+    /// A 1 GHz time-stamp counter from the host's monotonic clock (invariant, as CPUID says).
+    static func hostNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+    }
+
+    var timeStampCounter: UInt64 { Self.hostNanoseconds() &+ msrs.tscOffset }
+
+    mutating func rdtsc(withAux: Bool) throws(Fault) {
+        if protectedMode && cpl > 0 && cr4 & 4 != 0 { throw Fault.gp() } // CR4.TSD
+        let tsc = timeStampCounter
+        gpr[0] = tsc & 0xffff_ffff
+        gpr[2] = tsc >> 32
+        if withAux { gpr[1] = msrs.tscAux & 0xffff_ffff }
+    }
+
+    mutating func rdmsr() throws(Fault) {
+        try requireCPL0()
+        statistics.msr.increment()
+        let index = UInt32(truncatingIfNeeded: gpr[1])
+        let value: UInt64
+        if let handler = machine.msrs.handler(for: index) {
+            guard let answer = handler.readMSR(index, vcpu: vcpuIndex) else { throw Fault.gp() }
+            value = answer
+        } else {
+            value = try readOwnMSR(index)
+        }
+        gpr[0] = value & 0xffff_ffff
+        gpr[2] = value >> 32
+    }
+
+    mutating func wrmsr() throws(Fault) {
+        try requireCPL0()
+        statistics.msr.increment()
+        let index = UInt32(truncatingIfNeeded: gpr[1])
+        let value = (gpr[2] << 32) | (gpr[0] & 0xffff_ffff)
+        if let handler = machine.msrs.handler(for: index) {
+            guard handler.writeMSR(index, value: value, vcpu: vcpuIndex) else { throw Fault.gp() }
+        } else {
+            try writeOwnMSR(index, value)
+        }
+        breakBlock = true
+    }
+
+    func readOwnMSR(_ index: UInt32) throws(Fault) -> UInt64 {
+        switch index {
+        case MSRIndex.tsc: return timeStampCounter
+        case MSRIndex.apicBase: return msrs.apicBase | (vcpuIndex == 0 ? 0x100 : 0)
+        case MSRIndex.sysenterCS: return msrs.sysenterCS
+        case MSRIndex.sysenterESP: return msrs.sysenterESP
+        case MSRIndex.sysenterEIP: return msrs.sysenterEIP
+        case MSRIndex.mcgCap, MSRIndex.mcgStatus, MSRIndex.mtrrCap: return 0
+        case MSRIndex.miscEnable: return msrs.miscEnable
+        case MSRIndex.pat: return msrs.pat
+        case MSRIndex.mtrrDefType: return msrs.mtrrDefType
+        case MSRIndex.efer: return efer
+        case MSRIndex.star: return msrs.star
+        case MSRIndex.lstar: return msrs.lstar
+        case MSRIndex.cstar: return msrs.cstar
+        case MSRIndex.fmask: return msrs.fmask
+        case MSRIndex.fsBase: return segments[Segment.fs].base
+        case MSRIndex.gsBase: return segments[Segment.gs].base
+        case MSRIndex.kernelGSBase: return msrs.kernelGSBase
+        case MSRIndex.tscAux: return msrs.tscAux
+        default: throw Fault.gp()
+        }
+    }
+
+    mutating func writeOwnMSR(_ index: UInt32, _ value: UInt64) throws(Fault) {
+        func canonical(_ address: UInt64) throws(Fault) {
+            let upper = Int64(bitPattern: address) >> 47
+            guard upper == 0 || upper == -1 else { throw Fault.gp() }
+        }
+        switch index {
+        case MSRIndex.tsc: msrs.tscOffset = value &- Self.hostNanoseconds()
+        case MSRIndex.apicBase: msrs.apicBase = value & ~UInt64(0x100)
+        case MSRIndex.sysenterCS: msrs.sysenterCS = value & 0xffff
+        case MSRIndex.sysenterESP: try canonical(value); msrs.sysenterESP = value
+        case MSRIndex.sysenterEIP: try canonical(value); msrs.sysenterEIP = value
+        case MSRIndex.mcgStatus: guard value == 0 else { throw Fault.gp() }
+        case MSRIndex.miscEnable: msrs.miscEnable = value
+        case MSRIndex.pat:
+            // Each byte must be a valid memory type: 0, 1, 4, 5, 6 or 7 (SDM vol. 3, 11.12.2).
+            for byte in 0..<8 {
+                let type = (value >> (byte * 8)) & 0xff
+                if type == 2 || type == 3 || type > 7 { throw Fault.gp() }
+            }
+            msrs.pat = value
+        case MSRIndex.mtrrDefType: msrs.mtrrDefType = value
+        case MSRIndex.efer: try writeEFER(value)
+        case MSRIndex.star: msrs.star = value
+        case MSRIndex.lstar: try canonical(value); msrs.lstar = value
+        case MSRIndex.cstar: try canonical(value); msrs.cstar = value
+        case MSRIndex.fmask: msrs.fmask = value & 0xffff_ffff
+        case MSRIndex.fsBase:
+            try canonical(value)
+            segments[Segment.fs].base = value
+            modeChanged()
+        case MSRIndex.gsBase:
+            try canonical(value)
+            segments[Segment.gs].base = value
+            modeChanged()
+        case MSRIndex.kernelGSBase: try canonical(value); msrs.kernelGSBase = value
+        case MSRIndex.tscAux: msrs.tscAux = value & 0xffff_ffff
+        default: throw Fault.gp()
+        }
+    }
+
+    /// EFER: SCE, LME, NXE are writable; LMA is read-only; LME cannot change while paging is on
+    /// (SDM vol. 3, 9.8.5).
+    mutating func writeEFER(_ value: UInt64) throws(Fault) {
+        let writable = ControlBits.eferSCE | ControlBits.eferLME | ControlBits.eferNXE
+        guard value & ~(writable | ControlBits.eferLMA) == 0 else { throw Fault.gp() }
+        if pagingEnabled && (value ^ efer) & ControlBits.eferLME != 0 { throw Fault.gp() }
+        let updated = (efer & ControlBits.eferLMA) | (value & writable)
+        if (updated ^ efer) & ControlBits.eferNXE != 0 { tlb.flushAll() }
+        efer = updated
+        modeChanged()
+    }
+}

@@ -1,0 +1,110 @@
+/// Register and memory operands of decoded instructions.
+extension CPUCore {
+    @inline(__always)
+    static func mask(_ size: UInt8) -> UInt64 { size >= 8 ? UInt64.max : (UInt64(1) << UInt64(size &* 8)) &- 1 }
+
+    @inline(__always)
+    static func signBit(_ size: UInt8) -> UInt64 { UInt64(1) << UInt64(size &* 8 &- 1) }
+
+    /// Sign-extends the low `size` bytes of `value` to 64 bits.
+    @inline(__always)
+    static func signExtend(_ value: UInt64, _ size: UInt8) -> UInt64 {
+        let shift = UInt64(64 &- size &* 8)
+        return UInt64(bitPattern: Int64(bitPattern: value << shift) >> shift)
+    }
+
+    // MARK: general registers
+
+    /// Register `number` (16-19 are AH, CH, DH, BH for byte operands) truncated to `size` bytes.
+    @inline(__always)
+    func register(_ number: UInt8, _ size: UInt8) -> UInt64 {
+        if number >= 16 { return (gpr[Int(number & 3)] >> 8) & 0xff }
+        return gpr[Int(number & 15)] & Self.mask(size)
+    }
+
+    /// Writes a register the way x86-64 does: 32-bit writes zero the upper half, 8/16-bit writes merge.
+    @inline(__always)
+    func setRegister(_ number: UInt8, _ size: UInt8, _ value: UInt64) {
+        if number >= 16 {
+            let index = Int(number & 3)
+            gpr[index] = (gpr[index] & ~0xff00) | ((value & 0xff) << 8)
+            return
+        }
+        let index = Int(number & 15)
+        switch size {
+        case 8: gpr[index] = value
+        case 4: gpr[index] = value & 0xffff_ffff
+        case 2: gpr[index] = (gpr[index] & ~0xffff) | (value & 0xffff)
+        default: gpr[index] = (gpr[index] & ~0xff) | (value & 0xff)
+        }
+    }
+
+    // MARK: memory operands
+
+    /// The offset of the memory operand (before the segment base), wrapped to the address size.
+    @inline(__always)
+    func effectiveAddress(_ ins: UnsafePointer<DecodedInstruction>) -> UInt64 {
+        var address = UInt64(bitPattern: ins.pointee.disp)
+        let base = ins.pointee.base
+        if base < 16 {
+            address &+= gpr[Int(base)]
+        } else if base == DecodedInstruction.ripBase {
+            address &+= nextRip
+        }
+        let index = ins.pointee.index
+        if index < 16 { address &+= gpr[Int(index)] << UInt64(ins.pointee.scale) }
+        switch ins.pointee.addressSize {
+        case 8: return address
+        case 4: return address & 0xffff_ffff
+        default: return address & 0xffff
+        }
+    }
+
+    @inline(__always)
+    mutating func readMemory(_ ins: UnsafePointer<DecodedInstruction>, _ size: UInt8) throws(Fault) -> UInt64 {
+        try read(Int(ins.pointee.segment), effectiveAddress(ins), size)
+    }
+
+    @inline(__always)
+    mutating func writeMemory(_ ins: UnsafePointer<DecodedInstruction>, _ size: UInt8, _ value: UInt64) throws(Fault) {
+        try write(Int(ins.pointee.segment), effectiveAddress(ins), size, value)
+    }
+
+    /// The r/m operand: register `rm` or the memory operand.
+    @inline(__always)
+    mutating func readRM(_ ins: UnsafePointer<DecodedInstruction>, _ size: UInt8) throws(Fault) -> UInt64 {
+        ins.pointee.isMemory ? try readMemory(ins, size) : register(ins.pointee.rm, size)
+    }
+
+    @inline(__always)
+    mutating func writeRM(_ ins: UnsafePointer<DecodedInstruction>, _ size: UInt8, _ value: UInt64) throws(Fault) {
+        if ins.pointee.isMemory {
+            try writeMemory(ins, size, value)
+        } else {
+            setRegister(ins.pointee.rm, size, value)
+        }
+    }
+
+    // MARK: stack
+
+    @inline(__always)
+    mutating func push(_ value: UInt64, _ size: UInt8) throws(Fault) {
+        let rsp = (gpr[4] &- UInt64(size)) & stackMask
+        try write(Segment.ss, rsp, size, value)
+        gpr[4] = (gpr[4] & ~stackMask) | rsp
+    }
+
+    @inline(__always)
+    mutating func pop(_ size: UInt8) throws(Fault) -> UInt64 {
+        let rsp = gpr[4] & stackMask
+        let value = try read(Segment.ss, rsp, size)
+        gpr[4] = (gpr[4] & ~stackMask) | ((rsp &+ UInt64(size)) & stackMask)
+        return value
+    }
+
+    /// Sets RIP for a branch, truncated to the operand size (SDM vol. 2, JMP: EIP/IP wrap).
+    @inline(__always)
+    mutating func branch(to target: UInt64, _ size: UInt8) {
+        nextRip = size == 8 ? target : target & Self.mask(size)
+    }
+}

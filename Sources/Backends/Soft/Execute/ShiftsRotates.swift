@@ -1,0 +1,119 @@
+/// ROL/ROR/RCL/RCR/SHL/SHR/SAL/SAR and SHLD/SHRD (SDM vol. 2, "SAL/SAR/SHL/SHR", "RCL/RCR/ROL/ROR").
+/// Flags follow the hardware's result for every count: OF as defined for a count of 1 is computed
+/// the same way for larger counts, as the processor does.
+extension CPUCore {
+    mutating func shift(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
+        let i = ins.pointee
+        let rawCount = i.imm == 0xff ? register(1, 1) : i.imm
+        let count = rawCount & (i.size == 8 ? 0x3f : 0x1f)
+        guard count != 0 else {
+            if i.isMemory { _ = try readMemory(ins, i.size) } // the access still faults
+            return
+        }
+        if i.isMemory {
+            let segment = Int(i.segment), offset = effectiveAddress(ins)
+            let value = try read(segment, offset, i.size)
+            try write(segment, offset, i.size, shifted(i.sub, value, count, i.size))
+        } else {
+            setRegister(i.rm, i.size, shifted(i.sub, register(i.rm, i.size), count, i.size))
+        }
+    }
+
+    /// The result of shift/rotate `kind` by a non-zero masked `count`; sets the flags.
+    mutating func shifted(_ kind: UInt8, _ value: UInt64, _ count: UInt64, _ size: UInt8) -> UInt64 {
+        let bits = UInt64(size) * 8
+        let mask = Self.mask(size)
+        let top = Self.signBit(size)
+        switch kind {
+        case 0, 1: // ROL, ROR: only CF and OF change
+            let amount = count % bits
+            let result: UInt64
+            if kind == 0 {
+                result = amount == 0 ? value : ((value << amount) | (value >> (bits - amount))) & mask
+                let carry = result & 1 != 0
+                updateCarryOverflow(carry: carry, overflow: (result & top != 0) != carry)
+            } else {
+                result = amount == 0 ? value : ((value >> amount) | (value << (bits - amount))) & mask
+                let carry = result & top != 0
+                updateCarryOverflow(carry: carry, overflow: carry != (result & (top >> 1) != 0))
+            }
+            return result
+        case 2, 3: // RCL, RCR: rotate through CF over size+1 bits
+            let amount = size < 4 ? count % (bits + 1) : count
+            guard amount != 0 else { return value }
+            var result = value, carry = flags.cf
+            for _ in 0..<amount {
+                if kind == 2 {
+                    let out = result & top != 0
+                    result = ((result << 1) | (carry ? 1 : 0)) & mask
+                    carry = out
+                } else {
+                    let out = result & 1 != 0
+                    result = (result >> 1) | (carry ? top : 0)
+                    carry = out
+                }
+            }
+            let overflow = kind == 2 ? (result & top != 0) != carry : (result & top != 0) != (result & (top >> 1) != 0)
+            updateCarryOverflow(carry: carry, overflow: overflow)
+            return result
+        case 5: // SHR
+            let result = count >= 64 ? 0 : (value >> count)
+            let carry = count <= 64 && (value >> (count - 1)) & 1 != 0
+            flags.setResult(result, size: size, cf: carry, of: value & top != 0)
+            return result & mask
+        case 7: // SAR
+            let signed = Self.signExtend(value, size)
+            let result = UInt64(bitPattern: Int64(bitPattern: signed) >> Int64(min(count, 63))) & mask
+            let carry = (Int64(bitPattern: signed) >> Int64(min(count - 1, 63))) & 1 != 0
+            flags.setResult(result, size: size, cf: carry, of: false)
+            return result
+        default: // 4 SHL, 6 SAL
+            let result = count >= 64 ? 0 : (value << count) & mask
+            let carry = count <= bits && (value >> (bits - count)) & 1 != 0
+            flags.setResult(result, size: size, cf: carry, of: (result & top != 0) != carry)
+            return result
+        }
+    }
+
+    private mutating func updateCarryOverflow(carry: Bool, overflow: Bool) {
+        flags.materialize()
+        var bits = flags.stored & ~(RFlags.cf | RFlags.of)
+        if carry { bits |= RFlags.cf }
+        if overflow { bits |= RFlags.of }
+        flags.stored = bits
+    }
+
+    /// SHLD (sub 0) / SHRD (sub 1): shift the destination, filling from the source register.
+    mutating func shiftDouble(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
+        let i = ins.pointee
+        let rawCount = i.imm == 0xff ? register(1, 1) : i.imm
+        let count = rawCount & (i.size == 8 ? 0x3f : 0x1f)
+        let destination = try readRM(ins, i.size)
+        guard count != 0 else { return }
+        let bits = UInt64(i.size) * 8
+        let mask = Self.mask(i.size), top = Self.signBit(i.size)
+        let source = register(i.reg, i.size)
+        var result: UInt64, carry: Bool
+        if i.size == 2 {
+            // A 16-bit count above 16 shifts through a 48-bit pattern of dst, src and dst again, as the
+            // processor does.
+            if i.sub == 0 {
+                let pattern = (destination << 32) | (source << 16) | destination
+                result = ((pattern << count) >> 32) & 0xffff
+                carry = (pattern >> (48 - count)) & 1 != 0
+            } else {
+                let pattern = destination | (source << 16) | (destination << 32)
+                result = (pattern >> count) & 0xffff
+                carry = (pattern >> (count - 1)) & 1 != 0
+            }
+        } else if i.sub == 0 {
+            result = ((destination << count) | (source >> (bits - count))) & mask
+            carry = (destination >> (bits - count)) & 1 != 0
+        } else {
+            result = ((destination >> count) | (source << (bits - count))) & mask
+            carry = (destination >> (count - 1)) & 1 != 0
+        }
+        flags.setResult(result, size: i.size, cf: carry, of: (result & top) != (destination & top))
+        try writeRM(ins, i.size, result)
+    }
+}

@@ -1,0 +1,177 @@
+import VMMKit
+
+/// Guest memory accesses: segment offset -> linear (segmentation) -> host pointer (software TLB), with
+/// page walks, MMIO and self-modifying-code detection on the slow path.
+extension CPUCore {
+    // MARK: segment-relative accesses
+
+    @inline(__always)
+    mutating func linearAddress(_ segment: Int, _ offset: UInt64, _ size: Int, write: Bool) throws(Fault) -> UInt64 {
+        if segmentNeedsLimitCheck[segment] { try checkLimit(segment, offset, size, write: write) }
+        return (segmentBase[segment] &+ offset) & linearMask
+    }
+
+    @inline(__always)
+    mutating func read(_ segment: Int, _ offset: UInt64, _ size: UInt8) throws(Fault) -> UInt64 {
+        try readLinear(try linearAddress(segment, offset, Int(size), write: false), size)
+    }
+
+    @inline(__always)
+    mutating func write(_ segment: Int, _ offset: UInt64, _ size: UInt8, _ value: UInt64) throws(Fault) {
+        try writeLinear(try linearAddress(segment, offset, Int(size), write: true), size, value)
+    }
+
+    /// Segment limit and type checks for non-flat segments (SDM vol. 3, 5.3 and 5.4.1).
+    mutating func checkLimit(_ segment: Int, _ offset: UInt64, _ size: Int, write: Bool) throws(Fault) {
+        let cache = segments[segment]
+        let fault = segment == Segment.ss ? Fault.ss() : Fault.gp()
+        if protectedMode && !v86Mode {
+            if cache.unusable { throw fault }
+            if write && (cache.isCode || cache.type & 2 == 0) { throw fault }
+            if !write && cache.isCode && cache.type & 2 == 0 { throw fault }
+        }
+        let last = offset &+ UInt64(size) &- 1
+        if cache.isExpandDown {
+            let upper: UInt64 = cache.db ? 0xffff_ffff : 0xffff
+            guard offset > UInt64(cache.limit), last <= upper, last >= offset else { throw fault }
+        } else {
+            guard last <= UInt64(cache.limit), last >= offset else { throw fault }
+        }
+    }
+
+    // MARK: linear accesses
+
+    @inline(__always)
+    mutating func readLinear(_ linear: UInt64, _ size: UInt8) throws(Fault) -> UInt64 {
+        let entry = tlbRead[SoftTLB.slot(linear)]
+        let offset = Int(truncatingIfNeeded: linear & 0xfff)
+        if entry.tag == linear >> 12 && offset &+ Int(size) <= 0x1000 {
+            return Self.load(entry.host + offset, size)
+        }
+        return try readLinearSlow(linear, size, user: cpl == 3)
+    }
+
+    @inline(__always)
+    mutating func writeLinear(_ linear: UInt64, _ size: UInt8, _ value: UInt64) throws(Fault) {
+        let entry = tlbWrite[SoftTLB.slot(linear)]
+        let offset = Int(truncatingIfNeeded: linear & 0xfff)
+        if entry.tag == linear >> 12 && offset &+ Int(size) <= 0x1000 {
+            Self.store(entry.host + offset, size, value)
+            return
+        }
+        try writeLinearSlow(linear, size, value, user: cpl == 3)
+    }
+
+    @inline(__always)
+    static func load(_ pointer: UnsafeMutableRawPointer, _ size: UInt8) -> UInt64 {
+        switch size {
+        case 1: return UInt64(pointer.load(as: UInt8.self))
+        case 2: return UInt64(UInt16(littleEndian: pointer.loadUnaligned(as: UInt16.self)))
+        case 4: return UInt64(UInt32(littleEndian: pointer.loadUnaligned(as: UInt32.self)))
+        default: return UInt64(littleEndian: pointer.loadUnaligned(as: UInt64.self))
+        }
+    }
+
+    @inline(__always)
+    static func store(_ pointer: UnsafeMutableRawPointer, _ size: UInt8, _ value: UInt64) {
+        switch size {
+        case 1: pointer.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)
+        case 2: pointer.storeBytes(of: UInt16(truncatingIfNeeded: value).littleEndian, as: UInt16.self)
+        case 4: pointer.storeBytes(of: UInt32(truncatingIfNeeded: value).littleEndian, as: UInt32.self)
+        default: pointer.storeBytes(of: value.littleEndian, as: UInt64.self)
+        }
+    }
+
+    /// Reads through a page walk; fills the TLB for RAM/ROM, goes to the MMIO bus otherwise. An access
+    /// crossing a page boundary is split into bytes after both pages are translated.
+    mutating func readLinearSlow(_ linear: UInt64, _ size: UInt8, user: Bool) throws(Fault) -> UInt64 {
+        if (linear & 0xfff) + UInt64(size) > 0x1000 {
+            _ = try translate(((linear | 0xfff) &+ 1) & linearMask, .read, user: user)
+            var value: UInt64 = 0
+            for byte in 0..<UInt64(size) {
+                value |= try readLinearSlow((linear &+ byte) & linearMask, 1, user: user) << (byte * 8)
+            }
+            return value
+        }
+        let translation = try translate(linear, .read, user: user)
+        if let page = physical.hostPage(translation.physical) {
+            if user == (cpl == 3) { install(tlbRead, linear, page.host, translation) }
+            return Self.load(page.host + Int(linear & 0xfff), size)
+        }
+        statistics.mmio.increment()
+        return machine.mmio.read(translation.physical, size: Int(size), vcpu: vcpuIndex)
+    }
+
+    mutating func writeLinearSlow(_ linear: UInt64, _ size: UInt8, _ value: UInt64, user: Bool) throws(Fault) {
+        if (linear & 0xfff) + UInt64(size) > 0x1000 {
+            _ = try translate(linear, .write, user: user)
+            _ = try translate(((linear | 0xfff) &+ 1) & linearMask, .write, user: user)
+            for byte in 0..<UInt64(size) {
+                try writeLinearSlow((linear &+ byte) & linearMask, 1, value >> (byte * 8), user: user)
+            }
+            return
+        }
+        let translation = try translate(linear, .write, user: user)
+        guard let page = physical.hostPage(translation.physical) else {
+            statistics.mmio.increment()
+            machine.mmio.write(translation.physical, size: Int(size), value: value, vcpu: vcpuIndex)
+            return
+        }
+        guard page.writable else { return }
+        Self.store(page.host + Int(linear & 0xfff), size, value)
+        let physicalPage = translation.physical & ~0xfff
+        if physical.writeTrapped(physicalPage) {
+            writeToTrappedPage(translation.physical, Int(size))
+        } else if user == (cpl == 3) {
+            install(tlbWrite, linear, page.host, translation)
+            install(tlbRead, linear, page.host, translation)
+        }
+    }
+
+    /// A write reached a page holding decoded code or a cached page table.
+    mutating func writeToTrappedPage(_ physicalAddress: UInt64, _ size: Int) {
+        if physical.writeHitsCode(physicalAddress, length: size) {
+            flushCodeCache()
+        }
+        if tlb.hasInactiveSets && physical.isPageTable(physicalAddress) {
+            tlb.flushInactiveSets()
+        }
+    }
+
+    /// Drops every decoded block (self-modifying code, or the cache is full).
+    mutating func flushCodeCache() {
+        codeCache.flush()
+        physical.clearCode()
+        breakBlock = true
+    }
+
+    @inline(__always)
+    private mutating func install(_ array: UnsafeMutablePointer<TLBEntry>, _ linear: UInt64,
+                                  _ host: UnsafeMutableRawPointer, _ translation: Translation) {
+        tlb.refills &+= 1
+        if translation.pageShift > tlb.largestPageShift { tlb.largestPageShift = translation.pageShift }
+        tlb.install(array, linear: linear, host: host, physicalPage: translation.physical & ~0xfff,
+                    global: translation.global)
+    }
+
+    /// The host page and physical page for an instruction fetch at `linear`.
+    @inline(__always)
+    mutating func fetchPage(_ linear: UInt64) throws(Fault) -> (host: UnsafeMutableRawPointer, physical: UInt64)? {
+        let entry = tlbExec[SoftTLB.slot(linear)]
+        if entry.tag == linear >> 12 { return (entry.host, entry.physicalPage) }
+        let translation = try translate(linear, .execute, user: cpl == 3)
+        guard let page = physical.hostPage(translation.physical) else { return nil }
+        install(tlbExec, linear, page.host, translation)
+        return (page.host, translation.physical & ~0xfff)
+    }
+
+    // MARK: implicit supervisor accesses (descriptor tables, TSS, IDT; SDM vol. 3, 4.6.1)
+
+    mutating func readSupervisor(_ linear: UInt64, _ size: UInt8) throws(Fault) -> UInt64 {
+        try readLinearSlow(linear & linearMask, size, user: false)
+    }
+
+    mutating func writeSupervisor(_ linear: UInt64, _ size: UInt8, _ value: UInt64) throws(Fault) {
+        try writeLinearSlow(linear & linearMask, size, value, user: false)
+    }
+}

@@ -1,0 +1,182 @@
+import VMMKit
+
+/// The result of a page walk for one 4 KiB piece of a linear page.
+struct Translation {
+    /// Guest-physical address of the accessed byte.
+    var physical: UInt64
+    var writable: Bool
+    var user: Bool
+    var executable: Bool
+    var global: Bool
+    /// The final entry's dirty bit (set by this walk when the access was a write).
+    var dirty: Bool
+    var pageShift: UInt64
+}
+
+/// Page-fault error code bits (SDM vol. 3, 4.7).
+enum PageFaultCode {
+    static let present: UInt32 = 1, write: UInt32 = 2, user: UInt32 = 4, reserved: UInt32 = 8, fetch: UInt32 = 16
+}
+
+extension CPUCore {
+    /// Bits above MAXPHYADDR (40, as CPUID 0x80000008 reports) must be zero in PAE and 4-level entries.
+    static let physicalAddressMask: UInt64 = (1 << 40) - 1
+    private static let entryAddressMask: UInt64 = physicalAddressMask & ~0xfff
+    /// Bits 51:40 of a PAE/4-level entry: reserved above MAXPHYADDR.
+    private static let reservedAddressBits: UInt64 = 0x000f_ff00_0000_0000
+
+    var pagingEnabled: Bool { cr0 & ControlBits.cr0PG != 0 && protectedMode }
+
+    /// Walks the guest page tables for `linear` (SDM vol. 3, 4.3-4.5), checks the access, updates the
+    /// accessed and dirty bits, and raises #PF with CR2 and the exact error code on failure.
+    mutating func translate(_ linear: UInt64, _ kind: AccessKind, user: Bool) throws(Fault) -> Translation {
+        guard pagingEnabled else {
+            return Translation(physical: linear & linearMask, writable: true, user: true, executable: true,
+                               global: false, dirty: true, pageShift: 12)
+        }
+        if longMode {
+            let upper = Int64(bitPattern: linear) >> 47
+            guard upper == 0 || upper == -1 else { throw Fault.gp() }
+        }
+        var code: UInt32 = (kind == .write ? PageFaultCode.write : 0) | (user ? PageFaultCode.user : 0)
+        let nxEnabled = efer & ControlBits.eferNXE != 0
+        if kind == .execute && nxEnabled && cr4 & ControlBits.cr4PAE != 0 { code |= PageFaultCode.fetch }
+
+        var entries: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var addresses: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var depth = 0
+        var writable = true, userOK = true, executable = true
+        var physical: UInt64 = 0
+        var pageShift: UInt64 = 12
+        var reservedViolation = false
+
+        func entryReserved(_ entry: UInt64, large: Bool, level: Int) -> Bool {
+            if entry & Self.reservedAddressBits != 0 { return true }
+            if !nxEnabled && entry & (1 << 63) != 0 { return true }
+            if large && level == 2 && entry & 0x1f_e000 != 0 { return true }
+            if large && level == 3 && entry & 0x3fff_e000 != 0 { return true }
+            return false
+        }
+
+        if cr4 & ControlBits.cr4PAE == 0 {
+            // 32-bit paging: two levels of 4-byte entries, 4 MiB pages with CR4.PSE (SDM vol. 3, 4.3).
+            let pdeAddress = (cr3 & 0xffff_f000) + ((linear >> 22) & 0x3ff) * 4
+            let pde = readTableEntry(pdeAddress, wide: false)
+            addresses.0 = pdeAddress; entries.0 = pde; depth = 1
+            guard pde & 1 != 0 else { throw pageFault(linear, code) }
+            writable = pde & 2 != 0
+            userOK = pde & 4 != 0
+            if pde & 0x80 != 0 && cr4 & 0x10 != 0 {
+                physical = (pde & 0xffc0_0000) | (((pde >> 13) & 0xff) << 32) | (linear & 0x3f_ffff)
+                pageShift = 22
+            } else {
+                let pteAddress = (pde & 0xffff_f000) + ((linear >> 12) & 0x3ff) * 4
+                let pte = readTableEntry(pteAddress, wide: false)
+                addresses.1 = pteAddress; entries.1 = pte; depth = 2
+                guard pte & 1 != 0 else { throw pageFault(linear, code) }
+                writable = writable && pte & 2 != 0
+                userOK = userOK && pte & 4 != 0
+                physical = (pte & 0xffff_f000) | (linear & 0xfff)
+            }
+        } else {
+            var table: UInt64
+            var level: Int
+            if longMode {
+                table = cr3 & Self.entryAddressMask
+                level = 4
+            } else {
+                // PAE: the PDPTE comes straight from the 32-byte table CR3 points at.
+                let pdpteAddress = (cr3 & 0xffff_ffe0) + ((linear >> 30) & 3) * 8
+                let pdpte = readTableEntry(pdpteAddress, wide: true)
+                guard pdpte & 1 != 0 else { throw pageFault(linear, code) }
+                if pdpte & 0x1e6 != 0 || entryReserved(pdpte & ~(1 << 63), large: false, level: 3) {
+                    throw pageFault(linear, code | PageFaultCode.reserved | PageFaultCode.present)
+                }
+                table = pdpte & Self.entryAddressMask
+                level = 2
+            }
+            while true {
+                let shift = UInt64(12 + 9 * (level - 1))
+                let address = table + ((linear >> shift) & 0x1ff) * 8
+                let entry = readTableEntry(address, wide: true)
+                switch depth {
+                case 0: addresses.0 = address; entries.0 = entry
+                case 1: addresses.1 = address; entries.1 = entry
+                case 2: addresses.2 = address; entries.2 = entry
+                default: addresses.3 = address; entries.3 = entry
+                }
+                depth += 1
+                guard entry & 1 != 0 else { throw pageFault(linear, code) }
+                let large = level > 1 && entry & 0x80 != 0
+                if entryReserved(entry, large: large, level: level) || (large && level == 4) {
+                    reservedViolation = true
+                }
+                writable = writable && entry & 2 != 0
+                userOK = userOK && entry & 4 != 0
+                if nxEnabled && entry & (1 << 63) != 0 { executable = false }
+                if level == 1 || large {
+                    let offsetMask: UInt64 = (1 << shift) - 1
+                    physical = (entry & Self.physicalAddressMask & ~offsetMask) | (linear & offsetMask)
+                    pageShift = shift
+                    break
+                }
+                table = entry & Self.entryAddressMask
+                level -= 1
+            }
+            if reservedViolation { throw pageFault(linear, code | PageFaultCode.reserved | PageFaultCode.present) }
+        }
+
+        // Permission checks (SDM vol. 3, 4.6): supervisor writes honour CR0.WP; no SMEP/SMAP.
+        let allowed: Bool
+        switch kind {
+        case .read: allowed = !user || userOK
+        case .write: allowed = user ? (userOK && writable) : (writable || cr0 & ControlBits.cr0WP == 0)
+        case .execute: allowed = executable && (!user || userOK)
+        }
+        guard allowed else { throw pageFault(linear, code | PageFaultCode.present) }
+
+        // Accessed bits on every level, dirty on the final entry for writes.
+        let wide = cr4 & ControlBits.cr4PAE != 0
+        var final: UInt64 = 0
+        for level in 0..<depth {
+            let (address, entry): (UInt64, UInt64)
+            switch level {
+            case 0: (address, entry) = (addresses.0, entries.0)
+            case 1: (address, entry) = (addresses.1, entries.1)
+            case 2: (address, entry) = (addresses.2, entries.2)
+            default: (address, entry) = (addresses.3, entries.3)
+            }
+            var updated = entry | 0x20
+            if level == depth - 1 && kind == .write { updated |= 0x40 }
+            if updated != entry { writeTableEntry(address, updated, wide: wide) }
+            if tlb.cr3CacheEnabled && self.physical.markPageTable(address) { tlb.flushWrites() }
+            if level == depth - 1 { final = updated }
+        }
+        let global = final & 0x100 != 0 && cr4 & ControlBits.cr4PGE != 0
+        return Translation(physical: physical, writable: writable || (!user && cr0 & ControlBits.cr0WP == 0),
+                           user: userOK, executable: executable, global: global, dirty: final & 0x40 != 0,
+                           pageShift: pageShift)
+    }
+
+    private mutating func pageFault(_ linear: UInt64, _ code: UInt32) -> Fault {
+        cr2 = linear
+        return Fault(Fault.pageFault, code: code)
+    }
+
+    private func readTableEntry(_ address: UInt64, wide: Bool) -> UInt64 {
+        guard let page = physical.hostPage(address) else { return 0 }
+        let pointer = page.host + Int(address & 0xfff)
+        return wide ? UInt64(littleEndian: pointer.loadUnaligned(as: UInt64.self))
+            : UInt64(UInt32(littleEndian: pointer.loadUnaligned(as: UInt32.self)))
+    }
+
+    private func writeTableEntry(_ address: UInt64, _ value: UInt64, wide: Bool) {
+        guard let page = physical.hostPage(address), page.writable else { return }
+        let pointer = page.host + Int(address & 0xfff)
+        if wide {
+            pointer.storeBytes(of: value.littleEndian, as: UInt64.self)
+        } else {
+            pointer.storeBytes(of: UInt32(truncatingIfNeeded: value).littleEndian, as: UInt32.self)
+        }
+    }
+}

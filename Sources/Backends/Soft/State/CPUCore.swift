@@ -1,0 +1,181 @@
+import VMMKit
+
+/// The whole architectural state of one Soft vCPU plus the caches that make it fast.
+///
+/// It lives in one heap allocation reached through an `UnsafeMutablePointer` (see `SoftVirtualCPU`), and
+/// the interpreter is written as mutating methods on it: field accesses compile to plain loads and
+/// stores, with no exclusivity checks, reference counting or dynamic dispatch per instruction.
+struct CPUCore {
+    // MARK: registers
+    /// RAX..R15 in encoding order (SDM vol. 1, 3.4.1.1).
+    let gpr: UnsafeMutablePointer<UInt64>
+    var rip: UInt64 = 0xfff0
+    /// Where execution continues after the current instruction; branch handlers overwrite it.
+    var nextRip: UInt64 = 0
+    var flags = FlagState()
+    let segments: UnsafeMutablePointer<SegmentCache>
+    /// Per segment register: the base used for address formation (zero for ES/CS/SS/DS in 64-bit mode,
+    /// SDM vol. 3, 3.4.4) and whether offsets need a limit check (false for flat and 64-bit segments).
+    let segmentBase: UnsafeMutablePointer<UInt64>
+    let segmentNeedsLimitCheck: UnsafeMutablePointer<Bool>
+    var gdtr = TableRegister()
+    var idtr = TableRegister(base: 0, limit: 0x3ff)
+    var cr0: UInt64 = 0x6000_0010
+    var cr2: UInt64 = 0
+    var cr3: UInt64 = 0
+    var cr4: UInt64 = 0
+    var efer: UInt64 = 0
+    var xcr0: UInt64 = 1
+    var debug = DebugRegisters()
+    var msrs = ModelSpecificRegisters()
+    /// XMM0..15 as (low, high) pairs of 64-bit words.
+    let xmm: UnsafeMutablePointer<UInt64>
+    var mxcsr: UInt32 = 0x1f80
+    var x87 = X87State()
+    /// ST0..7 as saved by FXSAVE: 10 significant bytes in each (low word, high word) pair.
+    let x87Registers: UnsafeMutablePointer<UInt64>
+
+    // MARK: derived mode, recomputed by `modeChanged()`
+    var cpl: UInt8 = 0
+    /// Default operand/address size of the code segment: 2, 4, or 8 (64-bit mode).
+    var codeSize: UInt8 = 2
+    /// Linear addresses wrap at 4 GiB outside long mode.
+    var linearMask: UInt64 = 0xffff_ffff
+    /// SS.B: 32-bit stack pointer (or 64-bit in 64-bit mode).
+    var stackMask: UInt64 = 0xffff
+    var longMode: Bool { efer & ControlBits.eferLMA != 0 }
+    var in64BitMode: Bool { codeSize == 8 }
+    var protectedMode: Bool { cr0 & ControlBits.cr0PE != 0 }
+    var v86Mode: Bool { flags.stored & RFlags.vm != 0 }
+
+    // MARK: execution control
+    /// Set by handlers that change state the current decoded block depends on.
+    var breakBlock = false
+    /// Set when IF may just have become 1: pending interrupts must be looked at.
+    var checkInterrupts = false
+    /// STI and MOV SS/POP SS inhibit interrupts until after the next instruction (SDM vol. 3, 6.8.3).
+    var interruptShadow = false
+    var halted = false
+    /// NMIs are blocked from NMI delivery until the next IRET (SDM vol. 3, 6.7.1).
+    var nmiBlocked = false
+    var instructionsRetired: UInt64 = 0
+    /// In step mode exceptions are reported instead of delivered.
+    var reportExceptions = false
+
+    // MARK: memory
+    var tlb: SoftTLB
+    var tlbRead: UnsafeMutablePointer<TLBEntry>
+    var tlbWrite: UnsafeMutablePointer<TLBEntry>
+    var tlbExec: UnsafeMutablePointer<TLBEntry>
+    var physical: PhysicalMemory
+    var codeCache: CodeCache
+
+    /// Where an instruction crossing a page boundary is decoded (it is never cached).
+    let scratch: UnsafeMutablePointer<DecodedInstruction>
+
+    // MARK: environment
+    unowned(unsafe) let machine: Machine
+    unowned(unsafe) let statistics: ExitStatistics
+    unowned(unsafe) let signals: VCPUSignals
+    let vcpuIndex: Int
+
+    init(machine: Machine, statistics: ExitStatistics, signals: VCPUSignals, vcpuIndex: Int) {
+        scratch = .allocate(capacity: 1)
+        scratch.initialize(to: DecodedInstruction())
+        self.signals = signals
+        gpr = .allocate(capacity: 16)
+        gpr.initialize(repeating: 0, count: 16)
+        segments = .allocate(capacity: Segment.count)
+        segments.initialize(repeating: SegmentCache(), count: Segment.count)
+        segments[Segment.cs] = SegmentCache(realModeSelector: 0xf000, type: 0xb)
+        segments[Segment.cs].base = 0xffff_0000
+        segments[Segment.ldtr].type = 2
+        segments[Segment.ldtr].codeOrData = false
+        segments[Segment.tr].type = 0xb
+        segments[Segment.tr].codeOrData = false
+        segmentBase = .allocate(capacity: Segment.count)
+        segmentBase.initialize(repeating: 0, count: Segment.count)
+        segmentNeedsLimitCheck = .allocate(capacity: Segment.count)
+        segmentNeedsLimitCheck.initialize(repeating: false, count: Segment.count)
+        xmm = .allocate(capacity: 32)
+        xmm.initialize(repeating: 0, count: 32)
+        x87Registers = .allocate(capacity: 16)
+        x87Registers.initialize(repeating: 0, count: 16)
+        tlb = SoftTLB()
+        tlbRead = tlb.entries
+        tlbWrite = tlb.entries
+        tlbExec = tlb.entries
+        physical = PhysicalMemory(memory: machine.memory)
+        codeCache = CodeCache()
+        self.machine = machine
+        self.statistics = statistics
+        self.vcpuIndex = vcpuIndex
+        gpr[2] = 0x600 // EDX at reset: family/model/stepping (SDM vol. 3, 9.1.4)
+        modeChanged()
+    }
+
+    func deallocate() {
+        gpr.deallocate()
+        segments.deallocate()
+        segmentBase.deallocate()
+        segmentNeedsLimitCheck.deallocate()
+        xmm.deallocate()
+        x87Registers.deallocate()
+        scratch.deallocate()
+        tlb.deallocate()
+        physical.deallocate()
+        codeCache.deallocate()
+    }
+
+    /// Recomputes everything derived from CR0/CR4/EFER/CS/SS/RFLAGS.VM and selects the TLBs for the
+    /// current privilege level. Called after any change to those.
+    mutating func modeChanged() {
+        let cs = segments[Segment.cs]
+        if !protectedMode {
+            cpl = 0
+            codeSize = cs.db ? 4 : 2
+        } else if v86Mode {
+            cpl = 3
+            codeSize = 2
+        } else {
+            // SS.DPL always equals CPL; CS.RPL does not right after CR0.PE is set (SDM vol. 3, 9.9.1).
+            cpl = segments[Segment.ss].dpl
+            codeSize = longMode && cs.long ? 8 : (cs.db ? 4 : 2)
+        }
+        linearMask = longMode ? UInt64.max : 0xffff_ffff
+        stackMask = codeSize == 8 ? UInt64.max : (segments[Segment.ss].db ? 0xffff_ffff : 0xffff)
+        for index in 0..<6 {
+            let segment = segments[index]
+            if codeSize == 8 {
+                segmentBase[index] = index >= Segment.fs ? segment.base : 0
+                segmentNeedsLimitCheck[index] = false
+            } else {
+                segmentBase[index] = segment.base & 0xffff_ffff
+                segmentNeedsLimitCheck[index] = segment.unusable || segment.isExpandDown || segment.limit != 0xffff_ffff
+            }
+        }
+        selectTLBs()
+        breakBlock = true
+    }
+
+    /// Supervisor and user accesses use separate TLB arrays so a hit never needs a privilege check.
+    @inline(__always)
+    mutating func selectTLBs() {
+        let user = cpl == 3
+        tlbRead = tlb.current(.read, user: user)
+        tlbWrite = tlb.current(.write, user: user)
+        tlbExec = tlb.current(.execute, user: user)
+    }
+}
+
+/// RFLAGS bits (SDM vol. 1, 3.4.3).
+enum RFlags {
+    static let cf: UInt64 = 1 << 0, fixed: UInt64 = 1 << 1, pf: UInt64 = 1 << 2, af: UInt64 = 1 << 4
+    static let zf: UInt64 = 1 << 6, sf: UInt64 = 1 << 7, tf: UInt64 = 1 << 8, `if`: UInt64 = 1 << 9
+    static let df: UInt64 = 1 << 10, of: UInt64 = 1 << 11, iopl: UInt64 = 3 << 12, nt: UInt64 = 1 << 14
+    static let rf: UInt64 = 1 << 16, vm: UInt64 = 1 << 17, ac: UInt64 = 1 << 18, vif: UInt64 = 1 << 19
+    static let vip: UInt64 = 1 << 20, id: UInt64 = 1 << 21
+    static let arithmetic: UInt64 = cf | pf | af | zf | sf | of
+    /// Bits software can change at all on this CPU.
+    static let writable: UInt64 = arithmetic | tf | `if` | df | iopl | nt | rf | vm | ac | vif | vip | id
+}

@@ -1,0 +1,154 @@
+/// Which operation last set the arithmetic flags (QEMU's CC_OP idea): flags are computed from its
+/// operands only when something reads them.
+enum LazyOp: UInt8 {
+    /// The arithmetic bits in `FlagState.stored` are current.
+    case none, add, adc, sub, sbb, logic, inc, dec
+}
+
+/// RFLAGS with lazily evaluated arithmetic flags.
+struct FlagState {
+    /// RFLAGS; its arithmetic bits are only valid while `op == .none`.
+    var stored: UInt64 = RFlags.fixed
+    var op: LazyOp = .none
+    /// 64 minus the operand width in bits: 56, 48, 32 or 0.
+    var shift: UInt8 = 0
+    var result: UInt64 = 0
+    var dst: UInt64 = 0
+    var src: UInt64 = 0
+    /// The carry into ADC/SBB, or the preserved CF of INC/DEC.
+    var carryIn = false
+
+    @inline(__always) var mask: UInt64 { UInt64.max >> UInt64(shift) }
+    @inline(__always) var sign: UInt64 { (UInt64(1) << 63) >> UInt64(shift) }
+
+    @inline(__always)
+    mutating func record(_ op: LazyOp, size: UInt8, dst: UInt64, src: UInt64, result: UInt64, carryIn: Bool = false) {
+        self.op = op
+        shift = 64 &- (size &<< 3)
+        self.dst = dst
+        self.src = src
+        self.result = result
+        self.carryIn = carryIn
+    }
+
+    var cf: Bool {
+        let m = mask
+        switch op {
+        case .none: return stored & RFlags.cf != 0
+        case .add: return result & m < dst & m
+        case .adc: return carryIn ? result & m <= dst & m : result & m < dst & m
+        case .sub: return dst & m < src & m
+        case .sbb: return carryIn ? dst & m <= src & m : dst & m < src & m
+        case .logic: return false
+        case .inc, .dec: return carryIn
+        }
+    }
+
+    var zf: Bool { op == .none ? stored & RFlags.zf != 0 : result & mask == 0 }
+    var sf: Bool { op == .none ? stored & RFlags.sf != 0 : result & sign != 0 }
+    var pf: Bool {
+        op == .none ? stored & RFlags.pf != 0 : (result & 0xff).nonzeroBitCount & 1 == 0
+    }
+
+    var of: Bool {
+        switch op {
+        case .none: return stored & RFlags.of != 0
+        case .add, .adc, .inc: return (dst ^ result) & (src ^ result) & sign != 0
+        case .sub, .sbb, .dec: return (dst ^ src) & (dst ^ result) & sign != 0
+        case .logic: return false
+        }
+    }
+
+    var af: Bool {
+        switch op {
+        case .none: return stored & RFlags.af != 0
+        case .logic: return false
+        default: return (dst ^ src ^ result) & 0x10 != 0
+        }
+    }
+
+    /// RFLAGS with every bit current.
+    var value: UInt64 {
+        guard op != .none else { return stored }
+        var bits = stored & ~RFlags.arithmetic
+        if cf { bits |= RFlags.cf }
+        if pf { bits |= RFlags.pf }
+        if af { bits |= RFlags.af }
+        if zf { bits |= RFlags.zf }
+        if sf { bits |= RFlags.sf }
+        if of { bits |= RFlags.of }
+        return bits
+    }
+
+    @inline(__always)
+    mutating func materialize() {
+        if op != .none {
+            stored = value
+            op = .none
+        }
+    }
+
+    /// Replaces the arithmetic flags with `bits` (only its arithmetic bits are used).
+    @inline(__always)
+    mutating func setArithmetic(_ bits: UInt64) {
+        stored = (stored & ~RFlags.arithmetic) | (bits & RFlags.arithmetic)
+        op = .none
+    }
+
+    /// Sets or clears `bit` (arithmetic or not), materializing first.
+    @inline(__always)
+    mutating func set(_ bit: UInt64, _ on: Bool) {
+        materialize()
+        stored = on ? stored | bit : stored & ~bit
+    }
+
+    /// The arithmetic flags for a result of `size` bytes whose CF/OF/AF are given (shifts, multiplies).
+    @inline(__always)
+    mutating func setResult(_ result: UInt64, size: UInt8, cf: Bool, of: Bool, af: Bool = false) {
+        let shift = 64 &- (size &<< 3)
+        let masked = result & (UInt64.max >> UInt64(shift))
+        var bits: UInt64 = 0
+        if cf { bits |= RFlags.cf }
+        if of { bits |= RFlags.of }
+        if af { bits |= RFlags.af }
+        if masked == 0 { bits |= RFlags.zf }
+        if masked & ((UInt64(1) << 63) >> UInt64(shift)) != 0 { bits |= RFlags.sf }
+        if (masked & 0xff).nonzeroBitCount & 1 == 0 { bits |= RFlags.pf }
+        setArithmetic(bits)
+    }
+
+    /// Evaluates condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc; SDM vol. 1, appendix B).
+    @inline(__always)
+    func condition(_ cc: UInt8) -> Bool {
+        let outcome: Bool
+        if op == .sub {
+            // CMP/SUB: compare the operands directly.
+            let s = UInt64(shift)
+            let a = dst << s, b = src << s
+            switch cc >> 1 {
+            case 1: outcome = a < b
+            case 2: outcome = a == b
+            case 3: outcome = a <= b
+            case 6: outcome = Int64(bitPattern: a) < Int64(bitPattern: b)
+            case 7: outcome = Int64(bitPattern: a) <= Int64(bitPattern: b)
+            default: outcome = slowCondition(cc >> 1)
+            }
+        } else {
+            outcome = slowCondition(cc >> 1)
+        }
+        return outcome != (cc & 1 != 0)
+    }
+
+    private func slowCondition(_ pair: UInt8) -> Bool {
+        switch pair {
+        case 0: return of
+        case 1: return cf
+        case 2: return zf
+        case 3: return cf || zf
+        case 4: return sf
+        case 5: return pf
+        case 6: return sf != of
+        default: return zf || sf != of
+        }
+    }
+}

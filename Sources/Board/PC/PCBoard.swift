@@ -1,0 +1,49 @@
+import DebugExit
+import Serial16550
+import TestDevice
+import VMMKit
+
+/// Wires a standard PC from a `MachineDescription`: RAM, the interrupt controllers, COM1 and the
+/// debug-exit port, the extra devices asked for, and the kernel loaded with vCPU 0's entry state.
+public enum PCBoard {
+    /// Builds the machine. Anything attached before a failure is stopped again, so a bad device
+    /// specification or kernel leaves no thread running and the terminal as it was.
+    public static func assemble(_ description: MachineDescription, registry: DeviceRegistry) throws -> Machine {
+        let machine = try Machine(memorySize: description.memorySize, vcpuCount: description.cpus)
+        do {
+            machine.interruptControllerPlacement = description.interruptControllerPlacement
+            try attachInterruptControllers(to: machine)
+            try machine.add(DebugExit())
+            for specification in description.devices {
+                try machine.add(registry.makeDevice(specification))
+            }
+            let kernel = try KernelLoader.load(kernelAt: description.kernelPath, into: machine,
+                                               commandLine: description.commandLine, modules: description.bootModules)
+            machine.bootState = kernel.bootState
+            // COM1 last: with `--serial stdio` it puts the terminal in raw mode and starts reading
+            // stdin, which should only happen once everything else is known to be in order.
+            let serial = description.serial
+            try machine.add(Serial16550(name: "COM1", output: try serial.makeOutput(),
+                                        readsStandardInput: serial.readsStandardInput))
+        } catch {
+            machine.devices.forEach { $0.stop() }
+            throw error
+        }
+        return machine
+    }
+
+    /// The device types built into vmm, for `--device` and `--list-devices`.
+    public static let builtInDeviceTypes: [DeviceType] = [
+        Serial16550.deviceType,
+        DebugExit.deviceType,
+        TestDevice.deviceType,
+    ]
+
+    /// A registry holding the built-in device types and then `additional` ones (a program embedding
+    /// vmm adds its own devices this way); a name registered twice is an error.
+    public static func deviceRegistry(adding additional: [DeviceType] = []) throws -> DeviceRegistry {
+        var registry = DeviceRegistry()
+        for type in builtInDeviceTypes + additional { try registry.register(type) }
+        return registry
+    }
+}

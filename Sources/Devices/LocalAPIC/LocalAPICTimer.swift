@@ -1,0 +1,78 @@
+/// The local APIC timer (SDM vol. 3, 10.5.4): one-shot, periodic and TSC-deadline modes.
+///
+/// The bus clock is 1 GHz, as in KVM: one timer tick per nanosecond before the divider. The TSC the
+/// deadline mode compares with is a virtual TSC equal to the host's CLOCK_MONOTONIC in nanoseconds
+/// (a 1 GHz TSC); backends that want TSC-deadline guests to see consistent times report that TSC.
+struct LocalAPICTimer {
+    enum Mode: UInt32 {
+        case oneShot = 0, periodic = 1, tscDeadline = 2
+    }
+
+    /// A periodic timer never fires more often than this, so a hostile guest cannot make the host
+    /// timer thread spin (KVM similarly enforces a minimum period).
+    static let minimumPeriod: UInt64 = 100_000
+
+    var initialCount: UInt32 = 0
+    var divideConfiguration: UInt32 = 0
+    /// When the counter was last loaded from the initial count; nil when it is not counting.
+    var periodStart: UInt64?
+    /// The IA32_TSC_DEADLINE value, 0 when disarmed.
+    var tscDeadline: UInt64 = 0
+
+    /// Divide configuration bits 3, 1 and 0 select 2, 4, ... 128, or 1 (SDM vol. 3, figure 10-10).
+    var divisor: UInt64 {
+        let code = (divideConfiguration & 3) | ((divideConfiguration >> 1) & 4)
+        return 1 << UInt64((code + 1) & 7)
+    }
+
+    private var countingSpan: UInt64 { UInt64(initialCount) * divisor }
+
+    private func period(_ mode: Mode) -> UInt64 {
+        mode == .periodic ? max(countingSpan, Self.minimumPeriod) : countingSpan
+    }
+
+    func currentCount(now: UInt64, mode: Mode) -> UInt32 {
+        guard mode != .tscDeadline, let start = periodStart, initialCount != 0 else { return 0 }
+        let elapsed = now > start ? now - start : 0
+        let intoPeriod = mode == .periodic ? elapsed % period(mode) : elapsed
+        let ticks = intoPeriod / divisor
+        return ticks >= UInt64(initialCount) ? 0 : initialCount - UInt32(ticks)
+    }
+
+    /// When the timer next expires, in nanoseconds, or nil when it is not armed.
+    func deadline(mode: Mode) -> UInt64? {
+        if mode == .tscDeadline { return tscDeadline == 0 ? nil : tscDeadline }
+        guard let start = periodStart, initialCount != 0 else { return nil }
+        return start &+ period(mode)
+    }
+
+    /// If the timer has expired by `now`, advances it (periodic: to the latest period boundary,
+    /// coalescing missed periods as a real timer's single IRR bit would) and returns true.
+    mutating func expire(now: UInt64, mode: Mode) -> Bool {
+        guard let deadline = deadline(mode: mode), now >= deadline else { return false }
+        switch mode {
+        case .tscDeadline:
+            tscDeadline = 0
+        case .oneShot:
+            periodStart = nil
+        case .periodic:
+            let span = period(mode)
+            periodStart = deadline + (now - deadline) / span * span
+        }
+        return true
+    }
+
+    /// A write to the initial count register (ignored in TSC-deadline mode); 0 stops the timer.
+    mutating func load(_ count: UInt32, now: UInt64, mode: Mode) {
+        guard mode != .tscDeadline else { return }
+        initialCount = count
+        periodStart = count == 0 ? nil : now
+    }
+
+    /// Switching into or out of TSC-deadline mode disarms the timer (SDM vol. 3, 10.5.4.1).
+    mutating func changeMode(from old: Mode, to new: Mode) {
+        guard old != new, old == .tscDeadline || new == .tscDeadline else { return }
+        periodStart = nil
+        tscDeadline = 0
+    }
+}

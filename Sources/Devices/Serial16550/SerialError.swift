@@ -1,0 +1,22 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import VMMKit
+
+/// Problems setting up a UART's host side.
+public enum SerialError: VMMError, Equatable {
+    case cannotOpenOutput(path: String, errno: Int32)
+    case badEndpoint(String)
+    case cannotCreateWakePipe(errno: Int32)
+
+    public var description: String {
+        switch self {
+        case let .cannotOpenOutput(path, errno):
+            return "cannot open serial output file '\(path)': \(String(cString: strerror(errno)))"
+        case let .badEndpoint(text):
+            return "'\(text)' is not a serial connection (use stdio, file:PATH or none)"
+        case let .cannotCreateWakePipe(errno):
+            return "cannot create the serial input thread's pipe: \(String(cString: strerror(errno)))"
+        }
+    }
+}

@@ -1,0 +1,53 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import PCBoard
+import VMMKit
+
+/// The `vmm` program as a library: `main` parses the arguments, builds the machine, runs it and
+/// exits with the guest's status. A program that wants vmm plus its own devices calls
+/// `VMMCommandLine.main(additionalDevices: [MyDevice.deviceType])`; `--device` and `--list-devices`
+/// then know them like the built-in ones.
+public enum VMMCommandLine {
+    /// Exit status when vmm cannot start the guest: bad options, files, devices or host setup.
+    public static let setupFailureStatus: Int32 = 2
+
+    public static func main(additionalDevices: [DeviceType] = [],
+                            arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Never {
+        StopSignals.blockInThisThread()
+        let options: VMMOptions
+        do {
+            options = try VMMOptions.parse(arguments)
+        } catch {
+            // --help and friends are "errors" that succeed; let the parser print them its way.
+            if VMMOptions.exitCode(for: error) == .success { VMMOptions.exit(withError: error) }
+            let message = VMMOptions.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            fail(CommandError.usage(message))
+        }
+        do {
+            let registry = try PCBoard.deviceRegistry(adding: additionalDevices)
+            if options.listBackends || options.listDevices {
+                if options.listBackends { print(Listings.backends(BuiltInBackends.registry)) }
+                if options.listDevices { print(Listings.devices(registry)) }
+                exit(0)
+            }
+            let session = try RunSession(options: options, registry: registry)
+            exit(session.run())
+        } catch {
+            fail(error)
+        }
+    }
+
+    /// Prints "vmm: <problem>" on one line and exits with `setupFailureStatus`.
+    static func fail(_ error: any Error) -> Never {
+        let text = (error as? any VMMError)?.description ?? "\(error)"
+        printError("vmm: \(text.split(separator: "\n").joined(separator: " "))")
+        exit(setupFailureStatus)
+    }
+
+    static func printError(_ line: String) {
+        var text = line + "\n"
+        text.withUTF8 { bytes in _ = write(STDERR_FILENO, bytes.baseAddress, bytes.count) }
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+
+/// The `vmm` command line as swift-argument-parser reads it. Values stay text here; `RunRequest`
+/// turns them into a `MachineDescription` so every mistake gets vmm's own one-line message.
+struct VMMOptions: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vmm",
+        abstract: "Run an x86 kernel in a virtual machine, on KVM or on a CPU emulated in Swift.",
+        discussion: """
+            KERNEL is an ELF kernel: a Multiboot kernel, a PVH kernel (Xen ELF note), or a plain \
+            ELF64 kernel entered in long mode. COM1 (ports 0x3f8-0x3ff, IRQ 4) is connected to \
+            --serial, and a write of v to port 0xf4 ends the run with exit status (v<<1)|1, like \
+            QEMU's isa-debug-exit device.
+
+            Exit status: the guest's debug-exit status; 0 when the guest powers off or halts for \
+            good; 4 on a triple fault; 124 on --timeout; 130 on Ctrl-C; 1 when the run fails; 2 \
+            when vmm cannot start the guest (a bad option, file or device specification).
+
+            Examples:
+              vmm Tests/Guests/out/hello.elf
+              vmm --backend kvm --memory 512M --append "console=ttyS0" kernel.elf
+              vmm --serial file:guest.log --timeout 10 --stats kernel.elf
+              vmm --device test-device,port=0x600 Tests/Guests/out/portio.elf
+              vmm --list-devices
+            """)
+
+    @Option(help: ArgumentHelp("CPU backend to run on (see --list-backends); default: the best one available here.",
+                               valueName: "kvm|soft"))
+    var backend: String?
+
+    @Option(help: ArgumentHelp("Guest RAM: a number with K, M or G; a bare number is MiB.", valueName: "size"))
+    var memory = "128M"
+
+    @Option(help: ArgumentHelp("Number of vCPUs (1-64).", valueName: "n"))
+    var cpus = "1"
+
+    @Option(help: ArgumentHelp("Kernel command line.", valueName: "text"))
+    var append = ""
+
+    @Option(help: ArgumentHelp("Initial ramdisk, passed as the first boot module.", valueName: "file"))
+    var initrd: String?
+
+    @Option(name: .customLong("module"),
+            help: ArgumentHelp("A boot module (Multiboot module or PVH modlist entry); repeatable.", valueName: "file"))
+    var modules: [String] = []
+
+    @Option(help: ArgumentHelp("Where COM1 goes: stdio (stdin is its input), file:PATH, or none.",
+                               valueName: "stdio|file:PATH|none"))
+    var serial = "stdio"
+
+    @Option(name: .customLong("device"),
+            help: ArgumentHelp("Add a device: NAME,key=value,... (see --list-devices); repeatable.", valueName: "spec"))
+    var devices: [String] = []
+
+    @Option(help: ArgumentHelp("Interrupt controllers in vmm (user) or KVM's in-kernel irqchip (kernel).",
+                               valueName: "user|kernel"))
+    var irqchip = "user"
+
+    @Option(help: ArgumentHelp("Stop the guest after this many seconds (exit status 124).", valueName: "seconds"))
+    var timeout: String?
+
+    @Flag(help: "Print exit counters and the run time on stderr after the run.")
+    var stats = false
+
+    @Flag(help: "List the CPU backends and whether each can run here, then exit.")
+    var listBackends = false
+
+    @Flag(help: "List the device types --device accepts, then exit.")
+    var listDevices = false
+
+    @Argument(help: ArgumentHelp("The kernel to boot.", valueName: "KERNEL"))
+    var kernel: String?
+}

@@ -1,0 +1,66 @@
+/// Why a kernel (or one of its modules) could not be loaded. Each description starts with the
+/// file it is about, then says what is wrong with it.
+public enum KernelLoadError: VMMError, Equatable {
+    case unreadable(path: String, reason: String)
+    case notELF(path: String)
+    case corrupt(path: String, detail: String)
+    case unsupportedArchitecture(path: String, detail: String)
+    case notExecutable(path: String, type: UInt16)
+    case noLoadableSegments(path: String)
+    case segmentBeyondFile(path: String, offset: UInt64, size: UInt64, fileSize: UInt64)
+    case fileSizeExceedsMemorySize(path: String, address: UInt64, fileSize: UInt64, memorySize: UInt64)
+    case segmentOutsideRAM(path: String, address: UInt64, size: UInt64)
+    case memoryTooSmall(path: String, needed: UInt64, available: UInt64)
+    case segmentsOverlap(path: String, first: UInt64, second: UInt64)
+    case overlapsBootArea(path: String, address: UInt64, size: UInt64, area: String)
+    case entryOutsideImage(path: String, entry: UInt64)
+    case entryAbove4GiB(path: String, entry: UInt64)
+    case badMultibootHeader(path: String, detail: String)
+    case badPVHNote(path: String, detail: String)
+    case commandLineTooLong(path: String, length: Int, limit: Int)
+    case moduleUnreadable(path: String, reason: String)
+    case moduleTooBig(path: String, size: UInt64, free: UInt64)
+    case modulesNeedBootProtocol(path: String)
+    case bootInfoTooLarge(path: String, limit: Int)
+    case writeFailed(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case let .unreadable(path, reason): return "\(path): cannot read the kernel: \(reason)"
+        case let .notELF(path): return "\(path): not an ELF file and no Multiboot header with load addresses"
+        case let .corrupt(path, detail): return "\(path): corrupt or truncated ELF file: \(detail)"
+        case let .unsupportedArchitecture(path, detail): return "\(path): not an x86 kernel: \(detail)"
+        case let .notExecutable(path, type): return "\(path): ELF type \(type) is not an executable (ET_EXEC)"
+        case let .noLoadableSegments(path): return "\(path): no loadable (PT_LOAD) segments"
+        case let .segmentBeyondFile(path, offset, size, fileSize):
+            return "\(path): segment data at file offset \(hex(offset)) (\(size) bytes) runs past the end of the \(fileSize)-byte file"
+        case let .fileSizeExceedsMemorySize(path, address, fileSize, memorySize):
+            return "\(path): segment at \(hex(address)) has more file bytes (\(fileSize)) than memory bytes (\(memorySize))"
+        case let .segmentOutsideRAM(path, address, size):
+            return "\(path): segment at \(hex(address)) (\(size) bytes) is not inside guest RAM"
+        case let .memoryTooSmall(path, needed, available):
+            return "\(path): the image reaches \(hex(needed)) but guest RAM below the MMIO hole ends at \(hex(available)); give the guest more --memory"
+        case let .segmentsOverlap(path, first, second):
+            return "\(path): segments at \(hex(first)) and \(hex(second)) overlap"
+        case let .overlapsBootArea(path, address, size, area):
+            return "\(path): \(size) bytes at \(hex(address)) overlap the \(area) vmm writes before entry"
+        case let .entryOutsideImage(path, entry): return "\(path): entry point \(hex(entry)) is outside the loaded image"
+        case let .entryAbove4GiB(path, entry):
+            return "\(path): entry point \(hex(entry)) is not reachable from 32-bit protected mode"
+        case let .badMultibootHeader(path, detail): return "\(path): bad Multiboot header: \(detail)"
+        case let .badPVHNote(path, detail): return "\(path): bad PVH entry note: \(detail)"
+        case let .commandLineTooLong(path, length, limit):
+            return "\(path): command line of \(length) bytes is too long (at most \(limit - 1))"
+        case let .moduleUnreadable(path, reason): return "\(path): cannot read the module: \(reason)"
+        case let .moduleTooBig(path, size, free):
+            return "\(path): module of \(size) bytes does not fit in guest RAM below 4 GiB (\(free) bytes free after the kernel)"
+        case let .modulesNeedBootProtocol(path):
+            return "\(path): a plain ELF kernel has no way to receive modules (use a Multiboot or PVH kernel)"
+        case let .bootInfoTooLarge(path, limit):
+            return "\(path): the boot information (module list, paths, memory map) exceeds its \(limit)-byte area"
+        case let .writeFailed(path, detail): return "\(path): loading failed: \(detail)"
+        }
+    }
+}
+
+private func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }

@@ -1,0 +1,25 @@
+/// The boot protocols the kernel loader recognises, in the order it tries them.
+public enum KernelFormat: String, Sendable {
+    /// Multiboot v1 (spec 0.6.96): a header in the first 8 KiB; entered in 32-bit protected mode.
+    case multiboot
+    /// Xen's PVH entry (an ELF note XEN_ELFNOTE_PHYS32_ENTRY); entered in 32-bit protected mode.
+    case pvh
+    /// A plain ELF32 kernel, entered at e_entry in 32-bit protected mode.
+    case elf32
+    /// A plain ELF64 kernel, entered at e_entry in long mode with an identity map.
+    case elf64
+}
+
+/// What `KernelLoader.load` leaves behind: the image is in guest memory, and `bootState` is the
+/// register state the kernel's boot protocol expects at `entry` (a guest-physical address).
+public struct LoadedKernel: Sendable {
+    public let format: KernelFormat
+    public let bootState: BootState
+    public let entry: UInt64
+
+    public init(format: KernelFormat, bootState: BootState, entry: UInt64) {
+        self.format = format
+        self.bootState = bootState
+        self.entry = entry
+    }
+}

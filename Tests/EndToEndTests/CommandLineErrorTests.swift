@@ -1,0 +1,68 @@
+import TestSupport
+import XCTest
+
+/// Bad input never traps or dumps a stack: vmm prints one line "vmm: <problem>" naming what was
+/// wrong and exits with status 2. None of these needs KVM: the input is rejected before any run.
+final class CommandLineErrorTests: XCTestCase {
+    private func expectRejection(_ arguments: [String], mentioning words: [String],
+                                 file: StaticString = #filePath, line: UInt = #line) throws {
+        let result = try EndToEnd.vmm(arguments, timeout: 30)
+        XCTAssertEqual(result.status, 2, "status for \(arguments): \(result.standardError)", file: file, line: line)
+        XCTAssertEqual(result.standardOutput, "", file: file, line: line)
+        let lines = result.standardError.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "exactly one line on stderr: \(result.standardError)", file: file, line: line)
+        XCTAssertTrue(result.standardError.hasPrefix("vmm: "), result.standardError, file: file, line: line)
+        for word in words {
+            XCTAssertTrue(result.standardError.contains(word), "'\(word)' in: \(result.standardError)", file: file, line: line)
+        }
+    }
+
+    func testMissingKernelFile() throws {
+        try expectRejection(["/nonexistent/kernel.elf"], mentioning: ["/nonexistent/kernel.elf", "kernel"])
+    }
+
+    func testKernelThatIsNotELF() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-kernel-\(getpid()).txt").path
+        try "just text\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try expectRejection([path], mentioning: [path, "ELF"])
+    }
+
+    func testBadMemorySize() throws {
+        try expectRejection(["--memory", "12Q", try GuestKernels.path("hello")], mentioning: ["12Q", "memory"])
+    }
+
+    func testUnknownDevice() throws {
+        try expectRejection(["--device", "warp-drive", try GuestKernels.path("hello")], mentioning: ["warp-drive"])
+    }
+
+    func testUnknownDeviceParameter() throws {
+        try expectRejection(["--device", "test-device,colour=red", try GuestKernels.path("hello")],
+                            mentioning: ["colour"])
+    }
+
+    func testUnknownBackend() throws {
+        try expectRejection(["--backend", "abacus", try GuestKernels.path("hello")], mentioning: ["abacus"])
+    }
+
+    func testUnknownOption() throws {
+        try expectRejection(["--frobnicate", try GuestKernels.path("hello")], mentioning: ["--frobnicate"])
+    }
+
+    func testNoKernel() throws {
+        try expectRejection([], mentioning: ["KERNEL"])
+    }
+
+    func testBadSerialEndpoint() throws {
+        try expectRejection(["--serial", "tcp:4444", try GuestKernels.path("hello")], mentioning: ["tcp:4444"])
+    }
+
+    func testListingsNeedNoKernel() throws {
+        let devices = try EndToEnd.vmm(["--list-devices"], timeout: 30)
+        XCTAssertEqual(devices.status, 0)
+        for name in ["serial", "debug-exit", "test-device"] { XCTAssertTrue(devices.standardOutput.contains(name)) }
+        let backends = try EndToEnd.vmm(["--list-backends"], timeout: 30)
+        XCTAssertEqual(backends.status, 0)
+        XCTAssertTrue(backends.standardOutput.contains("kvm"), backends.standardOutput)
+    }
+}

@@ -1,0 +1,57 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import TestSupport
+import XCTest
+
+/// What the end-to-end tests share: running the built `vmm`, knowing whether KVM can run here,
+/// and bringing QEMU's serial output to a form comparable with vmm's.
+enum EndToEnd {
+    /// Every guest run gets this watchdog unless a test says otherwise.
+    static let guestTimeout: Double = 60
+
+    /// Skips unless /dev/kvm can be opened.
+    static func requireKVM() throws {
+        let descriptor = open("/dev/kvm", O_RDWR | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw XCTSkip("/dev/kvm cannot be opened (\(String(cString: strerror(errno)))): no KVM backend on this host")
+        }
+        close(descriptor)
+    }
+
+    /// True on a PVM-flavoured KVM host (kvm_pvm): supervisor-mode guest code runs in KVM's
+    /// instruction emulator there, at a few million instructions per second.
+    static var isPVMHost: Bool { FileManager.default.fileExists(atPath: "/sys/module/kvm_pvm") }
+
+    static let pvmLimitation = "PVM host limitation: kvm_pvm runs guest supervisor-mode code in KVM's instruction "
+        + "emulator (about 3M instructions/s), too slow for this guest to finish"
+
+    /// Runs the vmm executable SwiftPM built beside the tests, with stdin from /dev/null.
+    static func vmm(_ arguments: [String], timeout: Double = guestTimeout) throws -> ProcessResult {
+        let result = HostProcess.run(try VMMBinary.path(), arguments, timeout: timeout)
+        XCTAssertFalse(result.timedOut, "vmm \(arguments) outlived its \(timeout)-second watchdog")
+        return result
+    }
+
+    /// QEMU's serial output without what its firmware prints before the guest starts (SeaBIOS's
+    /// banner and terminal escapes): everything before the guest's first line, which vmm's output
+    /// starts with.
+    static func guestOutput(ofQEMU output: String, startingWith firstLine: Substring) -> String {
+        guard !firstLine.isEmpty, let start = output.range(of: firstLine) else { return output }
+        return String(output[start.lowerBound...])
+    }
+
+    /// Masks the lines that describe the boot loader rather than the guest, where vmm and QEMU
+    /// legitimately differ: QEMU's Multiboot loader puts the kernel path in front of the command
+    /// line, and its firmware reserves memory (ACPI tables, more e820 entries) that vmm does not.
+    static func maskingLoaderDetails(_ output: String) -> [String] {
+        output.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            let text = line.trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
+            for prefix in ["cmdline:", "mem_upper:", "start_info version"] where text.hasPrefix(prefix) {
+                return prefix + " <loader detail>"
+            }
+            return text
+        }
+    }
+}

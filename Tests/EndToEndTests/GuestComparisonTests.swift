@@ -1,0 +1,104 @@
+import TestSupport
+import XCTest
+
+/// The test guests on `vmm --backend kvm`, checked against their own verdict (PASS, status 1) and
+/// against QEMU running the same ELF under TCG and under KVM.
+final class GuestComparisonTests: XCTestCase {
+    /// A guest, the status it should end with under vmm, and the status QEMU gives the same end.
+    private struct Expectation {
+        let guest: String
+        var vmmStatus: Int32 = 1
+        /// QEMU with -no-reboot ends a triple fault with status 0 where vmm reports 4.
+        var qemuStatus: Int32 = 1
+        /// Long-running guests only finish on hardware-assisted KVM.
+        var needsFastSupervisorMode = false
+    }
+
+    func testHelloMultiboot32() throws { try check(Expectation(guest: "hello")) }
+    func testHelloMultiboot64() throws { try check(Expectation(guest: "hello64")) }
+    func testHelloPVH() throws { try check(Expectation(guest: "pvh64")) }
+    func testTripleFault() throws { try check(Expectation(guest: "triplefault", vmmStatus: 4, qemuStatus: 0)) }
+    func testCommandLineReachesGuest() throws {
+        let result = try runOnKVM("hello", ["--append", "console=ttyS0 answer=42"])
+        XCTAssertEqual(result.status, 1, result.standardError)
+        XCTAssertTrue(result.standardOutput.contains("cmdline: console=ttyS0 answer=42\n"), result.standardOutput)
+    }
+    func testMemcpy() throws { try check(Expectation(guest: "memcpy", needsFastSupervisorMode: true)) }
+    func testCRC32() throws { try check(Expectation(guest: "crc32", needsFastSupervisorMode: true)) }
+    func testSieve() throws { try check(Expectation(guest: "sieve", needsFastSupervisorMode: true)) }
+
+    /// vmm's test device exists only in vmm: these guests are checked against their own verdict.
+    func testPortIOWithTestDevice() throws {
+        let result = try runOnKVM("portio", ["--device", "test-device"])
+        XCTAssertEqual(result.status, 1, result.standardOutput + result.standardError)
+        XCTAssertTrue(result.standardOutput.hasSuffix("PASS\n"), result.standardOutput)
+    }
+
+    func testMMIOWithTestDevice() throws {
+        let result = try runOnKVM("mmio", ["--device", "test-device"])
+        XCTAssertEqual(result.status, 1, result.standardOutput + result.standardError)
+        XCTAssertTrue(result.standardOutput.hasSuffix("PASS\n"), result.standardOutput)
+    }
+
+    func testSerialToFile() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vmm-serial-\(getpid()).log").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try runOnKVM("hello", ["--serial", "file:\(path)"])
+        XCTAssertEqual(result.status, 1, result.standardError)
+        XCTAssertEqual(result.standardOutput, "")
+        XCTAssertTrue(try String(contentsOfFile: path, encoding: .utf8).hasSuffix("PASS\n"))
+    }
+
+    func testTimeoutStopsTheGuest() throws {
+        try EndToEnd.requireKVM()
+        let result = try EndToEnd.vmm(["--backend", "kvm", "--serial", "none", "--timeout", "0.5",
+                                        try GuestKernels.path("sieve")])
+        // On fast KVM the sieve may finish first; either way the run ended by itself.
+        XCTAssertTrue([124, 1].contains(result.status), "status \(result.status): \(result.standardError)")
+        if result.status == 124 { XCTAssertTrue(result.standardError.contains("timeout"), result.standardError) }
+    }
+
+    func testStatisticsGoToStandardError() throws {
+        let result = try runOnKVM("hello", ["--stats"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.standardError.contains("port I/O"), result.standardError)
+        XCTAssertTrue(result.standardError.contains("ran for"), result.standardError)
+        XCTAssertFalse(result.standardOutput.contains("port I/O"))
+    }
+
+    // MARK: Helpers
+
+    private func runOnKVM(_ guest: String, _ arguments: [String], timeout: Double = EndToEnd.guestTimeout) throws
+        -> ProcessResult
+    {
+        try EndToEnd.requireKVM()
+        return try EndToEnd.vmm(["--backend", "kvm", "--memory", "512M"] + arguments + [try GuestKernels.path(guest)],
+                                timeout: timeout)
+    }
+
+    private func check(_ expected: Expectation) throws {
+        let kernel = try GuestKernels.path(expected.guest)
+        // The slow guests get a shorter watchdog: on a PVM host they cannot finish anyway.
+        let timeout: Double = expected.needsFastSupervisorMode ? 30 : EndToEnd.guestTimeout
+        try EndToEnd.requireKVM()
+        let vmm = HostProcess.run(try VMMBinary.path(),
+                                  ["--backend", "kvm", "--memory", "512M", "--timeout", String(Int(timeout)), kernel],
+                                  timeout: timeout + 15)
+        if expected.needsFastSupervisorMode, vmm.status == 124, EndToEnd.isPVMHost {
+            throw XCTSkip("\(expected.guest): \(EndToEnd.pvmLimitation) (stopped by vmm's \(Int(timeout))-second timeout)")
+        }
+        XCTAssertFalse(vmm.timedOut, "vmm outlived its watchdog")
+        XCTAssertEqual(vmm.status, expected.vmmStatus, "vmm: \(vmm.standardOutput)\(vmm.standardError)")
+
+        guard QEMU.executable != nil else { throw XCTSkip("qemu-system-x86_64 is not installed: no reference run") }
+        for accel in ["tcg", "kvm"] {
+            let qemu = QEMU.runKernel(kernel, timeout: 120, accel: accel)
+            XCTAssertFalse(qemu.timedOut, "QEMU (\(accel)) outlived its watchdog")
+            XCTAssertEqual(qemu.status, expected.qemuStatus, "QEMU (\(accel)): \(qemu.standardOutput)\(qemu.standardError)")
+            let firstLine = vmm.standardOutput.split(separator: "\n").first ?? ""
+            let qemuGuest = EndToEnd.guestOutput(ofQEMU: qemu.standardOutput, startingWith: firstLine)
+            XCTAssertEqual(EndToEnd.maskingLoaderDetails(vmm.standardOutput), EndToEnd.maskingLoaderDetails(qemuGuest),
+                           "serial output of vmm and QEMU (\(accel)) differ")
+        }
+    }
+}

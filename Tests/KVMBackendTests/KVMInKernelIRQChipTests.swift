@@ -1,0 +1,57 @@
+import KVMBackend
+import VMMKit
+import XCTest
+
+final class KVMInKernelIRQChipTests: XCTestCase {
+    /// With `.inKernel` placement the VM creates KVM's irqchip and PIT and installs its controller;
+    /// an ISA line reaches both the PIC and the IOAPIC, as KVM's default routing says.
+    func testInKernelControllerRoutesISALinesToPICAndIOAPIC() throws {
+        try requireKVM()
+        let machine = try Machine(memorySize: 1 << 20, vcpuCount: 1)
+        machine.interruptControllerPlacement = .inKernel
+        let vm = try XCTUnwrap(try KVMBackend().createVM(for: machine) as? KVMVirtualMachine)
+        let controller = try XCTUnwrap(machine.interruptController as? KVMInKernelInterruptController)
+        XCTAssertTrue(controller === vm.inKernelInterruptController)
+
+        machine.irqLine(4).raise()
+        XCTAssertEqual(try controller.picState(secondary: false).interruptRequest & (1 << 4), 1 << 4)
+        XCTAssertEqual(try controller.ioapicState().interruptRequest & (1 << 4), 1 << 4)
+        machine.irqLine(4).lower()
+        XCTAssertEqual(try controller.ioapicState().interruptRequest & (1 << 4), 0)
+        // Redirection entries start masked (SDM-era 82093AA data sheet, 3.2.4: bit 16).
+        XCTAssertEqual(try controller.ioapicState().redirectionTable[4] & (1 << 16), 1 << 16)
+        XCTAssertFalse(controller.hasPendingInterrupt(vcpu: 0))
+    }
+
+    func testCreatingTheIRQChipTwiceFails() throws {
+        try requireKVM()
+        let machine = try Machine(memorySize: 1 << 20, vcpuCount: 1)
+        machine.interruptControllerPlacement = .inKernel
+        let vm = try XCTUnwrap(try KVMBackend().createVM(for: machine) as? KVMVirtualMachine)
+        XCTAssertThrowsError(try vm.createInKernelIRQChip()) { error in
+            XCTAssertEqual(error as? KVMError, .irqchipAlreadyCreated)
+        }
+    }
+
+    /// The vCPU's in-kernel local APIC reports its ID and KVM's APIC version through KVM_GET_LAPIC.
+    func testLocalAPICStateIsReadable() throws {
+        try requireKVM()
+        let machine = try Machine(memorySize: 1 << 20, vcpuCount: 2)
+        machine.interruptControllerPlacement = .inKernel
+        let vm = try XCTUnwrap(try KVMBackend().createVM(for: machine) as? KVMVirtualMachine)
+        _ = try vm.createKVMVCPU(index: 0)
+        let vcpu = try vm.createKVMVCPU(index: 1)
+        XCTAssertEqual(try vcpu.localAPICRegister(at: 0x20) >> 24, 1)
+        XCTAssertEqual(try vcpu.localAPICRegister(at: 0x30) & 0xff, 0x14)
+    }
+
+    /// A guest runs with the in-kernel irqchip and stops through a port write.
+    func testGuestRunsWithTheInKernelIRQChip() throws {
+        try requireKVM()
+        let (machine, device) = try makeMachine(
+            code: X86.out(TestLayout.testPorts, al: 3) + X86.out(TestLayout.exitPort, al: 0) + X86.jumpToSelf,
+            placement: .inKernel)
+        XCTAssertEqual(try runOnKVM(machine), .guestExit(value: 0))
+        XCTAssertEqual(device.writes.first?.value, 3)
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import SoftBackend
+import TestSupport
+import VMMKit
+import XCTest
+
+/// COM1's transmit side as the system guests use it: bytes written to THR with DLAB clear are
+/// kept, LSR always reports an empty transmitter. Enough to capture a transcript in-process.
+final class SerialTranscript: Device, BusDevice {
+    let name = "serial transcript@0x3f8"
+    private let lock = NSLock()
+    private var bytes: [UInt8] = []
+    private var lineControl: UInt64 = 0
+
+    func attach(to machine: Machine) throws { try machine.ports.claim(base: 0x3f8, length: 8, by: self, name: name) }
+
+    func read(_ access: BusAccess) -> UInt64 {
+        switch access.offset {
+        case 3: return lock.withLock { lineControl }
+        case 5: return 0x60 // LSR: THRE and TEMT (PC16550D data sheet)
+        default: return 0
+        }
+    }
+
+    func write(_ access: BusAccess, value: UInt64) {
+        lock.withLock {
+            switch access.offset {
+            case 0 where lineControl & 0x80 == 0: bytes.append(UInt8(truncatingIfNeeded: value))
+            case 3: lineControl = value & 0xff
+            default: break
+            }
+        }
+    }
+
+    var text: String { lock.withLock { String(decoding: bytes, as: UTF8.self) } }
+}
+
+/// Port 0xf4 as QEMU's isa-debug-exit: a write ends the run with that value.
+final class ExitPort: Device, BusDevice {
+    let name = "exit port@0xf4"
+    private var runControl: RunControl?
+
+    func attach(to machine: Machine) throws {
+        try machine.ports.claim(base: 0xf4, length: 4, by: self, name: name)
+        runControl = machine.runControl
+    }
+
+    func read(_ access: BusAccess) -> UInt64 { 0 }
+    func write(_ access: BusAccess, value: UInt64) { runControl?.requestStop(.guestExit(value: UInt32(truncatingIfNeeded: value))) }
+}
+
+/// The system-level guests of Tests/Guests/system (paging, exceptions and error codes, privilege
+/// changes, stack switches) on the Soft backend and under QEMU TCG, run live: each prints a line
+/// per check with the values it observed, so the two transcripts must be equal line for line.
+final class DifferentialSystemGuestTests: XCTestCase {
+    static let guests = ["sys_exceptions32", "sys_paging32", "sys_privilege32", "sys_long64"]
+    static let timeout = 60.0
+
+    func testSystemGuestsMatchQEMU() throws {
+        guard QEMU.executable != nil else { throw XCTSkip("qemu-system-x86_64 is not installed: no reference transcript") }
+        for name in Self.guests {
+            let path = try GuestKernels.path(name)
+            let reference = QEMU.runKernel(path, timeout: Self.timeout)
+            XCTAssertFalse(reference.timedOut, "\(name): QEMU timed out")
+            XCTAssertEqual(reference.status, 1, "\(name): QEMU run did not pass:\n\(reference.standardOutput)")
+            let (outcome, transcript) = try runOnSoftBackend(path)
+            XCTAssertEqual(outcome, .guestExit(value: 0), "\(name) on the Soft backend:\n\(transcript)")
+            assertSameLines(name, expected: reference.standardOutput, actual: transcript)
+        }
+    }
+
+    func runOnSoftBackend(_ path: String) throws -> (MachineOutcome, String) {
+        let machine = try Machine(memorySize: 512 << 20, vcpuCount: 1)
+        let serial = SerialTranscript()
+        try machine.add(serial)
+        try machine.add(ExitPort())
+        machine.bootState = try KernelLoader.load(kernelAt: path, into: machine, commandLine: "", modules: []).bootState
+        let outcome = try machine.run(on: SoftBackend(), timeout: Self.timeout)
+        return (outcome, serial.text)
+    }
+
+    func assertSameLines(_ name: String, expected: String, actual: String) {
+        let expectedLines = expected.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        let actualLines = actual.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        var differences: [String] = []
+        for index in 0..<max(expectedLines.count, actualLines.count) {
+            let qemu = index < expectedLines.count ? expectedLines[index] : "<none>"
+            let soft = index < actualLines.count ? actualLines[index] : "<none>"
+            if qemu != soft { differences.append("line \(index + 1):\n  qemu: \(qemu)\n  soft: \(soft)") }
+        }
+        XCTAssertTrue(differences.isEmpty, "\(name): transcripts differ\n" + differences.prefix(30).joined(separator: "\n"))
+    }
+}

@@ -1,0 +1,67 @@
+import SoftBackend
+import VMMKit
+import XCTest
+
+/// A standalone Soft vCPU over a small machine, in one of the CPU modes the tests need, with code
+/// placed at `codeAddress` and stepped instruction by instruction.
+final class SoftCPUFixture {
+    enum Mode { case long64, protected32, real16 }
+
+    static let codeAddress: UInt64 = 0x10_0000
+    static let dataAddress: UInt64 = 0x20_0000
+    let machine: Machine
+    let cpu: SoftVirtualCPU
+
+    init(_ mode: Mode, code: [UInt8], memorySize: UInt64 = 16 << 20) throws {
+        machine = try Machine(memorySize: memorySize, vcpuCount: 1)
+        try BootGDT.write(into: machine.memory)
+        cpu = try SoftBackend().makeStandaloneVCPU(machine: machine)
+        let state: BootState
+        switch mode {
+        case .long64:
+            try IdentityPageTables.write(into: machine.memory)
+            state = BootState.longMode(entry: Self.codeAddress)
+        case .protected32:
+            var flat = BootState.flatProtectedMode(entry: UInt32(Self.codeAddress), eax: 0, ebx: 0)
+            flat.general.rsp = BootLayout.stackTop
+            state = flat
+        case .real16:
+            var real = BootState()
+            real.general.rip = 0x7c00
+            real.general.rsp = 0x7000
+            for keyPath in [\SystemRegisters.cs, \.ds, \.es, \.ss, \.fs, \.gs] {
+                real.system[keyPath: keyPath] = SegmentRegister(selector: 0, base: 0, limit: 0xffff, type: keyPath == \.cs ? 0xb : 3,
+                                                                db: false, granularity: false)
+            }
+            real.system.cr0 = ControlBits.cr0ET
+            real.system.idt = DescriptorTableRegister(base: 0, limit: 0x3ff)
+            state = real
+        }
+        try cpu.setSystemRegisters(state.system)
+        try cpu.setGeneralRegisters(state.general)
+        try machine.memory.write(code, at: mode == .real16 ? 0x7c00 : Self.codeAddress)
+    }
+
+    /// Steps `count` instructions, failing the test unless they all complete.
+    @discardableResult
+    func step(_ count: Int, file: StaticString = #filePath, line: UInt = #line) throws -> GeneralRegisters {
+        let outcome = try cpu.step(instructions: count)
+        XCTAssertEqual(outcome, .completed, file: file, line: line)
+        return try cpu.generalRegisters()
+    }
+
+    func setRegisters(_ change: (inout GeneralRegisters) -> Void) throws {
+        var registers = try cpu.generalRegisters()
+        change(&registers)
+        try cpu.setGeneralRegisters(registers)
+    }
+
+    /// RFLAGS' arithmetic bits: CF PF AF ZF SF OF.
+    func arithmeticFlags() throws -> UInt64 { try cpu.generalRegisters().rflags & 0x8d5 }
+}
+
+/// RFLAGS bits by name for assertions.
+enum Flag {
+    static let cf: UInt64 = 1, pf: UInt64 = 4, af: UInt64 = 0x10, zf: UInt64 = 0x40, sf: UInt64 = 0x80
+    static let `if`: UInt64 = 0x200, df: UInt64 = 0x400, of: UInt64 = 0x800
+}

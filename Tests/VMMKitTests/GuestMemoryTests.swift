@@ -1,0 +1,58 @@
+import XCTest
+import VMMKit
+
+final class GuestMemoryTests: XCTestCase {
+    func makeMemory() throws -> GuestMemory {
+        let memory = GuestMemory()
+        try memory.addRegion(name: "RAM", at: 0, size: 0x10000)
+        try memory.addRegion(name: "ROM", at: 0x20000, size: 0x1000, kind: .rom)
+        return memory
+    }
+
+    func testReadsAndWritesInsideRAM() throws {
+        let memory = try makeMemory()
+        try memory.write(UInt32(0xdead_beef), at: 0xfffc)
+        XCTAssertEqual(try memory.read(UInt32.self, at: 0xfffc), 0xdead_beef)
+        XCTAssertEqual(try memory.readBytes(at: 0xfffc, count: 4), [0xef, 0xbe, 0xad, 0xde], "little-endian")
+    }
+
+    func testAccessesPastTheEndAreRejected() throws {
+        let memory = try makeMemory()
+        XCTAssertThrowsError(try memory.read(UInt32.self, at: 0xfffd)) {
+            XCTAssertEqual($0 as? GuestMemoryError, .outOfBounds(address: 0xfffd, length: 4))
+        }
+        XCTAssertThrowsError(try memory.write(UInt64(1), at: 0x1_0000))
+        XCTAssertThrowsError(try memory.readBytes(at: 0x1_8000, count: 1), "the gap between regions")
+        XCTAssertThrowsError(try memory.read(UInt8.self, at: UInt64.max))
+        XCTAssertNil(memory.hostPointer(at: 0xffff_ffff_ffff_fff0, length: 0x20), "a wrapping range")
+    }
+
+    func testAFailedWriteChangesNothing() throws {
+        let memory = try makeMemory()
+        XCTAssertThrowsError(try memory.write([UInt8](repeating: 0xff, count: 16), at: 0xfff8))
+        XCTAssertEqual(try memory.readBytes(at: 0xfff8, count: 8), [UInt8](repeating: 0, count: 8))
+    }
+
+    func testROMIsReadableButNotWritable() throws {
+        let memory = try makeMemory()
+        XCTAssertEqual(try memory.read(UInt16.self, at: 0x20000), 0)
+        XCTAssertThrowsError(try memory.write(UInt8(1), at: 0x20010)) {
+            XCTAssertEqual($0 as? GuestMemoryError, .readOnly(address: 0x20010))
+        }
+        XCTAssertEqual(memory.ramSize, 0x10000, "ROM is not RAM")
+    }
+
+    func testOverlappingRegionsAreRejected() throws {
+        let memory = try makeMemory()
+        XCTAssertThrowsError(try memory.addRegion(name: "more", at: 0xf000, size: 0x2000)) {
+            XCTAssertEqual($0 as? GuestMemoryError, .overlappingRegions("RAM", "more"))
+        }
+    }
+
+    func testUnalignedOrEmptyRegionsAreRejected() {
+        let memory = GuestMemory()
+        XCTAssertThrowsError(try memory.addRegion(name: "zero", at: 0, size: 0))
+        XCTAssertThrowsError(try memory.addRegion(name: "odd", at: 0, size: 0x1001))
+        XCTAssertThrowsError(try memory.addRegion(name: "unaligned", at: 0x800, size: 0x1000))
+    }
+}

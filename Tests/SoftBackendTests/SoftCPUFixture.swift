@@ -61,7 +61,7 @@ final class SoftCPUFixture {
 }
 
 /// RFLAGS bits by name for assertions.
-enum Flag {
+enum SoftFlag {
     static let cf: UInt64 = 1, pf: UInt64 = 4, af: UInt64 = 0x10, zf: UInt64 = 0x40, sf: UInt64 = 0x80
     static let `if`: UInt64 = 0x200, df: UInt64 = 0x400, of: UInt64 = 0x800
 }

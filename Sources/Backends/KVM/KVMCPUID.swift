@@ -4,9 +4,9 @@ import Glibc
 import CKVM
 import VMMKit
 
-/// The guest's CPUID: what KVM can virtualize (KVM_GET_SUPPORTED_CPUID, api.rst 4.46), made per-vCPU,
+/// The guest's CPUID: what KVM can virtualize (KVM_GET_SUPPORTED_CPUID in api.rst), made per-vCPU,
 /// trimmed of what a userspace interrupt controller cannot back, then adjusted by the devices' hooks
-/// and installed with KVM_SET_CPUID2 (api.rst 4.73).
+/// and installed with KVM_SET_CPUID2.
 enum KVMCPUID {
     private static let headerSize = MemoryLayout<kvm_cpuid2>.size
     private static let entryStride = MemoryLayout<kvm_cpuid_entry2>.stride
@@ -25,7 +25,7 @@ enum KVMCPUID {
                 let entries = (buffer + headerSize).assumingMemoryBound(to: kvm_cpuid_entry2.self)
                 return Array(UnsafeBufferPointer(start: entries, count: min(count, capacity)))
             }
-            // E2BIG: the array was too small (api.rst 4.46); anything else is a real failure.
+            // E2BIG: the array was too small (api.rst, KVM_GET_SUPPORTED_CPUID); anything else is a real failure.
             guard errno == E2BIG, capacity < 4096 else {
                 throw .ioctlFailed(name: "KVM_GET_SUPPORTED_CPUID", errno: errno)
             }

@@ -1,6 +1,6 @@
 import CKVM
 
-/// A KVM extension vmm relies on, with the name KVM_CHECK_EXTENSION knows it by (api.rst 4.4, 8).
+/// A KVM extension vmm relies on, with the name KVM_CHECK_EXTENSION knows it by (api.rst: KVM_CHECK_EXTENSION and the capability sections).
 struct KVMCapability {
     let number: Int32
     let name: String

@@ -30,7 +30,7 @@ extension KVMVirtualCPU {
         }
     }
 
-    /// KVM_EXIT_SYSTEM_EVENT (api.rst 5): PSCI-style power requests KVM forwards.
+    /// KVM_EXIT_SYSTEM_EVENT (api.rst): power requests KVM forwards to userspace.
     private func systemEvent(type: UInt32) -> VCPUStop? {
         switch Int32(bitPattern: type) {
         case KVM_SYSTEM_EVENT_SHUTDOWN:

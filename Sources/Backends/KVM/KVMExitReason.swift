@@ -1,4 +1,4 @@
-/// Names of kvm_run->exit_reason values (linux/kvm.h, api.rst 5), so an exit vmm does not handle is
+/// Names of kvm_run->exit_reason values (linux/kvm.h; api.rst, "The kvm_run structure"), so an exit vmm does not handle is
 /// reported by name instead of by number or, worse, ignored.
 enum KVMExitReason {
     private static let names: [String] = [

@@ -6,7 +6,7 @@ import VMMKit
 
 /// KVM's in-kernel PIC, IOAPIC and LAPICs behind VMMKit's InterruptController.
 ///
-/// Lines go in with KVM_IRQ_LINE (api.rst 4.25). KVM's default GSI routing sends GSIs 0-15 to both
+/// Lines go in with KVM_IRQ_LINE (api.rst). KVM's default GSI routing sends GSIs 0-15 to both
 /// the master/slave PIC inputs and the IOAPIC pins of the same number, and 16-23 to the IOAPIC only,
 /// so an ISA IRQ reaches whichever controller the guest enabled. Delivery into the vCPUs, HLT and
 /// INIT/SIPI are KVM's business: the query methods report nothing pending.
@@ -31,7 +31,7 @@ public final class KVMInKernelInterruptController: InterruptController, @uncheck
     public func setTaskPriority(vcpu: Int, _ value: UInt8) {}
     public func takeStartupSignal(vcpu: Int) -> StartupSignal? { nil }
 
-    /// One 8259's state as KVM_GET_IRQCHIP reports it (api.rst 4.26).
+    /// One 8259's state as KVM_GET_IRQCHIP reports it.
     public struct PICState: Equatable, Sendable {
         public let interruptRequest: UInt8
         public let inService: UInt8

@@ -1,7 +1,7 @@
 import CKVM
 import VMMKit
 
-/// Interrupt delivery from userspace interrupt controllers (api.rst 4.16 KVM_INTERRUPT, 4.30 KVM_NMI,
+/// Interrupt delivery from userspace interrupt controllers (api.rst: KVM_INTERRUPT, KVM_NMI,
 /// and kvm_run's request_interrupt_window / ready_for_interrupt_injection / if_flag / cr8).
 extension KVMVirtualCPU {
     /// Before each entry: inject an NMI or an interrupt the guest can take now, or ask KVM to exit as
@@ -12,14 +12,14 @@ extension KVMVirtualCPU {
         if nmiPending || controller.takeNonMaskableInterrupt(vcpu: index) {
             nmiPending = false
             try KVMIoctl.value(fd, CKVM_NMI, 0, "KVM_NMI")
-            statistics.interruptsInjected.increment()
+            counters.interruptsInjected.increment()
         }
         if controller.hasPendingInterrupt(vcpu: index) {
             if run.pointee.ready_for_interrupt_injection != 0, run.pointee.if_flag != 0 {
                 if let vector = controller.acknowledgeInterrupt(vcpu: index) {
                     var interrupt = kvm_interrupt(irq: UInt32(vector))
                     try KVMIoctl.call(fd, CKVM_INTERRUPT, &interrupt, "KVM_INTERRUPT")
-                    statistics.interruptsInjected.increment()
+                    counters.interruptsInjected.increment()
                 }
                 // One injection per entry: if more are waiting, come back when the guest can take one.
                 run.pointee.request_interrupt_window = controller.hasPendingInterrupt(vcpu: index) ? 1 : 0

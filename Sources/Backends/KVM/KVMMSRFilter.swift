@@ -5,7 +5,7 @@ import CKVM
 
 /// Sends guest RDMSR/WRMSR of device-claimed MSRs to userspace: KVM_CAP_X86_USER_SPACE_MSR with the
 /// "filter" exit reason, plus a KVM_X86_SET_MSR_FILTER whose ranges deny exactly the claimed indices
-/// (api.rst 4.97 and 7.21). Denied accesses then exit as KVM_EXIT_X86_RDMSR/WRMSR instead of #GP.
+/// (api.rst: KVM_X86_SET_MSR_FILTER, KVM_CAP_X86_USER_SPACE_MSR). Denied accesses then exit as KVM_EXIT_X86_RDMSR/WRMSR instead of #GP.
 enum KVMMSRFilter {
     static let maximumRanges = Int(KVM_MSR_FILTER_MAX_RANGES)
     static let maximumMSRsPerRange = Int(KVM_MSR_FILTER_MAX_BITMAP_SIZE) * 8

@@ -1,7 +1,7 @@
 import CKVM
 import VMMKit
 
-/// Conversions between KVM's register structures (api.rst 4.11-4.14, 4.66) and VMMKit's.
+/// Conversions between KVM's register structures (api.rst: KVM_GET_REGS, KVM_GET_SREGS, KVM_GET_DEBUGREGS) and VMMKit's.
 extension GeneralRegisters {
     init(_ r: kvm_regs) {
         self.init()

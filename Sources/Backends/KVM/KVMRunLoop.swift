@@ -4,7 +4,7 @@ import Glibc
 import CKVM
 import VMMKit
 
-/// The vCPU's run loop: enter the guest with KVM_RUN, handle the exit, repeat (api.rst 4.10 and 5).
+/// The vCPU's run loop: enter the guest with KVM_RUN, handle the exit, repeat (api.rst: KVM_RUN and "The kvm_run structure").
 ///
 /// This is the hot path. Every exit is one ioctl, one switch on kvm_run->exit_reason, and a direct
 /// call into the machine's buses through references the vCPU already holds: no allocation, no
@@ -29,7 +29,7 @@ extension KVMVirtualCPU {
                 // EINTR: a kick (immediate_exit or the kick signal); EAGAIN: KVM asks to be re-entered.
                 // Either way the loop looks at the machine again before re-entering.
                 guard error == EINTR || error == EAGAIN else { throw KVMError.ioctlFailed(name: "KVM_RUN", errno: error) }
-                statistics.other.increment()
+                counters.other.increment()
                 continue
             }
             if let stop = try handleExit(controller) { return stop }
@@ -40,30 +40,30 @@ extension KVMVirtualCPU {
     private func handleExit(_ controller: any InterruptController) throws -> VCPUStop? {
         switch Int32(bitPattern: kvmRun.pointee.exit_reason) {
         case KVM_EXIT_IO:
-            statistics.portIO.increment()
+            counters.portIO.increment()
             try handlePortIO()
         case KVM_EXIT_MMIO:
-            statistics.mmio.increment()
+            counters.mmio.increment()
             try handleMMIO()
         case KVM_EXIT_IRQ_WINDOW_OPEN:
             // The guest can take an interrupt now; the next prepareInterrupts injects it.
-            statistics.interruptWindow.increment()
+            counters.interruptWindow.increment()
         case KVM_EXIT_SET_TPR:
             // CR8 changed; noticeTaskPriority already told the controller.
-            statistics.setTPR.increment()
+            counters.setTPR.increment()
         case KVM_EXIT_X86_RDMSR:
-            statistics.msr.increment()
+            counters.msr.increment()
             handleMSRRead()
         case KVM_EXIT_X86_WRMSR:
-            statistics.msr.increment()
+            counters.msr.increment()
             handleMSRWrite()
         case KVM_EXIT_HLT:
-            statistics.halt.increment()
+            counters.halt.increment()
             return waitInHalt(controller)
         case KVM_EXIT_INTR:
-            statistics.other.increment()
+            counters.other.increment()
         default:
-            statistics.other.increment()
+            counters.other.increment()
             return try handleExceptionalExit()
         }
         return nil

@@ -4,12 +4,12 @@ import Glibc
 import CKVM
 import VMMKit
 
-/// An open /dev/kvm: the system ioctls (api.rst 4.1-4.5) and the capability checks.
+/// An open /dev/kvm: the system ioctls (api.rst: KVM_GET_API_VERSION to KVM_GET_VCPU_MMAP_SIZE) and the capability checks.
 final class KVMSystem {
     static let path = "/dev/kvm"
     let fd: Int32
 
-    /// Opens /dev/kvm and insists on the stable API (api.rst 4.1: refuse anything but 12).
+    /// Opens /dev/kvm and insists on the stable API (api.rst, KVM_GET_API_VERSION: refuse anything but 12).
     init() throws(KVMError) {
         fd = open(Self.path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { throw .deviceUnavailable(path: Self.path, errno: errno) }
@@ -35,7 +35,7 @@ final class KVMSystem {
         for (capability, purpose) in KVMCapability.alwaysRequired { try require(capability, for: purpose) }
     }
 
-    /// The size of each vCPU's kvm_run mapping (api.rst 4.5).
+    /// The size of each vCPU's kvm_run mapping (api.rst, KVM_GET_VCPU_MMAP_SIZE).
     func vcpuMappingSize() throws(KVMError) -> Int {
         let size = ckvm_ioctl_value(fd, CKVM_GET_VCPU_MMAP_SIZE, 0)
         guard size >= MemoryLayout<kvm_run>.size else {

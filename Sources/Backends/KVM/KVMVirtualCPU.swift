@@ -5,14 +5,15 @@ import CKVM
 import VMMKit
 
 /// One KVM vCPU: its file descriptor, its kvm_run page, and the machine parts its exits reach.
-/// The run loop is in KVMRunLoop.swift; register access (api.rst 4.11-4.14, 4.18-4.19, 4.31, 4.66) here.
+/// The run loop is in KVMRunLoop.swift; register access (api.rst: KVM_GET/SET_REGS, SREGS, MSRS, DEBUGREGS) here.
 public final class KVMVirtualCPU: VirtualCPU {
     public let index: Int
     public let statistics = ExitStatistics()
+    let counters: KVMExitCounters
 
     let vm: KVMVirtualMachine
     let fd: Int32
-    /// The shared kvm_run page (api.rst 5): exit reason and per-exit data, written by KVM on each exit.
+    /// The shared kvm_run page (api.rst: "The kvm_run structure"): exit reason and per-exit data, written by KVM on each exit.
     let kvmRun: UnsafeMutablePointer<kvm_run>
     let runSize: Int
     let kicker: KVMVCPUKicker
@@ -30,6 +31,7 @@ public final class KVMVirtualCPU: VirtualCPU {
     init(vm: KVMVirtualMachine, index: Int) throws(KVMError) {
         self.vm = vm
         self.index = index
+        counters = KVMExitCounters(statistics)
         let machine = vm.machine
         ports = machine.ports
         mmio = machine.mmio
@@ -115,7 +117,7 @@ public final class KVMVirtualCPU: VirtualCPU {
         guard processed == 1 else { throw KVMError.ioctlFailed(name: "KVM_SET_MSRS(0x\(String(index, radix: 16)))", errno: processed < 0 ? errno : EINVAL) }
     }
 
-    /// Queues the exception through KVM_SET_VCPU_EVENTS (api.rst 4.32): without
+    /// Queues the exception through KVM_SET_VCPU_EVENTS (api.rst): without
     /// KVM_CAP_EXCEPTION_PAYLOAD, `exception.injected` means "deliver at the next entry".
     public func injectException(vector: UInt8, errorCode: UInt32?) throws {
         var events = kvm_vcpu_events()
@@ -131,7 +133,7 @@ public final class KVMVirtualCPU: VirtualCPU {
 
     public func kick() { kicker.kick() }
 
-    /// The local APIC's 1 KiB register page (KVM_GET_LAPIC, api.rst 4.57): in-kernel irqchip only.
+    /// The local APIC's 1 KiB register page (KVM_GET_LAPIC in api.rst): in-kernel irqchip only.
     /// Returns the 32-bit register at `offset` (SDM vol. 3, table 10-1; ID at 0x20, version at 0x30).
     public func localAPICRegister(at offset: Int) throws -> UInt32 {
         guard offset >= 0, offset <= 1024 - 4, offset % 4 == 0 else {

@@ -8,7 +8,7 @@ import VMMKit
 /// One KVM VM: its file descriptor, memory slots, MSR filter and (optionally) in-kernel irqchip.
 public final class KVMVirtualMachine: VirtualMachine {
     /// VT-x without unrestricted guest runs real mode through a TSS and an identity-mapped page table
-    /// that KVM keeps in guest-physical memory (api.rst 4.48, 4.50). They go at the top of the MMIO
+    /// that KVM keeps in guest-physical memory (api.rst: KVM_SET_TSS_ADDR, KVM_SET_IDENTITY_MAP_ADDR). They go at the top of the MMIO
     /// hole, below the BIOS flash window, where neither RAM nor the LAPIC/IOAPIC pages lie.
     static let identityMapAddress: UInt64 = 0xfffb_c000
     static let tssAddress: UInt = 0xfffb_d000
@@ -49,7 +49,7 @@ public final class KVMVirtualMachine: VirtualMachine {
 
     deinit { close(fd) }
 
-    /// One memory slot per guest memory region; ROM read-only, so guest writes exit as MMIO (api.rst 4.35).
+    /// One memory slot per guest memory region; ROM read-only, so guest writes exit as MMIO (api.rst: KVM_SET_USER_MEMORY_REGION, KVM_MEM_READONLY).
     private func mapMemory(_ memory: GuestMemory) throws(KVMError) {
         for (slot, region) in memory.regions.enumerated() {
             var flags: UInt32 = 0
@@ -64,7 +64,7 @@ public final class KVMVirtualMachine: VirtualMachine {
         }
     }
 
-    /// KVM_CREATE_IRQCHIP (PIC, IOAPIC, per-vCPU LAPICs) then KVM_CREATE_PIT2 (api.rst 4.24, 4.62).
+    /// KVM_CREATE_IRQCHIP (PIC, IOAPIC, per-vCPU LAPICs) then KVM_CREATE_PIT2 (api.rst).
     /// Must precede the first vCPU; a second call fails with `irqchipAlreadyCreated`.
     public func createInKernelIRQChip() throws(KVMError) {
         guard inKernelInterruptController == nil else { throw .irqchipAlreadyCreated }

@@ -29,9 +29,12 @@ public final class PCInterruptController: InterruptController, Device, @unchecke
         ioapic = IOAPIC()
         localAPICs = LocalAPICs(vcpuCount: vcpuCount, timers: timers)
         pit = I8254(timers: timers)
-        ioapic.deliver = { [localAPICs] in localAPICs.deliver($0) }
-        localAPICs.endOfInterruptBroadcast = { [ioapic] in ioapic.endOfInterrupt(vector: $0) }
-        pic.onInterruptOutputRaised = { [localAPICs] in
+        // Weak: the buses keep the devices alive independently, and the IOAPIC and the local APICs
+        // must not keep each other alive in a cycle.
+        ioapic.deliver = { [weak localAPICs] in localAPICs?.deliver($0) }
+        localAPICs.endOfInterruptBroadcast = { [weak ioapic] in ioapic?.endOfInterrupt(vector: $0) }
+        pic.onInterruptOutputRaised = { [weak localAPICs] in
+            guard let localAPICs else { return }
             for apic in localAPICs.apics where apic.acceptsExternalInterrupt { localAPICs.kick?(apic.index) }
         }
     }

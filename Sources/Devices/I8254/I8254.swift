@@ -37,7 +37,7 @@ public final class I8254: Device, BusDevice, @unchecked Sendable {
     public init(name: String = "i8254", timers: DeviceTimers) {
         self.name = name
         self.timers = timers
-        timer = timers.makeTimer { [unowned self] in channel0Expired() }
+        timer = timers.makeTimer { [weak self] in self?.channel0Expired() }
     }
 
     public func attach(to machine: Machine) throws {

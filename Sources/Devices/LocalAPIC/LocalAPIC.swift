@@ -44,7 +44,7 @@ public final class LocalAPIC: @unchecked Sendable {
         self.notify = notify
         let apic = LocalAPICState(id: UInt8(truncatingIfNeeded: index), isBootstrapProcessor: index == 0)
         guarded = Mutex(Guarded(apic: apic, armedDeadline: nil))
-        timer = timers.makeTimer { [unowned self] in timerExpired() }
+        timer = timers.makeTimer { [weak self] in self?.timerExpired() }
     }
 
     /// Runs `body` on the state under the lock, re-arms the host timer to match, and kicks the vCPU

@@ -37,7 +37,7 @@ public final class LocalAPICs: Device, BusDevice, MSRHandler, CPUIDHook, @unchec
         try machine.msrs.claim(Self.apicBaseMSR...Self.apicBaseMSR, by: self, name: "\(name) IA32_APIC_BASE")
         try machine.msrs.claim(Self.tscDeadlineMSR...Self.tscDeadlineMSR, by: self, name: "\(name) IA32_TSC_DEADLINE")
         machine.cpuid.register(self)
-        if kick == nil { kick = { [unowned machine] in machine.kick(vcpu: $0) } }
+        if kick == nil { kick = { [weak machine] in machine?.kick(vcpu: $0) } }
     }
 
     public func reset() { apics.forEach { $0.reset() } }
@@ -79,7 +79,7 @@ public final class LocalAPICs: Device, BusDevice, MSRHandler, CPUIDHook, @unchec
     // MARK: MMIO (SDM vol. 3, 10.4.1)
 
     public func read(_ access: BusAccess) -> UInt64 {
-        let allOnes: UInt64 = access.size >= 8 ? .max : (1 << UInt64(access.size * 8)) - 1
+        let allOnes: UInt64 = access.size >= 8 ? .max : (1 << UInt64(access.size * 8)) &- 1
         guard let apic = apic(access.vcpu), let offset = apic.pageOffset(of: access.address) else { return allOnes }
         guard offset & 0xF < 4 else { return 0 }
         let register = UInt64(apic.readRegister(offset & ~0xF))

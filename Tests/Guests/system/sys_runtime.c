@@ -168,6 +168,25 @@ void trap_handler(struct trap_frame *frame)
 #endif
 }
 
+#ifdef __x86_64__
+/* 4-level paging with the user bit at every level, so ring 3 may run the guest's own code:
+ * the first GiB identity-mapped in 2 MiB pages, PDPT[1] (1 GiB) left to the paging checks, and
+ * PML4[1] (512 GiB) free for a reserved-bit check (SDM vol. 3, 4.5). */
+uint64_t pml4[512] __attribute__((aligned(4096)));
+static uint64_t pdpt_low[512] __attribute__((aligned(4096)));
+static uint64_t identity_directory[512] __attribute__((aligned(4096)));
+uint64_t test_directory[512] __attribute__((aligned(4096)));
+
+static void paging_setup(void)
+{
+    for (uint64_t i = 0; i < 512; i++) identity_directory[i] = (i << 21) | 0x87; /* P RW US PS */
+    pdpt_low[0] = (uintptr_t)identity_directory | 0x7;
+    pdpt_low[1] = (uintptr_t)test_directory | 0x7;
+    pml4[0] = (uintptr_t)pdpt_low | 0x7;
+    write_cr3((uintptr_t)pml4);
+}
+#endif
+
 static uint64_t segment_descriptor(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
 {
     return (uint64_t)(limit & 0xffff) | ((uint64_t)(base & 0xffffff) << 16) | ((uint64_t)access << 40)
@@ -211,6 +230,9 @@ void tss_set_ist(int index, uintptr_t top) { tss.ist[index - 1] = top; }
 void system_setup(uint8_t user_vector)
 {
     uint32_t tss_base = (uint32_t)(uintptr_t)&tss;
+#ifdef __x86_64__
+    paging_setup();
+#endif
     gdt[0] = 0;
 #ifdef __x86_64__
     gdt[1] = segment_descriptor(0, 0xfffff, 0x9a, 0xa); /* ring-0 64-bit code */
@@ -264,8 +286,10 @@ static void print_trap(const char *name, int trapped, void (*fn)(void))
         printf("%s: no trap\n", name);
         return;
     }
-    printf("%s: vector=%u error=0x%x ip=fn+%ld cs=0x%lx\n", name, last_trap.vector, last_trap.error,
-           (long)(last_trap.ip - (word_t)(uintptr_t)fn), (unsigned long)last_trap.cs);
+    long offset = (long)(last_trap.ip - (word_t)(uintptr_t)fn);
+    if (offset < -4096 || offset > 4096) offset = -1; /* elsewhere: not comparable as an offset */
+    printf("%s: vector=%u error=0x%x ip=fn+%ld cs=0x%lx\n", name, last_trap.vector, last_trap.error, offset,
+           (unsigned long)last_trap.cs);
 }
 
 void report_trap(const char *name, void (*fn)(void))

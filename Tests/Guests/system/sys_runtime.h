@@ -100,6 +100,9 @@ void set_gate(uint8_t vector, int present, int dpl, int ist);
 /* The TSS fields the checks use. */
 void tss_set_kernel_stack(uintptr_t top);
 #ifdef __x86_64__
+/* system_setup's page tables: PML4 and the directory for 1 GiB - 2 GiB. */
+extern uint64_t pml4[512];
+extern uint64_t test_directory[512];
 void tss_set_ist(int index, uintptr_t top);
 #endif
 

@@ -1,5 +1,5 @@
 // linux/kvm.h for Swift. Swift cannot evaluate the _IO/_IOR/_IOW/_IOWR macros, so each ioctl
-// number vmm uses is re-exported as a constant here (Documentation/virt/kvm/api.rst, section 4).
+// number vmm uses is re-exported as a constant here (Documentation/virt/kvm/api.rst).
 // kvm_run keeps its per-exit data in an anonymous union of anonymous structs, which Swift can only
 // reach through copies; the accessors below hand out the fields in place instead.
 #ifndef CKVM_H
@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/ioctl.h>
 
-// System ioctls (api.rst 4.1-4.5, 4.88).
+// System ioctls.
 static const unsigned long CKVM_GET_API_VERSION = KVM_GET_API_VERSION;
 static const unsigned long CKVM_CREATE_VM = KVM_CREATE_VM;
 static const unsigned long CKVM_CHECK_EXTENSION = KVM_CHECK_EXTENSION;
@@ -62,7 +62,7 @@ static inline void ckvm_clear_immediate_exit(struct kvm_run *run) {
     __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 }
 
-// KVM_EXIT_IO (api.rst 5, "struct kvm_run": io).
+// KVM_EXIT_IO (api.rst, "The kvm_run structure").
 static inline uint8_t ckvm_io_direction(const struct kvm_run *run) { return run->io.direction; }
 static inline uint8_t ckvm_io_size(const struct kvm_run *run) { return run->io.size; }
 static inline uint16_t ckvm_io_port(const struct kvm_run *run) { return run->io.port; }

@@ -24,8 +24,8 @@ final class NativeOracle {
 
     func run(code: [UInt8], mode: ExecutionMode, state: MachineState, data: [UInt8]) throws -> Observation {
         var raw = oracle_state()
-        withUnsafeMutableBytes(of: &raw.gpr) { $0.copyMemory(from: UnsafeRawBufferPointer(start: state.gpr, count: 128)) }
-        withUnsafeMutableBytes(of: &raw.xmm) { $0.copyMemory(from: UnsafeRawBufferPointer(start: state.xmm, count: 256)) }
+        state.gpr.withUnsafeBytes { source in withUnsafeMutableBytes(of: &raw.gpr) { $0.copyMemory(from: source) } }
+        state.xmm.withUnsafeBytes { source in withUnsafeMutableBytes(of: &raw.xmm) { $0.copyMemory(from: source) } }
         raw.rflags = state.rflags
         var page = data
         let result = code.withUnsafeBufferPointer { codeBytes in

@@ -50,6 +50,25 @@ final class SoftCPUFixture {
         return try cpu.generalRegisters()
     }
 
+    /// Writes more code at `codeAddress + offset`.
+    func place(_ bytes: [UInt8], at offset: UInt64) throws {
+        try machine.memory.write(bytes, at: Self.codeAddress + offset)
+    }
+
+    func setSystemRegisters(_ change: (inout SystemRegisters) -> Void) throws {
+        var registers = try cpu.systemRegisters()
+        change(&registers)
+        try cpu.setSystemRegisters(registers)
+    }
+
+    /// A 64-bit interrupt gate (type 0xE, present, DPL 0) for `vector` in an IDT at `idtBase`.
+    func writeInterruptGate(vector: Int, handler: UInt64, idtBase: UInt64 = 0x30_0000) throws {
+        let low = (handler & 0xffff) | UInt64(BootGDT.code64Selector) << 16 | 0x8e << 40 | (handler & 0xffff_0000) << 32
+        try machine.memory.write(low, at: idtBase + UInt64(vector) * 16)
+        try machine.memory.write(handler >> 32, at: idtBase + UInt64(vector) * 16 + 8)
+        try setSystemRegisters { $0.idt = DescriptorTableRegister(base: idtBase, limit: 0xfff) }
+    }
+
     func setRegisters(_ change: (inout GeneralRegisters) -> Void) throws {
         var registers = try cpu.generalRegisters()
         change(&registers)

@@ -22,7 +22,7 @@ extension SoftVirtualCPU {
             remaining -= min(remaining, core.pointee.instructionsRetired &- before)
             switch exit {
             case .budgetExhausted:
-                return .completed
+                return core.pointee.halted ? .halted : .completed
             case .halted:
                 return .halted
             case let .exception(fault):

@@ -16,8 +16,10 @@ extension CPUCore {
         var remaining = budget
         while remaining > 0 {
             if halted { return .halted }
+            var limit = remaining
             if interruptShadow {
-                interruptShadow = false // one instruction (this block's first) runs before any interrupt
+                interruptShadow = false // exactly one instruction runs before any interrupt
+                limit = 1
             } else if checkInterrupts || signals.isKicked {
                 return .attention
             }
@@ -25,7 +27,7 @@ extension CPUCore {
             var executed = 0
             do {
                 let block = try currentBlock(scratch: scratch)
-                let count = min(block.count, remaining)
+                let count = min(block.count, limit)
                 while executed < count {
                     let ins = UnsafePointer(block.start + executed)
                     nextRip = rip &+ UInt64(ins.pointee.length)

@@ -35,15 +35,12 @@ static const unsigned long CKVM_GET_SREGS = KVM_GET_SREGS;
 static const unsigned long CKVM_SET_SREGS = KVM_SET_SREGS;
 static const unsigned long CKVM_GET_DEBUGREGS = KVM_GET_DEBUGREGS;
 static const unsigned long CKVM_SET_DEBUGREGS = KVM_SET_DEBUGREGS;
-static const unsigned long CKVM_GET_MSRS = KVM_GET_MSRS;
-static const unsigned long CKVM_SET_MSRS = KVM_SET_MSRS;
 static const unsigned long CKVM_SET_CPUID2 = KVM_SET_CPUID2;
 static const unsigned long CKVM_GET_VCPU_EVENTS = KVM_GET_VCPU_EVENTS;
 static const unsigned long CKVM_SET_VCPU_EVENTS = KVM_SET_VCPU_EVENTS;
 static const unsigned long CKVM_INTERRUPT = KVM_INTERRUPT;
 static const unsigned long CKVM_NMI = KVM_NMI;
 static const unsigned long CKVM_GET_LAPIC = KVM_GET_LAPIC;
-static const unsigned long CKVM_GET_MP_STATE = KVM_GET_MP_STATE;
 
 // ioctl(2) is variadic, which Swift cannot call; these fix its third argument's type.
 static inline int ckvm_ioctl(int fd, unsigned long request, void *argument) {

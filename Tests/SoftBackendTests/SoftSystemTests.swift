@@ -1,0 +1,196 @@
+import SoftBackend
+import Synchronization
+import VMMKit
+import XCTest
+
+/// Paging, exceptions, interrupts, privilege changes, MSRs, CPUID and the other CPU modes.
+final class SoftSystemTests: XCTestCase {
+    func testSoftwareInterruptAndIRETQThroughTheIDT() throws {
+        // int $0x20; mov $1,%ebx; hlt; .org 8; mov $2,%eax; iretq
+        let cpu = try SoftCPUFixture(.long64, code: [0xcd, 0x20, 0xbb, 0x01, 0x00, 0x00, 0x00, 0xf4, 0xb8, 0x02, 0x00,
+                                                     0x00, 0x00, 0x48, 0xcf])
+        try cpu.writeInterruptGate(vector: 0x20, handler: SoftCPUFixture.codeAddress + 8)
+        var registers = try cpu.step(1)
+        XCTAssertEqual(registers.rip, SoftCPUFixture.codeAddress + 8)
+        XCTAssertEqual(registers.rsp, BootLayout.stackTop - 40, "SS, RSP, RFLAGS, CS, RIP pushed")
+        XCTAssertEqual(try cpu.machine.memory.read(UInt64.self, at: registers.rsp), SoftCPUFixture.codeAddress + 2)
+        registers = try cpu.step(3)
+        XCTAssertEqual([registers.rax, registers.rbx], [2, 1])
+        XCTAssertEqual(registers.rsp, BootLayout.stackTop)
+        XCTAssertEqual(try cpu.cpu.step(instructions: 1), .halted)
+    }
+
+    func testPageFaultErrorCodesAndCR2() throws {
+        // mov $0x100000000,%rax; movl $1,(%rax)  -- beyond the identity map: not present, write
+        let cpu = try SoftCPUFixture(.long64, code: [0x48, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0xc7,
+                                                     0x00, 0x01, 0x00, 0x00, 0x00])
+        try cpu.step(1)
+        XCTAssertEqual(try cpu.cpu.step(instructions: 1), .exception(vector: 14, errorCode: 2))
+        XCTAssertEqual(try cpu.cpu.systemRegisters().cr2, 0x1_0000_0000)
+
+        // movl $1,0x400000 with the 2 MiB page at 4 MiB read-only and CR0.WP set: present + write.
+        let readOnly = try SoftCPUFixture(.long64, code: [0xc7, 0x04, 0x25, 0x00, 0x00, 0x40, 0x00, 0x01, 0x00, 0x00, 0x00])
+        let entry = BootLayout.pageTables + 0x2000 + 2 * 8
+        try readOnly.machine.memory.write(try readOnly.machine.memory.read(UInt64.self, at: entry) & ~2, at: entry)
+        XCTAssertEqual(try readOnly.cpu.step(instructions: 1), .exception(vector: 14, errorCode: 3))
+        XCTAssertEqual(try readOnly.cpu.systemRegisters().cr2, 0x40_0000)
+    }
+
+    func testAccessedAndDirtyBitsAreSet() throws {
+        let cpu = try SoftCPUFixture(.long64, code: [0xc7, 0x04, 0x25, 0x00, 0x00, 0x40, 0x00, 0x01, 0x00, 0x00, 0x00])
+        let entry = BootLayout.pageTables + 0x2000 + 2 * 8
+        try cpu.step(1)
+        XCTAssertEqual(try cpu.machine.memory.read(UInt64.self, at: entry) & 0x60, 0x60)
+    }
+
+    func testUserModeSystemCallAndReturn() throws {
+        // kernel: push SS/RSP/RFLAGS/CS/RIP for user mode; iretq
+        var code: [UInt8] = [0x6a, 0x1b, 0x68, 0x00, 0x00, 0x09, 0x00, 0x6a, 0x02, 0x6a, 0x23, 0x68, 0x00, 0x01, 0x10,
+                             0x00, 0x48, 0xcf]
+        code += [UInt8](repeating: 0, count: 0x80 - code.count)
+        code += [0x49, 0x89, 0xcc, 0x41, 0x8c, 0xcd, 0x48, 0x0f, 0x07] // mov %rcx,%r12; mov %cs,%r13; sysretq
+        code += [UInt8](repeating: 0, count: 0x100 - code.count)
+        code += [0xb8, 0x05, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x90, 0xf4] // user: mov $5,%eax; syscall; nop; hlt
+        let cpu = try SoftCPUFixture(.long64, code: code)
+        // GDT: null, kernel code 0x08, kernel data 0x10, user data 0x18, user code 0x20 (the SYSRET layout).
+        let gdt: [UInt64] = [0, 0x00af_9b00_0000_ffff, 0x00cf_9300_0000_ffff, 0x00cf_f300_0000_ffff, 0x00af_fb00_0000_ffff]
+        for (index, descriptor) in gdt.enumerated() { try cpu.machine.memory.write(descriptor, at: 0x1000 + UInt64(index) * 8) }
+        // User-accessible identity map: set U/S in the PML4, PDPT and directory entries.
+        for offset in stride(from: UInt64(0), to: IdentityPageTables.size, by: 8) {
+            let address = BootLayout.pageTables + offset
+            let value = try cpu.machine.memory.read(UInt64.self, at: address)
+            if value & 1 != 0 { try cpu.machine.memory.write(value | 4, at: address) }
+        }
+        try cpu.setSystemRegisters {
+            $0.gdt = DescriptorTableRegister(base: 0x1000, limit: 39)
+            $0.cs.selector = 0x08
+            $0.ss.selector = 0x10
+            $0.efer |= ControlBits.eferSCE
+        }
+        try cpu.cpu.writeMSR(0xc000_0081, value: 0x0010_0008_0000_0000) // STAR: SYSRET base 0x10, SYSCALL CS 0x08
+        try cpu.cpu.writeMSR(0xc000_0082, value: SoftCPUFixture.codeAddress + 0x80) // LSTAR
+        XCTAssertEqual(try cpu.cpu.step(instructions: 20), .exception(vector: 13, errorCode: 0), "HLT at CPL 3")
+        let registers = try cpu.cpu.generalRegisters()
+        XCTAssertEqual(registers.r12, SoftCPUFixture.codeAddress + 0x107, "RCX = the instruction after SYSCALL")
+        XCTAssertEqual(registers.r13, 0x08)
+        XCTAssertEqual(registers.rip, SoftCPUFixture.codeAddress + 0x108)
+        XCTAssertEqual(registers.rsp, 0x9_0000)
+        let system = try cpu.cpu.systemRegisters()
+        XCTAssertEqual(system.cs.selector, 0x23)
+        XCTAssertEqual(system.ss.selector, 0x1b)
+    }
+
+    /// One vector pending from the start; counts acknowledgements.
+    final class OneShotController: InterruptController, @unchecked Sendable {
+        let pending = Mutex<UInt8?>(0x30)
+        func setLine(_ line: Int, high: Bool) {}
+        func hasPendingInterrupt(vcpu: Int) -> Bool { pending.withLock { $0 != nil } }
+        func acknowledgeInterrupt(vcpu: Int) -> UInt8? { pending.withLock { vector in defer { vector = nil }; return vector } }
+        func takeNonMaskableInterrupt(vcpu: Int) -> Bool { false }
+        func taskPriority(vcpu: Int) -> UInt8 { 0 }
+        func setTaskPriority(vcpu: Int, _ value: UInt8) {}
+        func takeStartupSignal(vcpu: Int) -> StartupSignal? { nil }
+    }
+
+    func testExternalInterruptWaitsForTheSTIShadow() throws {
+        // sti; nop; nop; hlt; .org 0x10; mov $0x77,%ebx; hlt
+        let code: [UInt8] = [0xfb, 0x90, 0x90, 0xf4] + [UInt8](repeating: 0, count: 12) + [0xbb, 0x77, 0x00, 0x00, 0x00, 0xf4]
+        let cpu = try SoftCPUFixture(.long64, code: code)
+        cpu.machine.interruptController = OneShotController()
+        try cpu.writeInterruptGate(vector: 0x30, handler: SoftCPUFixture.codeAddress + 0x10)
+        XCTAssertEqual(try cpu.cpu.step(instructions: 10), .halted)
+        let registers = try cpu.cpu.generalRegisters()
+        XCTAssertEqual(registers.rbx, 0x77)
+        XCTAssertEqual(try cpu.machine.memory.read(UInt64.self, at: registers.rsp), SoftCPUFixture.codeAddress + 2,
+                       "delivered after exactly one instruction following STI")
+        XCTAssertEqual(cpu.cpu.statistics.interruptsInjected.value, 1)
+    }
+
+    func testRealModeSegmentsAndInterruptVectorTable() throws {
+        // mov $0x1234,%ax; mov %ax,%ds; mov $0x10,%bx; movw $0xbeef,(%bx); int $0x10; hlt
+        let cpu = try SoftCPUFixture(.real16, code: [0xb8, 0x34, 0x12, 0x8e, 0xd8, 0xbb, 0x10, 0x00, 0xc7, 0x07, 0xef,
+                                                     0xbe, 0xcd, 0x10, 0xf4])
+        try cpu.machine.memory.write(UInt32(0x0000_8000), at: 0x10 * 4) // INT 10h -> 0000:8000
+        try cpu.machine.memory.write([0xf4], at: 0x8000)
+        let registers = try cpu.step(5)
+        XCTAssertEqual(try cpu.machine.memory.read(UInt16.self, at: 0x12350), 0xbeef)
+        XCTAssertEqual(registers.rip, 0x8000)
+        XCTAssertEqual(registers.rsp, 0x7000 - 6)
+        XCTAssertEqual(try cpu.machine.memory.read(UInt16.self, at: 0x7000 - 6), 0x7c0e, "return IP")
+        XCTAssertEqual(try cpu.cpu.step(instructions: 1), .halted)
+    }
+
+    func testProtectedMode32OperandSizes() throws {
+        // mov $0x12345678,%eax; push %eax; pop %bx; pop %cx; movzbl %ah,%edx; lea 4(%eax,%edx,2),%esi
+        let cpu = try SoftCPUFixture(.protected32, code: [0xb8, 0x78, 0x56, 0x34, 0x12, 0x50, 0x66, 0x5b, 0x66, 0x59,
+                                                          0x0f, 0xb6, 0xd4, 0x8d, 0x74, 0x50, 0x04])
+        let registers = try cpu.step(6)
+        XCTAssertEqual(registers.rbx, 0x5678)
+        XCTAssertEqual(registers.rcx, 0x1234)
+        XCTAssertEqual(registers.rdx, 0x56)
+        XCTAssertEqual(registers.rsi, 0x1234_5728)
+        XCTAssertEqual(registers.rsp, BootLayout.stackTop)
+    }
+
+    func testCPUIDVendorAndMSRs() throws {
+        let cpuid = try SoftCPUFixture(.long64, code: [0x31, 0xc0, 0x0f, 0xa2]) // xor %eax,%eax; cpuid
+        let leaf0 = try cpuid.step(2)
+        let vendor = [leaf0.rbx, leaf0.rdx, leaf0.rcx].flatMap { word in (0..<4).map { UInt8((word >> ($0 * 8)) & 0xff) } }
+        XCTAssertEqual(String(decoding: vendor, as: UTF8.self), "AuthenticAMD")
+        XCTAssertEqual(cpuid.cpu.statistics.cpuid.value, 1)
+
+        // wrmsr FS_BASE = 0x200000; mov %fs:0x10,%rbx; rdmsr EFER
+        let msrs = try SoftCPUFixture(.long64, code: [0xb9, 0x00, 0x01, 0x00, 0xc0, 0xb8, 0x00, 0x00, 0x20, 0x00, 0x31,
+                                                      0xd2, 0x0f, 0x30, 0x64, 0x48, 0x8b, 0x1c, 0x25, 0x10, 0x00, 0x00,
+                                                      0x00, 0xb9, 0x80, 0x00, 0x00, 0xc0, 0x0f, 0x32])
+        try msrs.machine.memory.write(UInt64(0xfeed_f00d), at: 0x20_0010)
+        let registers = try msrs.step(7)
+        XCTAssertEqual(registers.rbx, 0xfeed_f00d)
+        XCTAssertEqual(registers.rax, ControlBits.eferLME | ControlBits.eferLMA | ControlBits.eferNXE)
+        XCTAssertEqual(msrs.cpu.statistics.msr.value, 2)
+    }
+
+    func testSSEIntegerOperations() throws {
+        // mov $0x200000,%rdi; pxor %xmm0,%xmm0; movdqa (%rdi),%xmm1; paddd %xmm1,%xmm1; pcmpeqb %xmm0,%xmm1;
+        // pmovmskb %xmm1,%eax; movq %rax,%xmm2; pshufd $0,%xmm2,%xmm3; movdqu %xmm3,16(%rdi);
+        // punpcklbw %xmm1,%xmm0; psrldq $2,%xmm3
+        let code: [UInt8] = [0x48, 0xc7, 0xc7, 0x00, 0x00, 0x20, 0x00, 0x66, 0x0f, 0xef, 0xc0, 0x66, 0x0f, 0x6f, 0x0f,
+                             0x66, 0x0f, 0xfe, 0xc9, 0x66, 0x0f, 0x74, 0xc8, 0x66, 0x0f, 0xd7, 0xc1, 0x66, 0x48, 0x0f,
+                             0x6e, 0xd0, 0x66, 0x0f, 0x70, 0xda, 0x00, 0xf3, 0x0f, 0x7f, 0x5f, 0x10, 0x66, 0x0f, 0x60,
+                             0xc1, 0x66, 0x0f, 0x73, 0xdb, 0x02]
+        let cpu = try SoftCPUFixture(.long64, code: code)
+        try cpu.setSystemRegisters { $0.cr4 |= ControlBits.cr4OSFXSR }
+        for (index, value) in [UInt32(1), 2, 3, 0x8000_0000].enumerated() {
+            try cpu.machine.memory.write(value, at: 0x20_0000 + UInt64(index) * 4)
+        }
+        let registers = try cpu.step(11)
+        XCTAssertEqual(registers.rax, 0xfeee)
+        XCTAssertTrue(cpu.cpu.xmm(1) == (0xffff_ff00_ffff_ff00, 0xffff_ffff_ffff_ff00))
+        XCTAssertEqual(try cpu.machine.memory.read(UInt64.self, at: 0x20_0010), 0x0000_feee_0000_feee)
+        XCTAssertTrue(cpu.cpu.xmm(0) == (0xff00_ff00_ff00_0000, 0xff00_ff00_ff00_0000))
+        XCTAssertTrue(cpu.cpu.xmm(3) == (0xfeee_0000_feee_0000, 0x0000_0000_feee_0000))
+    }
+
+    func testSSEWithoutOSFXSRIsInvalid() throws {
+        let cpu = try SoftCPUFixture(.long64, code: [0x66, 0x0f, 0xef, 0xc0]) // pxor %xmm0,%xmm0
+        XCTAssertEqual(try cpu.cpu.step(instructions: 1), .exception(vector: 6, errorCode: nil))
+    }
+
+    func testCR3CacheKeepsTranslationsOfRecentAddressSpaces() throws {
+        // Switch CR3 between two identity maps four times, reading the same data each time.
+        let code: [UInt8] = [0x48, 0xc7, 0xc0, 0x00, 0x90, 0x00, 0x00, 0x48, 0xc7, 0xc3, 0x00, 0x00, 0x03, 0x00, 0x0f,
+                             0x22, 0xdb, 0x8b, 0x0c, 0x25, 0x00, 0x00, 0x20, 0x00, 0x0f, 0x22, 0xd8, 0x8b, 0x0c, 0x25,
+                             0x00, 0x00, 0x20, 0x00, 0x0f, 0x22, 0xdb, 0x8b, 0x0c, 0x25, 0x00, 0x00, 0x20, 0x00, 0x0f,
+                             0x22, 0xd8, 0x8b, 0x0c, 0x25, 0x00, 0x00, 0x20, 0x00, 0xf4]
+        func refills(cacheEnabled: Bool) throws -> UInt64 {
+            let cpu = try SoftCPUFixture(.long64, code: code)
+            let pml4 = try cpu.machine.memory.read(UInt64.self, at: BootLayout.pageTables)
+            try cpu.machine.memory.write(pml4, at: 0x3_0000) // a second PML4 sharing the same lower levels
+            cpu.cpu.cr3CacheEnabled = cacheEnabled
+            XCTAssertEqual(try cpu.cpu.step(instructions: 20), .halted)
+            return cpu.cpu.tlbRefills
+        }
+        let cached = try refills(cacheEnabled: true), uncached = try refills(cacheEnabled: false)
+        XCTAssertLessThan(cached, uncached, "switching back to a cached address space needs no page walk")
+    }
+}

@@ -1,17 +1,16 @@
 import KVMBackend
+import SoftBackend
 import VMMKit
 
-/// The CPU backends this build of vmm offers, best first when several are `.preferred`.
+/// The CPU backends vmm offers. When several are `.preferred` here, the first wins: KVM on a
+/// VT-x/AMD-V host; the Soft CPU where KVM is only `.usable` (PVM) or absent.
 enum BuiltInBackends {
-    static let registry = BackendRegistry([KVMBackend.self])
-
-    /// Names `--backend` accepts that have no backend in this build yet, with what to say instead.
-    static let pending: [String: CommandError] = ["soft": .softBackendNotImplemented]
+    static let registry = BackendRegistry([KVMBackend.self, SoftBackend.self])
 
     /// The backend `name` names, if it can run here.
     static func backend(named name: String) throws(CommandError) -> any CPUBackend {
         guard let type = registry.backend(named: name) else {
-            throw pending[name] ?? .unknownBackend(name, known: registry.backends.map { $0.name })
+            throw .unknownBackend(name, known: registry.backends.map { $0.name })
         }
         let backend = type.init()
         if case let .unavailable(reason) = backend.availability() { throw .backendUnavailable(name, reason: reason) }

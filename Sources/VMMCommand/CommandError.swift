@@ -9,7 +9,6 @@ public enum CommandError: VMMError, Equatable {
     case badTimeout(String)
     case badIRQChip(String)
     case unknownBackend(String, known: [String])
-    case softBackendNotImplemented
     case backendUnavailable(String, reason: String)
     case noBackendAvailable(reasons: [String])
     case usage(String)
@@ -30,8 +29,6 @@ public enum CommandError: VMMError, Equatable {
             return "'\(text)' is not an irqchip placement: use user or kernel"
         case let .unknownBackend(name, known):
             return "unknown backend '\(name)' (known: \(known.joined(separator: ", ")))"
-        case .softBackendNotImplemented:
-            return "the soft backend is not implemented yet"
         case let .backendUnavailable(name, reason):
             return "the \(name) backend cannot run here: \(reason)"
         case let .noBackendAvailable(reasons):

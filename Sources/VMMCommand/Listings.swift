@@ -15,9 +15,6 @@ enum Listings {
             lines.append("\(type.name)  \(type.summary)")
             lines.append("    \(verdict): \(availability.reason)")
         }
-        for name in BuiltInBackends.pending.keys.sorted() {
-            lines.append("\(name)  not in this build: \(BuiltInBackends.pending[name]?.description ?? "")")
-        }
         return lines.joined(separator: "\n")
     }
 

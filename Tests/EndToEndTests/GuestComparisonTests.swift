@@ -43,6 +43,15 @@ final class GuestComparisonTests: XCTestCase {
         XCTAssertTrue(result.standardOutput.hasSuffix("PASS\n"), result.standardOutput)
     }
 
+    func testStandardInputReachesTheGuest() throws {
+        try EndToEnd.requireKVM()
+        let result = HostProcess.run(try VMMBinary.path(), ["--backend", "kvm", try GuestKernels.path("serialecho")],
+                                     timeout: EndToEnd.guestTimeout, standardInput: "hello, uart\n")
+        XCTAssertFalse(result.timedOut)
+        XCTAssertEqual(result.status, 1, result.standardOutput + result.standardError)
+        XCTAssertTrue(result.standardOutput.contains("serialecho: HELLO, UART\n"), result.standardOutput)
+    }
+
     func testSerialToFile() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("vmm-serial-\(getpid()).log").path
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -81,10 +81,3 @@ enum ArithmeticFamilies {
         }
     }
 }
-
-/// Applies `change` to a copy of `value`: builds table entries without a var per entry.
-func with<T>(_ value: T, _ change: (inout T) -> Void) -> T {
-    var copy = value
-    change(&copy)
-    return copy
-}

@@ -87,3 +87,10 @@ extension Instruction {
 func alwaysUndefined(_ flags: UInt64) -> (ModRMOperands, OperandSize, UInt64) -> (MachineState, [UInt8]) -> Undefined {
     { _, _, _ in { _, _ in Undefined(flags: flags) } }
 }
+
+/// Applies `change` to a copy of `value`: builds table entries without a var per entry.
+func with<T>(_ value: T, _ change: (inout T) -> Void) -> T {
+    var copy = value
+    change(&copy)
+    return copy
+}

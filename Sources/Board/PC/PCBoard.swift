@@ -23,8 +23,7 @@ public enum PCBoard {
             // COM1 last: with `--serial stdio` it puts the terminal in raw mode and starts reading
             // stdin, which should only happen once everything else is known to be in order.
             let serial = description.serial
-            try machine.add(Serial16550(name: "COM1", output: try serial.makeOutput(),
-                                        readsStandardInput: serial.readsStandardInput))
+            try machine.add(Serial16550(name: "COM1", output: try serial.makeOutput(), input: serial.inputDescriptor))
         } catch {
             machine.devices.forEach { $0.stop() }
             throw error

@@ -26,28 +26,27 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
     }
 
     private let state = Mutex(Locked())
-    private let readsStandardInput: Bool
+    private let input: Int32?
     private var line: IRQLine?
     private var reader: HostInputReader?
 
-    /// A UART at `port` on IRQ `irq`, sending to `output`; with `readsStandardInput` it also
-    /// receives the host's stdin once attached.
+    /// A UART at `port` on IRQ `irq`, sending to `output` and, once attached, receiving what can be
+    /// read from the host file descriptor `input` (stdin, normally; a terminal is put in raw mode).
     public init(name: String? = nil, port: UInt64 = com1Port, irq: Int = com1IRQ, output: SerialOutput,
-                readsStandardInput: Bool = false) {
+                input: Int32? = nil) {
         self.name = name ?? "serial@0x\(String(port, radix: 16))"
         self.port = port
         self.irq = irq
         self.output = output
-        self.readsStandardInput = readsStandardInput
+        self.input = input
     }
 
     public func attach(to machine: Machine) throws {
         try machine.ports.claim(base: port, length: UARTRegister.count, by: self, name: name)
         line = machine.irqLine(irq)
-        if readsStandardInput {
-            _ = TerminalRawMode.enter()
-            reader = try HostInputReader(reading: STDIN_FILENO) { [unowned self] bytes in acceptHostInput(bytes) }
-        }
+        guard let input else { return }
+        if input == STDIN_FILENO { _ = TerminalRawMode.enter() }
+        reader = try HostInputReader(reading: input) { [unowned self] bytes in acceptHostInput(bytes) }
     }
 
     public func reset() {
@@ -57,7 +56,7 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
     public func stop() {
         reader?.stop()
         reader = nil
-        if readsStandardInput { TerminalRawMode.restore() }
+        if input == STDIN_FILENO { TerminalRawMode.restore() }
         output.close()
     }
 
@@ -67,17 +66,13 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
     /// an ISA bus would see them.
     public func read(_ access: BusAccess) -> UInt64 {
         var value: UInt64 = 0
-        var madeRoom = false
         update { uart in
-            let before = uart.receiveSpace
             for byte in 0..<access.size {
                 let register = access.offset + UInt64(byte)
                 let registerValue = register < UARTRegister.count ? uart.read(register) : 0xff
                 value |= UInt64(registerValue) << UInt64(byte * 8)
             }
-            madeRoom = uart.receiveSpace > before
         }
-        if madeRoom { reader?.noteSpaceAvailable() }
         return value
     }
 
@@ -104,26 +99,29 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
         }
     }
 
-    /// Host input: takes as many bytes as the receiver has room for. In loopback the UART's serial
-    /// input is disconnected (data sheet 8.7), so host input waits.
+    /// Host input: takes as many bytes as the UART has room for now (see `hostInputSpace`).
     private func acceptHostInput(_ bytes: UnsafeRawBufferPointer) -> Int {
         var accepted = 0
         update { uart in
-            guard !uart.isLoopback else { return }
-            accepted = min(bytes.count, uart.receiveSpace)
+            accepted = min(bytes.count, uart.hostInputSpace)
             for byte in bytes.prefix(accepted) { uart.receive(byte) }
         }
         return accepted
     }
 
-    /// Runs `change` on the registers, then moves the IRQ line if the interrupt state changed.
+    /// Runs `change` on the registers, then moves the IRQ line if the interrupt state changed, and
+    /// wakes the host input thread if the change made room for its input.
     private func update(_ change: (inout UARTState) -> Void) {
-        state.withLock { locked in
+        let madeRoom = state.withLock { locked -> Bool in
+            let roomBefore = locked.uart.hostInputSpace
             change(&locked.uart)
             let pending = locked.uart.interruptPending
-            guard pending != locked.lineHigh else { return }
-            locked.lineHigh = pending
-            if pending { line?.raise() } else { line?.lower() }
+            if pending != locked.lineHigh {
+                locked.lineHigh = pending
+                if pending { line?.raise() } else { line?.lower() }
+            }
+            return locked.uart.hostInputSpace > roomBefore
         }
+        if madeRoom { reader?.noteSpaceAvailable() }
     }
 }

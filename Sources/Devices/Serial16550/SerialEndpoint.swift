@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What the guest's serial port is connected to on the host, as `--serial` names it.
 public enum SerialEndpoint: Equatable, Sendable, CustomStringConvertible {
     /// Output to stdout; input from stdin (a terminal in raw mode, or a pipe).
@@ -49,6 +53,6 @@ public enum SerialEndpoint: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Whether the guest reads the host's stdin through this connection.
-    public var readsStandardInput: Bool { self == .stdio }
+    /// The host file descriptor the guest reads through this connection: stdin for `.stdio`.
+    public var inputDescriptor: Int32? { self == .stdio ? STDIN_FILENO : nil }
 }

@@ -7,11 +7,12 @@ import VMMKit
 /// Where the bytes a guest transmits go: a host file descriptor (stdout or a file), nowhere, or
 /// memory (for tests and embedders).
 ///
-/// File output is buffered and written on a newline, when the buffer fills, or on `flush()`, so
-/// a guest printing byte by byte costs one write(2) per line rather than per byte.
+/// File and pipe output is buffered and written on a newline, when the buffer fills, or on
+/// `flush()`, so a guest printing byte by byte costs one write(2) per line rather than per byte.
+/// A terminal gets every byte at once instead: a prompt that ends without a newline must show.
 public final class SerialOutput: Sendable {
     enum Destination {
-        case fileDescriptor(Int32, closeWhenDone: Bool)
+        case fileDescriptor(Int32, closeWhenDone: Bool, unbuffered: Bool)
         case discard
         case memory
     }
@@ -32,7 +33,9 @@ public final class SerialOutput: Sendable {
     }
 
     /// Output to the process's standard output.
-    public static func standardOutput() -> SerialOutput { SerialOutput(.fileDescriptor(STDOUT_FILENO, closeWhenDone: false)) }
+    public static func standardOutput() -> SerialOutput {
+        SerialOutput(.fileDescriptor(STDOUT_FILENO, closeWhenDone: false, unbuffered: isatty(STDOUT_FILENO) == 1))
+    }
 
     /// Output dropped.
     public static func discard() -> SerialOutput { SerialOutput(.discard) }
@@ -44,7 +47,7 @@ public final class SerialOutput: Sendable {
     public static func file(_ path: String) throws(SerialError) -> SerialOutput {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw .cannotOpenOutput(path: path, errno: errno) }
-        return SerialOutput(.fileDescriptor(descriptor, closeWhenDone: true))
+        return SerialOutput(.fileDescriptor(descriptor, closeWhenDone: true, unbuffered: false))
     }
 
     /// Everything written so far, for `.memory()` outputs.
@@ -57,10 +60,10 @@ public final class SerialOutput: Sendable {
             return
         case .memory:
             state.withLock { $0.captured.append(byte) }
-        case let .fileDescriptor(descriptor, _):
+        case let .fileDescriptor(descriptor, _, unbuffered):
             state.withLock { buffered in
                 buffered.pending.append(byte)
-                if byte == UInt8(ascii: "\n") || buffered.pending.count >= Self.bufferLimit {
+                if unbuffered || byte == UInt8(ascii: "\n") || buffered.pending.count >= Self.bufferLimit {
                     Self.drain(&buffered.pending, to: descriptor)
                 }
             }
@@ -69,14 +72,14 @@ public final class SerialOutput: Sendable {
 
     /// Writes out what is buffered.
     public func flush() {
-        guard case let .fileDescriptor(descriptor, _) = destination else { return }
+        guard case let .fileDescriptor(descriptor, _, _) = destination else { return }
         state.withLock { Self.drain(&$0.pending, to: descriptor) }
     }
 
     /// Flushes, and closes a file this output opened.
     func close() {
         flush()
-        guard case let .fileDescriptor(descriptor, closeWhenDone) = destination, closeWhenDone else { return }
+        guard case let .fileDescriptor(descriptor, closeWhenDone, _) = destination, closeWhenDone else { return }
         let first = state.withLock { buffered -> Bool in
             defer { buffered.closed = true }
             return !buffered.closed

@@ -21,6 +21,10 @@ struct UARTState {
     /// ETBEI is turned on with THR empty) and disarmed by reading IIR while it is the reported source
     /// or by writing THR (data sheet table IV, "Reset Control").
     private var transmitterEmptyPending = false
+    /// Whether the guest has looked at the receiver (read RBR, LSR or IIR) since it was last
+    /// reset (power-on, FIFO clear or enable). Host input waits until then: a driver's set-up
+    /// clears the FIFOs, and bytes piped in before it would be thrown away.
+    private var receiverWatched = false
 
     /// The modem inputs when not in loopback: a terminal that is present and ready (CTS, DSR and DCD
     /// asserted, no ring), which is how QEMU presents a host stdio backend too.
@@ -35,6 +39,10 @@ struct UARTState {
     var divisorLatchAccess: Bool { lineControl & LineControl.divisorLatchAccess != 0 }
     /// Bytes the receiver can take before it would overrun.
     var receiveSpace: Int { receiver.freeSpace }
+
+    /// Bytes of host input the UART takes now: none in loopback (the serial input is disconnected,
+    /// data sheet 8.7) or before the guest has looked at the receiver.
+    var hostInputSpace: Int { receiverWatched && !isLoopback ? receiver.freeSpace : 0 }
 
     /// The receive FIFO trigger level chosen by FCR bits 7:6 (data sheet table III).
     var receiveTriggerLevel: Int {
@@ -89,11 +97,13 @@ struct UARTState {
         switch register {
         case UARTRegister.data:
             if divisorLatchAccess { return UInt8(truncatingIfNeeded: divisor) }
+            receiverWatched = true
             if let byte = receiver.pop() { lastReceived = byte }
             return lastReceived
         case UARTRegister.interruptEnable:
             return divisorLatchAccess ? UInt8(truncatingIfNeeded: divisor >> 8) : interruptEnable
         case UARTRegister.interruptIdentification:
+            receiverWatched = true
             let identification = interruptIdentification
             if identification & 0x0f == InterruptIdentification.transmitterEmpty { transmitterEmptyPending = false }
             return identification
@@ -102,6 +112,7 @@ struct UARTState {
         case UARTRegister.modemControl:
             return modemControl
         case UARTRegister.lineStatus:
+            receiverWatched = true
             let status = lineStatus
             lineErrors = 0
             return status
@@ -171,7 +182,7 @@ struct UARTState {
         let enable = value & FIFOControl.enable != 0
         if enable != fifosEnabled {
             // Changing FCR bit 0 clears both FIFOs (data sheet 8.5).
-            receiver.clear()
+            clearReceiver()
             receiver.capacity = enable ? ReceiveFIFO.depth : 1
         }
         guard enable else {
@@ -180,8 +191,13 @@ struct UARTState {
             return
         }
         fifoControl = value & ~(FIFOControl.clearReceiver | FIFOControl.clearTransmitter)
-        if value & FIFOControl.clearReceiver != 0 { receiver.clear() }
+        if value & FIFOControl.clearReceiver != 0 { clearReceiver() }
         // The transmit FIFO is always empty (transmission is instantaneous): clearing it changes nothing.
+    }
+
+    private mutating func clearReceiver() {
+        receiver.clear()
+        receiverWatched = false
     }
 
     private mutating func setModemControl(_ value: UInt8) {

@@ -2,10 +2,26 @@
 extension CPUCore {
     /// The decoded block starting at CS:RIP, decoding it if needed. An instruction that crosses a page
     /// boundary is decoded on its own into `scratch` and not cached (its second page may change).
+    @inline(__always)
     mutating func currentBlock(scratch: UnsafeMutablePointer<DecodedInstruction>) throws(Fault)
         -> (start: UnsafeMutablePointer<DecodedInstruction>, count: Int)
     {
         let linear = (segmentBase[Segment.cs] &+ rip) & linearMask
+        let slot = CodeCache.recentSlot(linear)
+        let recent = codeCache.recent[slot]
+        if recent.linear == linear && recent.epoch == blockEpoch { return (recent.start, recent.count) }
+        let block = try lookUpBlock(linear, scratch: scratch)
+        if block.start != scratch {
+            codeCache.recent[slot] = CodeCache.RecentBlock(linear: linear, epoch: blockEpoch, start: block.start,
+                                                           count: block.count)
+        }
+        return block
+    }
+
+    /// The block for `linear` through the fetch TLB and the physical-address table, decoding on a miss.
+    private mutating func lookUpBlock(_ linear: UInt64, scratch: UnsafeMutablePointer<DecodedInstruction>) throws(Fault)
+        -> (start: UnsafeMutablePointer<DecodedInstruction>, count: Int)
+    {
         guard let page = try fetchPage(linear) else { throw Fault.ud } // fetch from MMIO/unmapped: all ones
         let physicalAddress = page.physical | (linear & 0xfff)
         let key = CodeCache.key(physical: physicalAddress, codeSize: codeSize)

@@ -14,8 +14,20 @@ struct CodeCache {
     static let maxBlockLength = 64
     static let emptyKey = UInt64.max
 
+    /// A block found by linear address, valid while `epoch` matches the CPU's `blockEpoch`.
+    struct RecentBlock {
+        var linear: UInt64
+        var epoch: UInt64
+        var start: UnsafeMutablePointer<DecodedInstruction>
+        var count: Int
+    }
+
+    static let recentSize = 4096
+
     let pool: UnsafeMutablePointer<DecodedInstruction>
     let table: UnsafeMutablePointer<Block>
+    /// Linear-address shortcut in front of the physical lookup: a hit skips the fetch TLB and the hash.
+    let recent: UnsafeMutablePointer<RecentBlock>
     var used = 0
     /// Blocks decoded since creation (for statistics and tests).
     var blocksDecoded: UInt64 = 0
@@ -26,11 +38,17 @@ struct CodeCache {
         pool.initialize(repeating: DecodedInstruction(), count: Self.poolCapacity + Self.maxBlockLength)
         table = .allocate(capacity: Self.tableSize)
         table.initialize(repeating: Block(key: Self.emptyKey, start: 0, count: 0), count: Self.tableSize)
+        recent = .allocate(capacity: Self.recentSize)
+        recent.initialize(repeating: RecentBlock(linear: 0, epoch: 0, start: pool, count: 0), count: Self.recentSize)
     }
+
+    @inline(__always)
+    static func recentSlot(_ linear: UInt64) -> Int { Int(truncatingIfNeeded: linear ^ (linear &>> 12)) & (recentSize - 1) }
 
     func deallocate() {
         pool.deallocate()
         table.deallocate()
+        recent.deallocate()
     }
 
     @inline(__always)

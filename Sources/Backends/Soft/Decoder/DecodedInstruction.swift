@@ -22,12 +22,18 @@ struct DecodedInstruction {
     var prefixes: UInt8 = 0
     var disp: Int64 = 0
     var imm: UInt64 = 0
-    /// A second immediate: ENTER's nesting level, a far pointer's selector.
+    /// `size` as a mask of the operand's bits and as 64 minus its width (the lazy-flags shift),
+    /// computed once at decode time for the hot handlers.
+    var mask: UInt64 = 0xffff_ffff
+    var flagShift: UInt8 = 32
+    /// A second immediate: ENTER's nesting level, a far pointer's selector, `countInCL` for shifts.
     var imm2: UInt16 = 0
     /// The first bytes, for the unimplemented-opcode log.
     var opcodeBytes: UInt32 = 0
 
     static let noRegister: UInt8 = 0xff
+    /// `imm2` of shifts whose count is CL rather than `imm`.
+    static let countInCL: UInt16 = 1
     static let ripBase: UInt8 = 16
 
     /// `prefixes` bits.
@@ -35,4 +41,19 @@ struct DecodedInstruction {
     static let memoryOperand: UInt8 = 32
     var hasRep: Bool { prefixes & (Self.repz | Self.repnz) != 0 }
     var isMemory: Bool { prefixes & Self.memoryOperand != 0 }
+}
+
+extension DecodedInstruction {
+    /// The instructions LOCK may prefix, and only with a memory destination (SDM vol. 2, LOCK); MOV CRn
+    /// accepts it as AMD's CR8 encoding.
+    var acceptsLock: Bool {
+        switch op {
+        case .movToCR, .movFromCR: return true
+        case .aluMemReg, .aluMemImm: return sub < 7
+        case .unaryMem, .xaddMemReg, .xchgMemReg, .cmpxchgWide: return true
+        case .cmpxchg: return isMemory
+        case .bitTestReg, .bitTestImm: return isMemory && sub != 0
+        default: return false
+        }
+    }
 }

@@ -108,6 +108,12 @@ struct Decoder {
             try decodeOneByte(opcode)
         }
         ins.length = UInt8(position)
+        if ins.prefixes & DecodedInstruction.lock != 0 && !ins.acceptsLock && ins.op != .undefined {
+            ins.op = .ud2 // LOCK on anything but a read-modify-write of memory is #UD (SDM vol. 2, LOCK)
+        }
+        let width = min(ins.size, 8)
+        ins.mask = CPUCore.mask(width)
+        ins.flagShift = CPUCore.flagShift(width)
         return ins
     }
 

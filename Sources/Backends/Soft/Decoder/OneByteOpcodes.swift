@@ -11,6 +11,17 @@ extension Decoder {
         case 0x07, 0x17, 0x1f:
             if legacyOnly { return undefined() }
             ins.op = .popSeg; ins.sub = opcode >> 3; ins.size = operandSize()
+        case 0x27, 0x2f, 0x37, 0x3f:
+            if legacyOnly { return undefined() }
+            ins.op = .decimalAdjust; ins.sub = opcode >> 3 & 1 | (opcode >> 4 & 1) << 1
+        case 0xd4, 0xd5:
+            if legacyOnly { return undefined() }
+            ins.op = .decimalAdjust; ins.sub = opcode == 0xd4 ? 4 : 5; ins.imm = UInt64(try next())
+        case 0x62:
+            if legacyOnly { return undefined() } // EVEX is not implemented
+            ins.size = operandSize()
+            guard try readModRM() else { return undefined() }
+            ins.op = .bound
         case 0x40...0x4f: // INC/DEC r (REX in 64-bit mode, handled as a prefix)
             ins.op = .unaryReg; ins.sub = (opcode >> 3) & 1; ins.rm = opcode & 7; ins.size = operandSize()
         case 0x50...0x57:
@@ -149,7 +160,7 @@ extension Decoder {
             switch opcode {
             case 0xc0, 0xc1: ins.imm = UInt64(try next())
             case 0xd0, 0xd1: ins.imm = 1
-            default: ins.imm = 0xff
+            default: ins.imm2 = DecodedInstruction.countInCL
             }
         case 0xc2:
             ins.op = .ret; ins.size = operandSize(default64: true); ins.imm = UInt64(try read16())

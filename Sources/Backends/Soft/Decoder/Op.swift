@@ -10,6 +10,8 @@ enum Op: UInt16 {
     case movzx, movsx, movsxd, movbeLoad, movbeStore
     case xchgRegReg, xchgMemReg, xaddRegReg, xaddMemReg, cmpxchg, cmpxchgWide, bswap
     case cbw, cwd, lahf, sahf, xlat, salc
+    // decimal adjust: sub = 0 daa, 1 das, 2 aaa, 3 aas, 4 aam, 5 aad (imm = base)
+    case decimalAdjust, bound
     // unary: sub = 0 inc, 1 dec, 2 not, 3 neg
     case unaryReg, unaryMem
     // shifts: sub = kind (rol ror rcl rcr shl shr sal sar); imm = count, or 0xff for CL

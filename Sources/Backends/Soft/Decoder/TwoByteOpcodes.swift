@@ -68,7 +68,7 @@ extension Decoder {
             ins.size = operandSize()
             try readModRM()
             ins.op = .shiftDouble; ins.sub = opcode >= 0xac ? 1 : 0
-            ins.imm = opcode & 1 == 0 ? UInt64(try next()) : 0xff
+            if opcode & 1 == 0 { ins.imm = UInt64(try next()) } else { ins.imm2 = DecodedInstruction.countInCL }
         case 0xae:
             try decodeGroup15()
         case 0xaf:

@@ -4,74 +4,81 @@ extension CPUCore {
     /// ALU kind `kind` (the opcode's bits 5:3; 8 = TEST) on `size`-byte operands; returns the result.
     @inline(__always)
     mutating func alu(_ kind: UInt8, _ dst: UInt64, _ src: UInt64, _ size: UInt8) -> UInt64 {
-        let mask = Self.mask(size)
+        alu(kind, dst, src, mask: Self.mask(size), shift: Self.flagShift(size))
+    }
+
+    /// The same with the operand mask and flag shift precomputed at decode time.
+    @inline(__always)
+    mutating func alu(_ kind: UInt8, _ dst: UInt64, _ src: UInt64, mask: UInt64, shift: UInt8) -> UInt64 {
         let result: UInt64
         switch kind {
         case 0:
             result = (dst &+ src) & mask
-            flags.record(.add, size: size, dst: dst, src: src, result: result)
+            flags.record(.add, shift: shift, dst: dst, src: src, result: result)
         case 1:
             result = (dst | src) & mask
-            flags.record(.logic, size: size, dst: dst, src: src, result: result)
+            flags.record(.logic, shift: shift, dst: dst, src: src, result: result)
         case 2:
             let carry = flags.cf
             result = (dst &+ src &+ (carry ? 1 : 0)) & mask
-            flags.record(.adc, size: size, dst: dst, src: src, result: result, carryIn: carry)
+            flags.record(.adc, shift: shift, dst: dst, src: src, result: result, carryIn: carry)
         case 3:
             let carry = flags.cf
             result = (dst &- src &- (carry ? 1 : 0)) & mask
-            flags.record(.sbb, size: size, dst: dst, src: src, result: result, carryIn: carry)
+            flags.record(.sbb, shift: shift, dst: dst, src: src, result: result, carryIn: carry)
         case 4, 8:
             result = dst & src & mask
-            flags.record(.logic, size: size, dst: dst, src: src, result: result)
+            flags.record(.logic, shift: shift, dst: dst, src: src, result: result)
         case 6:
             result = (dst ^ src) & mask
-            flags.record(.logic, size: size, dst: dst, src: src, result: result)
+            flags.record(.logic, shift: shift, dst: dst, src: src, result: result)
         default: // 5 SUB, 7 CMP
             result = (dst &- src) & mask
-            flags.record(.sub, size: size, dst: dst, src: src, result: result)
+            flags.record(.sub, shift: shift, dst: dst, src: src, result: result)
         }
         return result
     }
 
     @inline(__always)
     mutating func aluRegReg(_ ins: UnsafePointer<DecodedInstruction>) {
-        let i = ins.pointee
-        let result = alu(i.sub, register(i.rm, i.size), register(i.reg, i.size), i.size)
-        if i.sub < 7 { setRegister(i.rm, i.size, result) }
+        let kind = ins.pointee.sub, mask = ins.pointee.mask, destination = ins.pointee.rm
+        let result = alu(kind, register(destination, mask: mask), register(ins.pointee.reg, mask: mask), mask: mask,
+                         shift: ins.pointee.flagShift)
+        if kind < 7 { setRegister(destination, mask: mask, result) }
     }
 
     @inline(__always)
     mutating func aluRegMem(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
-        let i = ins.pointee
-        let source = try readMemory(ins, i.size)
-        let result = alu(i.sub, register(i.reg, i.size), source, i.size)
-        if i.sub < 7 { setRegister(i.reg, i.size, result) }
+        let kind = ins.pointee.sub, mask = ins.pointee.mask, destination = ins.pointee.reg
+        let source = try readMemory(ins, ins.pointee.size)
+        let result = alu(kind, register(destination, mask: mask), source, mask: mask, shift: ins.pointee.flagShift)
+        if kind < 7 { setRegister(destination, mask: mask, result) }
     }
 
     @inline(__always)
     mutating func aluMemReg(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
-        let i = ins.pointee
-        let segment = Int(i.segment), offset = effectiveAddress(ins)
-        let destination = try read(segment, offset, i.size)
-        let result = alu(i.sub, destination, register(i.reg, i.size), i.size)
-        if i.sub < 7 { try write(segment, offset, i.size, result) }
+        let kind = ins.pointee.sub, size = ins.pointee.size, mask = ins.pointee.mask
+        let segment = Int(ins.pointee.segment), offset = effectiveAddress(ins)
+        let destination = try read(segment, offset, size)
+        let result = alu(kind, destination, register(ins.pointee.reg, mask: mask), mask: mask, shift: ins.pointee.flagShift)
+        if kind < 7 { try write(segment, offset, size, result) }
     }
 
     @inline(__always)
     mutating func aluRegImm(_ ins: UnsafePointer<DecodedInstruction>) {
-        let i = ins.pointee
-        let result = alu(i.sub, register(i.rm, i.size), i.imm & Self.mask(i.size), i.size)
-        if i.sub < 7 { setRegister(i.rm, i.size, result) }
+        let kind = ins.pointee.sub, mask = ins.pointee.mask, destination = ins.pointee.rm
+        let result = alu(kind, register(destination, mask: mask), ins.pointee.imm & mask, mask: mask,
+                         shift: ins.pointee.flagShift)
+        if kind < 7 { setRegister(destination, mask: mask, result) }
     }
 
     @inline(__always)
     mutating func aluMemImm(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
-        let i = ins.pointee
-        let segment = Int(i.segment), offset = effectiveAddress(ins)
-        let destination = try read(segment, offset, i.size)
-        let result = alu(i.sub, destination, i.imm & Self.mask(i.size), i.size)
-        if i.sub < 7 { try write(segment, offset, i.size, result) }
+        let kind = ins.pointee.sub, size = ins.pointee.size, mask = ins.pointee.mask
+        let segment = Int(ins.pointee.segment), offset = effectiveAddress(ins)
+        let destination = try read(segment, offset, size)
+        let result = alu(kind, destination, ins.pointee.imm & mask, mask: mask, shift: ins.pointee.flagShift)
+        if kind < 7 { try write(segment, offset, size, result) }
     }
 
     /// INC (0), DEC (1), NOT (2), NEG (3).
@@ -81,17 +88,17 @@ extension CPUCore {
         switch kind {
         case 0:
             let result = (value &+ 1) & mask
-            flags.record(.inc, size: size, dst: value, src: 1, result: result, carryIn: flags.cf)
+            flags.record(.inc, shift: Self.flagShift(size), dst: value, src: 1, result: result, carryIn: flags.cf)
             return result
         case 1:
             let result = (value &- 1) & mask
-            flags.record(.dec, size: size, dst: value, src: 1, result: result, carryIn: flags.cf)
+            flags.record(.dec, shift: Self.flagShift(size), dst: value, src: 1, result: result, carryIn: flags.cf)
             return result
         case 2:
             return ~value & mask
         default:
             let result = (0 &- value) & mask
-            flags.record(.sub, size: size, dst: 0, src: value, result: result)
+            flags.record(.sub, shift: Self.flagShift(size), dst: 0, src: value, result: result)
             return result
         }
     }

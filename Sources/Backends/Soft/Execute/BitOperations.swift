@@ -46,21 +46,22 @@ extension CPUCore {
         }
     }
 
-    /// BSF/BSR: ZF=1 and the destination unchanged for a zero source (AMD APM vol. 3, BSF).
+    /// BSF/BSR: for a zero source ZF=1 and the destination is unchanged (AMD APM vol. 3, BSF). The
+    /// undefined flags follow AMD processors: CF, OF, SF, AF clear, PF from the index (set for zero).
     mutating func bitScan(_ ins: UnsafePointer<DecodedInstruction>, reverse: Bool) throws(Fault) {
         let i = ins.pointee
         let source = try readRM(ins, i.size)
-        flags.materialize()
-        if source == 0 {
-            flags.set(RFlags.zf, true)
+        guard source != 0 else {
+            flags.setArithmetic(RFlags.zf | RFlags.pf)
             return
         }
-        flags.set(RFlags.zf, false)
-        let index = reverse ? 63 - source.leadingZeroBitCount : source.trailingZeroBitCount
-        setRegister(i.reg, i.size, UInt64(index))
+        let index = UInt64(reverse ? 63 - source.leadingZeroBitCount : source.trailingZeroBitCount)
+        setRegister(i.reg, i.size, index)
+        flags.setArithmetic(index.nonzeroBitCount & 1 == 0 ? RFlags.pf : 0)
     }
 
-    /// TZCNT/LZCNT: CF = source was zero, ZF = result is zero.
+    /// TZCNT/LZCNT: CF = source was zero, ZF = result is zero; OF keeps its value and SF, AF, PF are
+    /// cleared, as AMD processors do.
     mutating func countZeros(_ ins: UnsafePointer<DecodedInstruction>, leading: Bool) throws(Fault) {
         let i = ins.pointee
         let source = try readRM(ins, i.size)
@@ -68,7 +69,7 @@ extension CPUCore {
         let count = source == 0 ? bits : (leading ? source.leadingZeroBitCount - (64 - bits) : source.trailingZeroBitCount)
         setRegister(i.reg, i.size, UInt64(count))
         flags.materialize()
-        var arithmetic = flags.stored & RFlags.arithmetic & ~(RFlags.cf | RFlags.zf)
+        var arithmetic = flags.stored & RFlags.of
         if source == 0 { arithmetic |= RFlags.cf }
         if count == 0 { arithmetic |= RFlags.zf }
         flags.setArithmetic(arithmetic)

@@ -2,20 +2,19 @@
 extension CPUCore {
     @inline(__always)
     mutating func jcc(_ ins: UnsafePointer<DecodedInstruction>) {
-        let i = ins.pointee
-        if flags.condition(i.sub) { branch(to: nextRip &+ i.imm, i.size) }
+        if flags.condition(ins.pointee.sub) { nextRip = (nextRip &+ ins.pointee.imm) & ins.pointee.mask }
     }
 
     @inline(__always)
     mutating func jmpRel(_ ins: UnsafePointer<DecodedInstruction>) {
-        branch(to: nextRip &+ ins.pointee.imm, ins.pointee.size)
+        nextRip = (nextRip &+ ins.pointee.imm) & ins.pointee.mask
     }
 
     @inline(__always)
     mutating func callRel(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
-        let i = ins.pointee
-        try push(nextRip, i.size)
-        branch(to: nextRip &+ i.imm, i.size)
+        let size = ins.pointee.size
+        try push(nextRip, size)
+        branch(to: nextRip &+ ins.pointee.imm, size)
     }
 
     mutating func jmpIndirect(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
@@ -32,10 +31,10 @@ extension CPUCore {
 
     @inline(__always)
     mutating func ret(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
-        let i = ins.pointee
-        let target = try pop(i.size)
-        if i.imm != 0 { gpr[4] = (gpr[4] & ~stackMask) | ((gpr[4] &+ i.imm) & stackMask) }
-        branch(to: target, i.size)
+        let size = ins.pointee.size, release = ins.pointee.imm
+        let target = try pop(size)
+        if release != 0 { gpr[4] = (gpr[4] & ~stackMask) | ((gpr[4] &+ release) & stackMask) }
+        branch(to: target, size)
     }
 
     /// LOOPNE (0), LOOPE (1), LOOP (2): the counter is CX, ECX or RCX by address size.

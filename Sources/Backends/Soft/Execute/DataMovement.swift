@@ -2,26 +2,25 @@
 extension CPUCore {
     @inline(__always)
     mutating func movRegReg(_ ins: UnsafePointer<DecodedInstruction>) {
-        let i = ins.pointee
-        setRegister(i.rm, i.size, register(i.reg, i.size))
+        let mask = ins.pointee.mask
+        setRegister(ins.pointee.rm, mask: mask, register(ins.pointee.reg, mask: mask))
     }
 
     @inline(__always)
     mutating func movRegMem(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
-        let i = ins.pointee
-        setRegister(i.reg, i.size, try readMemory(ins, i.size))
+        setRegister(ins.pointee.reg, mask: ins.pointee.mask, try readMemory(ins, ins.pointee.size))
     }
 
     @inline(__always)
     mutating func movMemReg(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
-        let i = ins.pointee
-        try writeMemory(ins, i.size, register(i.reg, i.size))
+        try writeMemory(ins, ins.pointee.size, register(ins.pointee.reg, mask: ins.pointee.mask))
     }
 
+    @inline(__always)
     mutating func movzx(_ ins: UnsafePointer<DecodedInstruction>, signed: Bool) throws(Fault) {
-        let i = ins.pointee
-        let source = try readRM(ins, i.sub)
-        setRegister(i.reg, i.size, signed ? Self.signExtend(source, i.sub) : source)
+        let sourceSize = ins.pointee.sub
+        let source = try readRM(ins, sourceSize)
+        setRegister(ins.pointee.reg, mask: ins.pointee.mask, signed ? Self.signExtend(source, sourceSize) : source)
     }
 
     /// MOVSXD: with REX.W sign-extends a dword; without it behaves as a 32/16-bit MOV.

@@ -3,8 +3,7 @@
 extension CPUCore {
     @inline(__always)
     mutating func execute(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
-        let i = ins.pointee
-        switch i.op {
+        switch ins.pointee.op {
         case .aluRegReg: aluRegReg(ins)
         case .aluRegMem: try aluRegMem(ins)
         case .aluMemReg: try aluMemReg(ins)
@@ -13,21 +12,22 @@ extension CPUCore {
         case .movRegReg: movRegReg(ins)
         case .movRegMem: try movRegMem(ins)
         case .movMemReg: try movMemReg(ins)
-        case .movRegImm: setRegister(i.rm, i.size, i.imm)
-        case .movMemImm: try writeMemory(ins, i.size, i.imm)
-        case .lea: setRegister(i.reg, i.size, effectiveAddress(ins))
+        case .movRegImm: setRegister(ins.pointee.rm, ins.pointee.size, ins.pointee.imm)
+        case .movMemImm: try writeMemory(ins, ins.pointee.size, ins.pointee.imm)
+        case .lea: setRegister(ins.pointee.reg, ins.pointee.size, effectiveAddress(ins))
         case .jcc: jcc(ins)
         case .jmpRel: jmpRel(ins)
         case .callRel: try callRel(ins)
         case .ret: try ret(ins)
-        case .pushReg: try push(register(i.rm, i.size), i.size)
-        case .popReg: setRegister(i.rm, i.size, try pop(i.size))
-        case .pushImm: try push(i.imm, i.size)
+        case .pushReg: try push(register(ins.pointee.rm, ins.pointee.size), ins.pointee.size)
+        case .popReg: setRegister(ins.pointee.rm, ins.pointee.size, try pop(ins.pointee.size))
+        case .pushImm: try push(ins.pointee.imm, ins.pointee.size)
         case .unaryReg: unaryReg(ins)
         case .unaryMem: try unaryMem(ins)
         case .movzx: try movzx(ins, signed: false)
         case .movsx: try movzx(ins, signed: true)
         case .movsxd: try movsxd(ins)
+        case .shift: try shift(ins)
         case .setcc: try setcc(ins)
         case .cmovcc: try cmovcc(ins)
         case .nop: break
@@ -55,7 +55,8 @@ extension CPUCore {
         case .sahf: sahf()
         case .xlat: try xlat(ins)
         case .salc: setRegister(0, 1, flags.cf ? 0xff : 0)
-        case .shift: try shift(ins)
+        case .decimalAdjust: try decimalAdjust(ins)
+        case .bound: try bound(ins)
         case .shiftDouble: try shiftDouble(ins)
         case .mulDiv: try mulDiv(ins)
         case .imulRegRM: try imulTwoOperand(ins, immediate: false)
@@ -126,6 +127,7 @@ extension CPUCore {
         case .invlpg:
             try requireCPL0()
             tlb.flushPage((segmentBase[Int(i.segment)] &+ effectiveAddress(ins)) & linearMask)
+            blockEpoch &+= 1
         case .clts: try clts()
         case .lgdt: try loadTableRegister(ins, interrupt: false)
         case .lidt: try loadTableRegister(ins, interrupt: true)

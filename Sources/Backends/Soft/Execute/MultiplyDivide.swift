@@ -1,4 +1,6 @@
 /// MUL/IMUL/DIV/IDIV (SDM vol. 2). Division by zero and quotient overflow raise #DE; nothing traps.
+/// The flags the manuals leave undefined follow the AMD processors this was checked against:
+/// multiplies keep SF, ZF, AF and PF; divides keep CF and OF, set AF and clear SF, ZF, PF.
 extension CPUCore {
     mutating func mulDiv(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         let i = ins.pointee
@@ -53,7 +55,13 @@ extension CPUCore {
             overflow = high != 0
         }
         setAccumulatorPair(size, high: high, low: low)
-        flags.setResult(low, size: size, cf: overflow, of: overflow)
+        setMultiplyFlags(overflow)
+    }
+
+    /// CF = OF = the product did not fit; the other arithmetic flags keep their values.
+    private mutating func setMultiplyFlags(_ overflow: Bool) {
+        flags.materialize()
+        flags.setArithmetic((flags.stored & ~(RFlags.cf | RFlags.of)) | (overflow ? RFlags.cf | RFlags.of : 0))
     }
 
     private mutating func divide(_ divisor: UInt64, _ size: UInt8, signed: Bool) throws(Fault) {
@@ -70,6 +78,7 @@ extension CPUCore {
                 (quotient, remainder) = (dividend / divisor, dividend % divisor)
             }
             setAccumulatorPair(size, high: remainder, low: quotient)
+            setDivideFlags()
             return
         }
         let negativeDividend = high & Self.signBit(size) != 0
@@ -97,6 +106,12 @@ extension CPUCore {
         let signedQuotient = negativeQuotient ? (0 &- quotient) : quotient
         let signedRemainder = negativeDividend ? (0 &- remainder) : remainder
         setAccumulatorPair(size, high: signedRemainder & Self.mask(size), low: signedQuotient & Self.mask(size))
+        setDivideFlags()
+    }
+
+    private mutating func setDivideFlags() {
+        flags.materialize()
+        flags.setArithmetic((flags.stored & (RFlags.cf | RFlags.of)) | RFlags.af)
     }
 
     /// IMUL r, r/m (and r, r/m, imm): the truncated signed product; CF = OF = it did not fit.
@@ -114,6 +129,6 @@ extension CPUCore {
             overflow = Self.signExtend(low, size) != product.low
         }
         setRegister(i.reg, size, low)
-        flags.setResult(low, size: size, cf: overflow, of: overflow)
+        setMultiplyFlags(overflow)
     }
 }

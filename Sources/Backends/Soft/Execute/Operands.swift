@@ -1,41 +1,52 @@
 /// Register and memory operands of decoded instructions.
 extension CPUCore {
+    /// The low `size` bytes (1, 2, 4 or 8) as a mask, without a branch.
     @inline(__always)
-    static func mask(_ size: UInt8) -> UInt64 { size >= 8 ? UInt64.max : (UInt64(1) << UInt64(size &* 8)) &- 1 }
+    static func mask(_ size: UInt8) -> UInt64 { UInt64.max &>> UInt64((8 &- size) &<< 3) }
+
+    /// 64 minus the width in bits: how far a `size`-byte value is shifted to reach bit 63.
+    @inline(__always)
+    static func flagShift(_ size: UInt8) -> UInt8 { 64 &- (size &<< 3) }
 
     @inline(__always)
-    static func signBit(_ size: UInt8) -> UInt64 { UInt64(1) << UInt64(size &* 8 &- 1) }
+    static func signBit(_ size: UInt8) -> UInt64 { UInt64(1) &<< UInt64(size &* 8 &- 1) }
 
     /// Sign-extends the low `size` bytes of `value` to 64 bits.
     @inline(__always)
     static func signExtend(_ value: UInt64, _ size: UInt8) -> UInt64 {
         let shift = UInt64(64 &- size &* 8)
-        return UInt64(bitPattern: Int64(bitPattern: value << shift) >> shift)
+        return UInt64(bitPattern: Int64(bitPattern: value &<< shift) &>> shift)
     }
 
     // MARK: general registers
 
     /// Register `number` (16-19 are AH, CH, DH, BH for byte operands) truncated to `size` bytes.
     @inline(__always)
-    func register(_ number: UInt8, _ size: UInt8) -> UInt64 {
-        if number >= 16 { return (gpr[Int(number & 3)] >> 8) & 0xff }
-        return gpr[Int(number & 15)] & Self.mask(size)
+    func register(_ number: UInt8, _ size: UInt8) -> UInt64 { register(number, mask: Self.mask(size)) }
+
+    /// Register `number` under an operand mask precomputed at decode time.
+    @inline(__always)
+    func register(_ number: UInt8, mask: UInt64) -> UInt64 {
+        if number < 16 { return gpr[Int(number)] & mask }
+        return (gpr[Int(number & 3)] &>> 8) & 0xff
     }
 
     /// Writes a register the way x86-64 does: 32-bit writes zero the upper half, 8/16-bit writes merge.
     @inline(__always)
-    func setRegister(_ number: UInt8, _ size: UInt8, _ value: UInt64) {
-        if number >= 16 {
+    func setRegister(_ number: UInt8, _ size: UInt8, _ value: UInt64) { setRegister(number, mask: Self.mask(size), value) }
+
+    @inline(__always)
+    func setRegister(_ number: UInt8, mask: UInt64, _ value: UInt64) {
+        if number < 16 {
+            let index = Int(number)
+            if mask >= 0xffff_ffff {
+                gpr[index] = value & mask
+            } else {
+                gpr[index] = (gpr[index] & ~mask) | (value & mask)
+            }
+        } else {
             let index = Int(number & 3)
-            gpr[index] = (gpr[index] & ~0xff00) | ((value & 0xff) << 8)
-            return
-        }
-        let index = Int(number & 15)
-        switch size {
-        case 8: gpr[index] = value
-        case 4: gpr[index] = value & 0xffff_ffff
-        case 2: gpr[index] = (gpr[index] & ~0xffff) | (value & 0xffff)
-        default: gpr[index] = (gpr[index] & ~0xff) | (value & 0xff)
+            gpr[index] = (gpr[index] & ~0xff00) | ((value & 0xff) &<< 8)
         }
     }
 
@@ -52,7 +63,7 @@ extension CPUCore {
             address &+= nextRip
         }
         let index = ins.pointee.index
-        if index < 16 { address &+= gpr[Int(index)] << UInt64(ins.pointee.scale) }
+        if index < 16 { address &+= gpr[Int(index)] &<< UInt64(ins.pointee.scale) }
         switch ins.pointee.addressSize {
         case 8: return address
         case 4: return address & 0xffff_ffff

@@ -1,13 +1,17 @@
 /// ROL/ROR/RCL/RCR/SHL/SHR/SAL/SAR and SHLD/SHRD (SDM vol. 2, "SAL/SAR/SHL/SHR", "RCL/RCR/ROL/ROR").
-/// Flags follow the hardware's result for every count: OF as defined for a count of 1 is computed
-/// the same way for larger counts, as the processor does.
+/// Flags the manuals leave undefined follow the AMD processors this was checked against: OF comes
+/// from the last one-bit step of the shift (so SHR by more than 1 clears it) and shifts set AF.
 extension CPUCore {
     mutating func shift(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         let i = ins.pointee
-        let rawCount = i.imm == 0xff ? register(1, 1) : i.imm
+        let rawCount = i.imm2 == DecodedInstruction.countInCL ? register(1, 1) : i.imm
         let count = rawCount & (i.size == 8 ? 0x3f : 0x1f)
         guard count != 0 else {
-            if i.isMemory { _ = try readMemory(ins, i.size) } // the access still faults
+            if i.isMemory {
+                _ = try readMemory(ins, i.size) // the access still faults
+            } else if i.size == 4 {
+                setRegister(i.rm, 4, register(i.rm, 4)) // a 32-bit destination is still written
+            }
             return
         }
         if i.isMemory {
@@ -39,8 +43,8 @@ extension CPUCore {
             }
             return result
         case 2, 3: // RCL, RCR: rotate through CF over size+1 bits
+            // A count that is a multiple of size+1 leaves the value and CF but still sets OF.
             let amount = size < 4 ? count % (bits + 1) : count
-            guard amount != 0 else { return value }
             var result = value, carry = flags.cf
             for _ in 0..<amount {
                 if kind == 2 {
@@ -56,21 +60,18 @@ extension CPUCore {
             let overflow = kind == 2 ? (result & top != 0) != carry : (result & top != 0) != (result & (top >> 1) != 0)
             updateCarryOverflow(carry: carry, overflow: overflow)
             return result
-        case 5: // SHR
-            let result = count >= 64 ? 0 : (value >> count)
-            let carry = count <= 64 && (value >> (count - 1)) & 1 != 0
-            flags.setResult(result, size: size, cf: carry, of: value & top != 0)
-            return result & mask
+        case 5: // SHR (count <= 63: masked above)
+            let result = (value &>> count) & mask
+            flags.record(.shr, shift: Self.flagShift(size), dst: value, src: count, result: result)
+            return result
         case 7: // SAR
             let signed = Self.signExtend(value, size)
-            let result = UInt64(bitPattern: Int64(bitPattern: signed) >> Int64(min(count, 63))) & mask
-            let carry = (Int64(bitPattern: signed) >> Int64(min(count - 1, 63))) & 1 != 0
-            flags.setResult(result, size: size, cf: carry, of: false)
+            let result = UInt64(bitPattern: Int64(bitPattern: signed) &>> Int64(min(count, 63))) & mask
+            flags.record(.sar, shift: Self.flagShift(size), dst: value, src: count, result: result)
             return result
         default: // 4 SHL, 6 SAL
-            let result = count >= 64 ? 0 : (value << count) & mask
-            let carry = count <= bits && (value >> (bits - count)) & 1 != 0
-            flags.setResult(result, size: size, cf: carry, of: (result & top != 0) != carry)
+            let result = (value &<< count) & mask
+            flags.record(.shl, shift: Self.flagShift(size), dst: value, src: count, result: result)
             return result
         }
     }
@@ -86,23 +87,26 @@ extension CPUCore {
     /// SHLD (sub 0) / SHRD (sub 1): shift the destination, filling from the source register.
     mutating func shiftDouble(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         let i = ins.pointee
-        let rawCount = i.imm == 0xff ? register(1, 1) : i.imm
+        let rawCount = i.imm2 == DecodedInstruction.countInCL ? register(1, 1) : i.imm
         let count = rawCount & (i.size == 8 ? 0x3f : 0x1f)
         let destination = try readRM(ins, i.size)
-        guard count != 0 else { return }
+        guard count != 0 else {
+            if !i.isMemory && i.size == 4 { setRegister(i.rm, 4, destination) }
+            return
+        }
         let bits = UInt64(i.size) * 8
         let mask = Self.mask(i.size), top = Self.signBit(i.size)
         let source = register(i.reg, i.size)
         var result: UInt64, carry: Bool
         if i.size == 2 {
-            // A 16-bit count above 16 shifts through a 48-bit pattern of dst, src and dst again, as the
-            // processor does.
+            // A 16-bit count above 16 shifts through a 48-bit pattern: the destination and the source
+            // twice, as AMD processors do.
             if i.sub == 0 {
-                let pattern = (destination << 32) | (source << 16) | destination
-                result = ((pattern << count) >> 32) & 0xffff
+                let pattern = (destination << 32) | (source << 16) | source
+                result = (pattern >> (32 - count)) & 0xffff
                 carry = (pattern >> (48 - count)) & 1 != 0
             } else {
-                let pattern = destination | (source << 16) | (destination << 32)
+                let pattern = destination | (source << 16) | (source << 32)
                 result = (pattern >> count) & 0xffff
                 carry = (pattern >> (count - 1)) & 1 != 0
             }
@@ -113,7 +117,9 @@ extension CPUCore {
             result = ((destination >> count) | (source << (bits - count))) & mask
             carry = (destination >> (count - 1)) & 1 != 0
         }
-        flags.setResult(result, size: i.size, cf: carry, of: (result & top) != (destination & top))
+        // OF from the last one-bit step: the sign change between the value before it and the result.
+        let overflow = i.sub == 0 ? (result & top != 0) != carry : (result & top != 0) != (result & (top >> 1) != 0)
+        flags.setResult(result, size: i.size, cf: carry, of: overflow, af: true)
         try writeRM(ins, i.size, result)
     }
 }

@@ -142,6 +142,7 @@ extension CPUCore {
     mutating func flushCodeCache() {
         codeCache.flush()
         physical.clearCode()
+        blockEpoch &+= 1
         breakBlock = true
     }
 

@@ -22,8 +22,10 @@ extension CPUCore {
     /// Bits above MAXPHYADDR (40, as CPUID 0x80000008 reports) must be zero in PAE and 4-level entries.
     static let physicalAddressMask: UInt64 = (1 << 40) - 1
     private static let entryAddressMask: UInt64 = physicalAddressMask & ~0xfff
-    /// Bits 51:40 of a PAE/4-level entry: reserved above MAXPHYADDR.
+    /// Bits 51:40 of a 4-level entry are reserved above MAXPHYADDR; PAE entries also reserve 62:52,
+    /// which 4-level paging leaves to software (SDM vol. 3, tables 4-8 and 4-14).
     private static let reservedAddressBits: UInt64 = 0x000f_ff00_0000_0000
+    private static let reservedPAEBits: UInt64 = 0x7fff_ff00_0000_0000
 
     var pagingEnabled: Bool { cr0 & ControlBits.cr0PG != 0 && protectedMode }
 
@@ -51,7 +53,7 @@ extension CPUCore {
         var reservedViolation = false
 
         func entryReserved(_ entry: UInt64, large: Bool, level: Int) -> Bool {
-            if entry & Self.reservedAddressBits != 0 { return true }
+            if entry & (longMode ? Self.reservedAddressBits : Self.reservedPAEBits) != 0 { return true }
             if !nxEnabled && entry & (1 << 63) != 0 { return true }
             if large && level == 2 && entry & 0x1f_e000 != 0 { return true }
             if large && level == 3 && entry & 0x3fff_e000 != 0 { return true }

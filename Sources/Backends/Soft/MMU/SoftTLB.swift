@@ -24,7 +24,7 @@ enum AccessKind: Int {
 /// memory tracker write-protects page-table pages while the cache is on and drops inactive sets on
 /// such writes (`PhysicalMemory.pageTableBit`).
 struct SoftTLB {
-    static let entriesPerArray = 256
+    static let entriesPerArray = 1024
     static let sets = 4
     static let invalidTag = UInt64.max
     private static let arraysPerSet = 6

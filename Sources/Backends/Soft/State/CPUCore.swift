@@ -59,6 +59,9 @@ struct CPUCore {
     /// NMIs are blocked from NMI delivery until the next IRET (SDM vol. 3, 6.7.1).
     var nmiBlocked = false
     var instructionsRetired: UInt64 = 0
+    /// Bumped whenever a linear address may now map or decode differently (mode, privilege, TLB
+    /// flushes, code-cache flushes): entries of `CodeCache.recent` from older epochs are ignored.
+    var blockEpoch: UInt64 = 1
     /// In step mode exceptions are reported instead of delivered.
     var reportExceptions = false
 
@@ -161,6 +164,7 @@ struct CPUCore {
     /// Supervisor and user accesses use separate TLB arrays so a hit never needs a privilege check.
     @inline(__always)
     mutating func selectTLBs() {
+        blockEpoch &+= 1
         let user = cpl == 3
         tlbRead = tlb.current(.read, user: user)
         tlbWrite = tlb.current(.write, user: user)

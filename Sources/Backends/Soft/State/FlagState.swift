@@ -3,6 +3,8 @@
 enum LazyOp: UInt8 {
     /// The arithmetic bits in `FlagState.stored` are current.
     case none, add, adc, sub, sbb, logic, inc, dec
+    /// SHL/SAL, SHR, SAR by a non-zero masked count (kept in `src`); `dst` is the unshifted value.
+    case shl, shr, sar
 }
 
 /// RFLAGS with lazily evaluated arithmetic flags.
@@ -18,13 +20,13 @@ struct FlagState {
     /// The carry into ADC/SBB, or the preserved CF of INC/DEC.
     var carryIn = false
 
-    @inline(__always) var mask: UInt64 { UInt64.max >> UInt64(shift) }
-    @inline(__always) var sign: UInt64 { (UInt64(1) << 63) >> UInt64(shift) }
+    @inline(__always) var mask: UInt64 { UInt64.max &>> UInt64(shift) }
+    @inline(__always) var sign: UInt64 { (UInt64(1) &<< 63) &>> UInt64(shift) }
 
     @inline(__always)
-    mutating func record(_ op: LazyOp, size: UInt8, dst: UInt64, src: UInt64, result: UInt64, carryIn: Bool = false) {
+    mutating func record(_ op: LazyOp, shift: UInt8, dst: UInt64, src: UInt64, result: UInt64, carryIn: Bool = false) {
         self.op = op
-        shift = 64 &- (size &<< 3)
+        self.shift = shift
         self.dst = dst
         self.src = src
         self.result = result
@@ -41,6 +43,13 @@ struct FlagState {
         case .sbb: return carryIn ? dst & m <= src & m : dst & m < src & m
         case .logic: return false
         case .inc, .dec: return carryIn
+        case .shl:
+            let bits = 64 &- UInt64(shift)
+            return src <= bits && (dst &>> (bits &- src)) & 1 != 0
+        case .shr: return src <= 64 && (dst &>> (src &- 1)) & 1 != 0
+        case .sar:
+            let signed = Int64(bitPattern: dst &<< UInt64(shift)) &>> Int64(shift)
+            return (signed &>> Int64(min(src &- 1, 63))) & 1 != 0
         }
     }
 
@@ -55,7 +64,9 @@ struct FlagState {
         case .none: return stored & RFlags.of != 0
         case .add, .adc, .inc: return (dst ^ result) & (src ^ result) & sign != 0
         case .sub, .sbb, .dec: return (dst ^ src) & (dst ^ result) & sign != 0
-        case .logic: return false
+        case .logic, .sar: return false
+        case .shl: return (result & sign != 0) != cf
+        case .shr: return src == 1 && dst & sign != 0
         }
     }
 
@@ -63,6 +74,7 @@ struct FlagState {
         switch op {
         case .none: return stored & RFlags.af != 0
         case .logic: return false
+        case .shl, .shr, .sar: return true
         default: return (dst ^ src ^ result) & 0x10 != 0
         }
     }
@@ -106,13 +118,13 @@ struct FlagState {
     @inline(__always)
     mutating func setResult(_ result: UInt64, size: UInt8, cf: Bool, of: Bool, af: Bool = false) {
         let shift = 64 &- (size &<< 3)
-        let masked = result & (UInt64.max >> UInt64(shift))
+        let masked = result & (UInt64.max &>> UInt64(shift))
         var bits: UInt64 = 0
         if cf { bits |= RFlags.cf }
         if of { bits |= RFlags.of }
         if af { bits |= RFlags.af }
         if masked == 0 { bits |= RFlags.zf }
-        if masked & ((UInt64(1) << 63) >> UInt64(shift)) != 0 { bits |= RFlags.sf }
+        if masked & ((UInt64(1) &<< 63) &>> UInt64(shift)) != 0 { bits |= RFlags.sf }
         if (masked & 0xff).nonzeroBitCount & 1 == 0 { bits |= RFlags.pf }
         setArithmetic(bits)
     }
@@ -124,7 +136,7 @@ struct FlagState {
         if op == .sub {
             // CMP/SUB: compare the operands directly.
             let s = UInt64(shift)
-            let a = dst << s, b = src << s
+            let a = dst &<< s, b = src &<< s
             switch cc >> 1 {
             case 1: outcome = a < b
             case 2: outcome = a == b

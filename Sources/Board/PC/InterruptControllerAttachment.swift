@@ -4,9 +4,10 @@ extension PCBoard {
     /// The one place the PC's interrupt controllers (8259 PICs, IOAPIC, local APICs, 8254 PIT) join
     /// the machine. With `.inKernel` placement the KVM backend creates its in-kernel irqchip at VM
     /// creation and installs it as `machine.interruptController` itself, so nothing is attached here.
-    /// With `.userspace` placement the machine keeps VMMKit's `NoInterruptController` until the
-    /// userspace controller set (`PCInterruptController`) is attached here: IRQ lines then go nowhere.
+    /// With `.userspace` placement our Swift devices are attached as one set, `PCInterruptController`,
+    /// which claims their ports, MMIO pages and MSRs and becomes `machine.interruptController`.
     static func attachInterruptControllers(to machine: Machine) throws {
         guard machine.interruptControllerPlacement == .userspace else { return }
+        try machine.add(PCInterruptController(vcpuCount: machine.vcpuCount))
     }
 }

@@ -20,7 +20,7 @@ public struct DeviceType: Sendable {
 public struct DeviceRegistry: Sendable {
     public private(set) var types: [DeviceType] = []
 
-    public init(_ types: [DeviceType] = []) {}
+    public init() {}
 
     public mutating func register(_ type: DeviceType) throws(DeviceSpecificationError) {
         guard !types.contains(where: { $0.name == type.name }) else { throw .duplicateType(type.name) }

@@ -44,5 +44,5 @@ enum Op: UInt16 {
     // SSE data: see Execute/SSE*.swift
     case sseMoveLoad, sseMoveStore, sseMoveRegReg, sseScalarLoad, sseScalarStore, sseMoveLowHigh
     case movdToXMM, movdFromXMM, movqToXMM, movqStore
-    case sseBinary, sseShuffle, sseShiftImm, pmovmskb
+    case sseBinary, sseShuffle, sseShiftImm, pmovmskb, pextrw, pinsrw
 }

@@ -11,6 +11,49 @@ extension Decoder {
         static let and: UInt8 = 16, andn: UInt8 = 17, or: UInt8 = 18, xor: UInt8 = 19
         static let punpcklbw: UInt8 = 20, punpcklwd: UInt8 = 21, punpckldq: UInt8 = 22, punpcklqdq: UInt8 = 23
         static let punpckhbw: UInt8 = 24, punpckhwd: UInt8 = 25, punpckhdq: UInt8 = 26, punpckhqdq: UInt8 = 27
+        static let paddusb: UInt8 = 28, paddusw: UInt8 = 29, paddsb: UInt8 = 30, paddsw: UInt8 = 31
+        static let psubusb: UInt8 = 32, psubusw: UInt8 = 33, psubsb: UInt8 = 34, psubsw: UInt8 = 35
+        static let pmullw: UInt8 = 36, pmulhw: UInt8 = 37, pmulhuw: UInt8 = 38, pmuludq: UInt8 = 39, pmaddwd: UInt8 = 40
+        static let pmaxsw: UInt8 = 41, pminsw: UInt8 = 42, pavgb: UInt8 = 43, pavgw: UInt8 = 44, psadbw: UInt8 = 45
+        static let packsswb: UInt8 = 46, packuswb: UInt8 = 47, packssdw: UInt8 = 48
+        static let psllw: UInt8 = 49, pslld: UInt8 = 50, psllq: UInt8 = 51, psrlw: UInt8 = 52, psrld: UInt8 = 53
+        static let psrlq: UInt8 = 54, psraw: UInt8 = 55, psrad: UInt8 = 56
+    }
+
+    /// The 66-prefixed xmm, xmm/m128 operations beyond the first table, by opcode.
+    static func moreBinary(_ opcode: UInt8) -> UInt8? {
+        switch opcode {
+        case 0xdc: return SSEBinary.paddusb
+        case 0xdd: return SSEBinary.paddusw
+        case 0xec: return SSEBinary.paddsb
+        case 0xed: return SSEBinary.paddsw
+        case 0xd8: return SSEBinary.psubusb
+        case 0xd9: return SSEBinary.psubusw
+        case 0xe8: return SSEBinary.psubsb
+        case 0xe9: return SSEBinary.psubsw
+        case 0xd5: return SSEBinary.pmullw
+        case 0xe5: return SSEBinary.pmulhw
+        case 0xe4: return SSEBinary.pmulhuw
+        case 0xf4: return SSEBinary.pmuludq
+        case 0xf5: return SSEBinary.pmaddwd
+        case 0xee: return SSEBinary.pmaxsw
+        case 0xea: return SSEBinary.pminsw
+        case 0xe0: return SSEBinary.pavgb
+        case 0xe3: return SSEBinary.pavgw
+        case 0xf6: return SSEBinary.psadbw
+        case 0x63: return SSEBinary.packsswb
+        case 0x67: return SSEBinary.packuswb
+        case 0x6b: return SSEBinary.packssdw
+        case 0xf1: return SSEBinary.psllw
+        case 0xf2: return SSEBinary.pslld
+        case 0xf3: return SSEBinary.psllq
+        case 0xd1: return SSEBinary.psrlw
+        case 0xd2: return SSEBinary.psrld
+        case 0xd3: return SSEBinary.psrlq
+        case 0xe1: return SSEBinary.psraw
+        case 0xe2: return SSEBinary.psrad
+        default: return nil
+        }
     }
 
     mutating func decodeSSE(_ opcode: UInt8) throws(DecodeError) {
@@ -95,6 +138,17 @@ extension Decoder {
             guard p66 || f3 else { return undefined() }
             let memory = try readModRM()
             try sseMove(load: opcode == 0x6f, memory: memory, aligned: p66)
+        case 0xc6:
+            guard !p66 && !f3 && !f2 else { return undefined() }
+            try readModRM()
+            ins.op = .sseShuffle; ins.sub = 3; ins.imm = UInt64(try next())
+        case 0xc4:
+            guard p66 else { return undefined() }
+            try readModRM()
+            ins.op = .pinsrw; ins.size = 2; ins.imm = UInt64(try next())
+        case 0xc5:
+            guard p66, try !readModRM() else { return undefined() }
+            ins.op = .pextrw; ins.size = 4; ins.imm = UInt64(try next())
         case 0x70:
             guard p66 || f3 || f2 else { return undefined() }
             try readModRM()
@@ -113,7 +167,9 @@ extension Decoder {
             guard p66, try !readModRM() else { return undefined() }
             ins.op = .pmovmskb
         default:
-            undefined()
+            guard p66, !f3, !f2, let operation = Self.moreBinary(opcode) else { return undefined() }
+            try readModRM()
+            ins.op = .sseBinary; ins.sub = operation
         }
     }
 

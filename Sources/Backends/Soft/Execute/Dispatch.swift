@@ -163,6 +163,8 @@ extension CPUCore {
         case .sseShuffle: try sseShuffle(ins)
         case .sseShiftImm: try sseShiftImmediate(ins)
         case .pmovmskb: try pmovmskb(ins)
+        case .pextrw: try pextrw(ins)
+        case .pinsrw: try pinsrw(ins)
         case .ud2: throw Fault.ud
         case .undefined:
             UnimplementedOpcodeLog.report(bytes: i.opcodeBytes, rip: rip)

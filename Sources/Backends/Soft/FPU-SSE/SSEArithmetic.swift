@@ -7,10 +7,10 @@ extension CPUCore {
         setXMMValue(i.reg, Self.packed(i.sub, a, b))
     }
 
-    private static func bytes(_ v: Vector) -> SIMD16<UInt8> { unsafeBitCast(v, to: SIMD16<UInt8>.self) }
-    private static func words(_ v: Vector) -> SIMD8<UInt16> { unsafeBitCast(v, to: SIMD8<UInt16>.self) }
-    private static func dwords(_ v: Vector) -> SIMD4<UInt32> { unsafeBitCast(v, to: SIMD4<UInt32>.self) }
-    private static func vector<T: SIMD>(_ v: T) -> Vector { unsafeBitCast(v, to: Vector.self) }
+    static func bytes(_ v: Vector) -> SIMD16<UInt8> { unsafeBitCast(v, to: SIMD16<UInt8>.self) }
+    static func words(_ v: Vector) -> SIMD8<UInt16> { unsafeBitCast(v, to: SIMD8<UInt16>.self) }
+    static func dwords(_ v: Vector) -> SIMD4<UInt32> { unsafeBitCast(v, to: SIMD4<UInt32>.self) }
+    static func vector<T: SIMD>(_ v: T) -> Vector { unsafeBitCast(v, to: Vector.self) }
 
     private static func packed(_ operation: UInt8, _ a: Vector, _ b: Vector) -> Vector {
         typealias S = Decoder.SSEBinary
@@ -42,7 +42,8 @@ extension CPUCore {
         case S.andn: return ~a & b
         case S.or: return a | b
         case S.xor: return a ^ b
-        default: return unpack(operation, a, b)
+        case S.punpcklbw...S.punpckhqdq: return unpack(operation, a, b)
+        default: return widePacked(operation, a, b)
         }
     }
 
@@ -63,7 +64,7 @@ extension CPUCore {
         return vector(result)
     }
 
-    /// PSHUFD (sub 0), PSHUFLW (1), PSHUFHW (2).
+    /// PSHUFD (sub 0), PSHUFLW (1), PSHUFHW (2), SHUFPS (3).
     mutating func sseShuffle(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         try checkSSE()
         let i = ins.pointee
@@ -74,6 +75,10 @@ extension CPUCore {
             let d = Self.dwords(source)
             setXMMValue(i.reg, Self.vector(SIMD4<UInt32>(d[order & 3], d[(order >> 2) & 3], d[(order >> 4) & 3],
                                                          d[(order >> 6) & 3])))
+        case 3: // SHUFPS: two dwords from the destination, two from the source
+            let d = Self.dwords(xmmValue(i.reg)), e = Self.dwords(source)
+            setXMMValue(i.reg, Self.vector(SIMD4<UInt32>(d[order & 3], d[(order >> 2) & 3], e[(order >> 4) & 3],
+                                                         e[(order >> 6) & 3])))
         default:
             var w = Self.words(source)
             let base = i.sub == 1 ? 0 : 4

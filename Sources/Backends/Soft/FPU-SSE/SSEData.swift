@@ -118,3 +118,23 @@ extension CPUCore {
         setRegister(i.reg, 4, mask)
     }
 }
+
+extension CPUCore {
+    /// PEXTRW r32, xmm, imm8: the selected word, zero-extended.
+    mutating func pextrw(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
+        try checkSSE()
+        let i = ins.pointee
+        let words = unsafeBitCast(xmmValue(i.rm), to: SIMD8<UInt16>.self)
+        setRegister(i.reg, 4, UInt64(words[Int(i.imm & 7)]))
+    }
+
+    /// PINSRW xmm, r32/m16, imm8: replaces the selected word.
+    mutating func pinsrw(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
+        try checkSSE()
+        let i = ins.pointee
+        let value = try readRM(ins, 2)
+        var words = unsafeBitCast(xmmValue(i.reg), to: SIMD8<UInt16>.self)
+        words[Int(i.imm & 7)] = UInt16(truncatingIfNeeded: value)
+        setXMMValue(i.reg, unsafeBitCast(words, to: Vector.self))
+    }
+}

@@ -11,7 +11,7 @@ final class MachineOutcomeTests: XCTestCase {
         XCTAssertEqual(MachineOutcome.shutdown(vcpu: 0, registerDump: "").exitStatus, 4)
         XCTAssertEqual(MachineOutcome.interrupted("SIGINT").exitStatus, 130)
         XCTAssertEqual(MachineOutcome.timedOut(seconds: 5).exitStatus, 124)
-        XCTAssertEqual(MachineOutcome.failed("boom").exitStatus, 1)
+        XCTAssertEqual(MachineOutcome.failed("boom").exitStatus, 6, "even, unlike every debug-exit status")
     }
 
     func testOnlyUnusualEndsPrintAMessage() {

@@ -14,6 +14,8 @@ public enum MachineOutcome: Equatable, Sendable {
     /// A backend or device error ended the run.
     case failed(String)
 
+    /// Statuses vmm chooses itself are even, so none can be mistaken for a debug-exit status,
+    /// which is always odd (a guest's "pass" is 1).
     public var exitStatus: Int32 {
         switch self {
         case let .guestExit(value): return Int32(truncatingIfNeeded: (value << 1) | 1)
@@ -21,7 +23,7 @@ public enum MachineOutcome: Equatable, Sendable {
         case .shutdown: return 4
         case .interrupted: return 130
         case .timedOut: return 124
-        case .failed: return 1
+        case .failed: return 6
         }
     }
 

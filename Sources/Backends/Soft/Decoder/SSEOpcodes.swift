@@ -173,7 +173,8 @@ extension Decoder {
         }
     }
 
-    /// MOVUPS/MOVAPS/MOVDQA/MOVDQU loads and stores; a register-to-register move is one handler.
+    /// MOVUPS/MOVAPS/MOVDQA/MOVDQU loads and stores; a register-to-register move is one handler with
+    /// the destination in `reg` (store encodings swap their operands).
     private mutating func sseMove(load: Bool, memory: Bool, aligned: Bool) throws(DecodeError) {
         ins.sub = aligned ? 1 : 0
         if memory {

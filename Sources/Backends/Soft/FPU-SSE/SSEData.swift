@@ -43,7 +43,7 @@ extension CPUCore {
         switch i.op {
         case .sseMoveLoad: setXMMValue(i.reg, try read128(ins, aligned: i.sub == 1))
         case .sseMoveStore: try write128(ins, xmmValue(i.reg), aligned: i.sub == 1)
-        default: setXMMValue(i.rm, xmmValue(i.reg))
+        default: setXMMValue(i.reg, xmmValue(i.rm)) // register form: destination in ModRM.reg
         }
     }
 

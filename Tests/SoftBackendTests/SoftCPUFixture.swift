@@ -12,8 +12,8 @@ final class SoftCPUFixture {
     let machine: Machine
     let cpu: SoftVirtualCPU
 
-    init(_ mode: Mode, code: [UInt8], memorySize: UInt64 = 16 << 20) throws {
-        machine = try Machine(memorySize: memorySize, vcpuCount: 1)
+    init(_ mode: Mode, code: [UInt8], memorySize: UInt64 = 16 << 20, vcpuCount: Int = 1) throws {
+        machine = try Machine(memorySize: memorySize, vcpuCount: vcpuCount)
         try BootGDT.write(into: machine.memory)
         cpu = try SoftBackend().makeStandaloneVCPU(machine: machine)
         let state: BootState

@@ -171,6 +171,25 @@ final class SoftSystemTests: XCTestCase {
         XCTAssertTrue(cpu.cpu.xmm(3) == (0xfeee_0000_feee_0000, 0x0000_0000_feee_0000))
     }
 
+    func testScalarFloatingPointArithmeticCompareAndConversions() throws {
+        // mov $7,%eax; cvtsi2sd %eax,%xmm0; mov $3,%rcx; cvtsi2sd %rcx,%xmm1; divsd %xmm1,%xmm0;
+        // mulsd %xmm1,%xmm0; sqrtsd %xmm0,%xmm2; ucomisd %xmm1,%xmm2; cvttsd2si %xmm2,%ebx;
+        // cvtsd2ss %xmm0,%xmm3; addss %xmm3,%xmm3; cvtss2sd %xmm3,%xmm4; cvtsd2si %xmm4,%rdx
+        let code: [UInt8] = [0xb8, 0x07, 0x00, 0x00, 0x00, 0xf2, 0x0f, 0x2a, 0xc0, 0x48, 0xc7, 0xc1, 0x03, 0x00, 0x00,
+                             0x00, 0xf2, 0x48, 0x0f, 0x2a, 0xc9, 0xf2, 0x0f, 0x5e, 0xc1, 0xf2, 0x0f, 0x59, 0xc1, 0xf2,
+                             0x0f, 0x51, 0xd0, 0x66, 0x0f, 0x2e, 0xd1, 0xf2, 0x0f, 0x2c, 0xda, 0xf2, 0x0f, 0x5a, 0xd8,
+                             0xf3, 0x0f, 0x58, 0xdb, 0xf3, 0x0f, 0x5a, 0xe3, 0xf2, 0x48, 0x0f, 0x2d, 0xd4]
+        let cpu = try SoftCPUFixture(.long64, code: code)
+        try cpu.setSystemRegisters { $0.cr4 |= ControlBits.cr4OSFXSR }
+        var registers = try cpu.step(8)
+        XCTAssertEqual(cpu.cpu.xmm(0).low, (7.0).bitPattern)
+        XCTAssertEqual(cpu.cpu.xmm(2).low, (7.0).squareRoot().bitPattern)
+        XCTAssertEqual(try cpu.arithmeticFlags(), SoftFlag.cf, "sqrt(7) < 3: CF only")
+        registers = try cpu.step(5)
+        XCTAssertEqual(registers.rbx, 2)
+        XCTAssertEqual(registers.rdx, 14)
+    }
+
     func testSSEWithoutOSFXSRIsInvalid() throws {
         let cpu = try SoftCPUFixture(.long64, code: [0x66, 0x0f, 0xef, 0xc0]) // pxor %xmm0,%xmm0
         XCTAssertEqual(try cpu.cpu.step(instructions: 1), .exception(vector: 6, errorCode: nil))

@@ -83,7 +83,7 @@ public final class LocalAPIC: @unchecked Sendable {
     /// Whether the 8259's INTR reaches this CPU now (see `LocalAPICState.acceptsExternalInterrupt`).
     public var acceptsExternalInterrupt: Bool { inspect { $0.acceptsExternalInterrupt } }
 
-    public func acknowledge() -> UInt8? { update { apic, _ in apic.acknowledge() } }
+    public func acknowledge() -> UInt8? { update { apic, now in apic.acknowledge(now: now) } }
 
     /// The vCPU fetched an ExtINT vector from the 8259: an IOAPIC ExtINT request is served.
     public func acknowledgeExternalInterrupt() { update { apic, _ in apic.externalInterruptRequested = false } }

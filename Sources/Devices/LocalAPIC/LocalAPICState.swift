@@ -109,11 +109,16 @@ struct LocalAPICState {
         levelTriggered.remove(vector)
     }
 
-    /// INTA: the deliverable vector moves from IRR to ISR.
-    mutating func acknowledge() -> UInt8? {
+    /// INTA: the deliverable vector moves from IRR to ISR. Taking the timer's vector frees its IRR
+    /// bit for the next expiry, so an expiry owed from a late host timer is requested again at once.
+    mutating func acknowledge(now: UInt64) -> UInt8? {
         guard let vector = deliverableVector else { return nil }
         requests.remove(vector)
         inService.insert(vector)
+        if vector == LocalVectorTable.vector(lvt.timer) {
+            timer.acknowledgedAt = now
+            if !LocalVectorTable.isMasked(lvt.timer) && timer.takeOwedExpiry() { requests.insert(vector) }
+        }
         return vector
     }
 
@@ -136,11 +141,24 @@ struct LocalAPICState {
     }
 
     /// The timer ran out: its interrupt is requested unless masked; returns whether it expired.
+    ///
+    /// On hardware every expiry sets the IRR bit, and one that finds the bit still set is merged
+    /// into it: a guest slow to take its timer interrupt loses ticks, and so does it here. A host
+    /// timer thread that woke late is the VMM's fault, not the guest's: of the expiries it slept
+    /// through, those after the guest last took the vector (when the IRR bit was free) each count,
+    /// one requested now and the rest owed, requested again at each acknowledge.
     mutating func expireTimer(now: UInt64) -> Bool {
-        guard timer.expire(now: now, mode: timerMode) else { return false }
-        if !LocalVectorTable.isMasked(lvt.timer) {
-            accept(vector: LocalVectorTable.vector(lvt.timer), levelTriggered: false)
+        guard let expiry = timer.expire(now: now, mode: timerMode) else { return false }
+        let vector = LocalVectorTable.vector(lvt.timer)
+        guard !LocalVectorTable.isMasked(lvt.timer) else {
+            timer.forgetOwedExpiries()
+            return true
         }
+        guard isEnabled, !requests.contains(vector) else { return true }
+        let counted = expiry.count(from: timer.acknowledgedAt)
+        guard counted > 0 else { return true }
+        accept(vector: vector, levelTriggered: false)
+        timer.owe(counted - 1, period: expiry.period)
         return true
     }
 }

@@ -3,14 +3,36 @@
 /// The bus clock is 1 GHz, as in KVM: one timer tick per nanosecond before the divider. The TSC the
 /// deadline mode compares with is a virtual TSC equal to the host's CLOCK_MONOTONIC in nanoseconds
 /// (a 1 GHz TSC); backends that want TSC-deadline guests to see consistent times report that TSC.
+///
+/// Periodic expiries sit on a grid of absolute boundaries (start + n * period), never "now + period",
+/// so a host timer thread that wakes late neither stretches the period nor drops the expiries it
+/// slept through: those are owed and delivered one per acknowledge (see `LocalAPICState.expireTimer`).
 struct LocalAPICTimer {
     enum Mode: UInt32 {
         case oneShot = 0, periodic = 1, tscDeadline = 2
     }
 
+    /// The period boundaries a late host timer found passed at once: `count` expiries, the first at
+    /// `first`, each `period` after the previous one.
+    struct Expiry: Equatable {
+        let first: UInt64
+        let count: UInt64
+        let period: UInt64
+
+        /// How many of the boundaries fall at or after `time`.
+        func count(from time: UInt64) -> UInt64 {
+            guard time > first else { return count }
+            let skipped = (time - first + period - 1) / period
+            return count > skipped ? count - skipped : 0
+        }
+    }
+
     /// A periodic timer never fires more often than this, so a hostile guest cannot make the host
     /// timer thread spin (KVM similarly enforces a minimum period).
     static let minimumPeriod: UInt64 = 100_000
+    /// Owed expiries are capped at one second of periods, so a host stall that long (a stopped
+    /// process) is not replayed as an interrupt storm.
+    static let catchUpLimit: UInt64 = 1_000_000_000
 
     var initialCount: UInt32 = 0
     var divideConfiguration: UInt32 = 0
@@ -18,6 +40,10 @@ struct LocalAPICTimer {
     var periodStart: UInt64?
     /// The IA32_TSC_DEADLINE value, 0 when disarmed.
     var tscDeadline: UInt64 = 0
+    /// Periodic expiries the host timer thread slept through that are still to be delivered.
+    private(set) var owedExpiries: UInt64 = 0
+    /// When the guest last took the timer's vector from IRR into service (INTA).
+    var acknowledgedAt: UInt64 = 0
 
     /// Divide configuration bits 3, 1 and 0 select 2, 4, ... 128, or 1 (SDM vol. 3, figure 10-10).
     var divisor: UInt64 {
@@ -46,10 +72,10 @@ struct LocalAPICTimer {
         return start &+ period(mode)
     }
 
-    /// If the timer has expired by `now`, advances it (periodic: to the latest period boundary,
-    /// coalescing missed periods as a real timer's single IRR bit would) and returns true.
-    mutating func expire(now: UInt64, mode: Mode) -> Bool {
-        guard let deadline = deadline(mode: mode), now >= deadline else { return false }
+    /// If the timer has expired by `now`, advances it and returns the expiries since it last fired:
+    /// in periodic mode every boundary up to `now`, with the next deadline the boundary after it.
+    mutating func expire(now: UInt64, mode: Mode) -> Expiry? {
+        guard let deadline = deadline(mode: mode), now >= deadline else { return nil }
         switch mode {
         case .tscDeadline:
             tscDeadline = 0
@@ -57,16 +83,32 @@ struct LocalAPICTimer {
             periodStart = nil
         case .periodic:
             let span = period(mode)
-            periodStart = deadline + (now - deadline) / span * span
+            let later = (now - deadline) / span
+            periodStart = deadline + later * span
+            return Expiry(first: deadline, count: later + 1, period: span)
         }
+        return Expiry(first: deadline, count: 1, period: 1)
+    }
+
+    mutating func owe(_ expiries: UInt64, period: UInt64) {
+        owedExpiries = min(owedExpiries + expiries, max(Self.catchUpLimit / max(period, 1), 1))
+    }
+
+    /// Takes one owed expiry, if any.
+    mutating func takeOwedExpiry() -> Bool {
+        guard owedExpiries > 0 else { return false }
+        owedExpiries -= 1
         return true
     }
+
+    mutating func forgetOwedExpiries() { owedExpiries = 0 }
 
     /// A write to the initial count register (ignored in TSC-deadline mode); 0 stops the timer.
     mutating func load(_ count: UInt32, now: UInt64, mode: Mode) {
         guard mode != .tscDeadline else { return }
         initialCount = count
         periodStart = count == 0 ? nil : now
+        owedExpiries = 0
     }
 
     /// Switching into or out of TSC-deadline mode disarms the timer (SDM vol. 3, 10.5.4.1).
@@ -74,5 +116,6 @@ struct LocalAPICTimer {
         guard old != new, old == .tscDeadline || new == .tscDeadline else { return }
         periodStart = nil
         tscDeadline = 0
+        owedExpiries = 0
     }
 }

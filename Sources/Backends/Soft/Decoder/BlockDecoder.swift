@@ -65,32 +65,29 @@ extension CPUCore {
     private mutating func decodeAcrossPages(linear: UInt64, page: UnsafeMutableRawPointer) throws(Fault)
         -> DecodedInstruction
     {
-        var buffer: (UInt64, UInt64) = (0, 0)
+        let bytes = crossPageBytes
         let first = Int(0x1000 - (linear & 0xfff))
-        let nextLinear = ((linear | 0xfff) &+ 1) & linearMask
-        return try withUnsafeMutableBytes(of: &buffer) { (bytes) throws(Fault) -> DecodedInstruction in
-            for index in 0..<first { bytes[index] = page.load(fromByteOffset: Int(linear & 0xfff) + index, as: UInt8.self) }
-            var decoder = Decoder(bytes: UnsafePointer(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)),
-                                  available: first, mode: codeSize)
-            if let decoded = try? decoder.decode() { return decoded }
-            guard let next = try fetchPage(nextLinear) else { throw Fault.ud }
-            for index in first..<15 { bytes[index] = next.host.load(fromByteOffset: index - first, as: UInt8.self) }
-            var full = Decoder(bytes: UnsafePointer(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)),
-                               available: 15, mode: codeSize)
-            do {
-                return try full.decode()
-            } catch {
-                throw Fault.gp()
-            }
+        for index in 0..<first { bytes[index] = page.load(fromByteOffset: Int(linear & 0xfff) + index, as: UInt8.self) }
+        var decoder = Decoder(bytes: UnsafePointer(bytes), available: first, mode: codeSize)
+        if let decoded = try? decoder.decode() { return decoded }
+        guard let next = try fetchPage(((linear | 0xfff) &+ 1) & linearMask) else { throw Fault.ud }
+        for index in first..<15 { bytes[index] = next.host.load(fromByteOffset: index - first, as: UInt8.self) }
+        var full = Decoder(bytes: UnsafePointer(bytes), available: 15, mode: codeSize)
+        do {
+            return try full.decode()
+        } catch {
+            throw Fault.gp()
         }
     }
 }
 
 extension Op {
-    /// Control transfers end a block: what follows is decoded where execution actually goes.
+    /// Unconditional control transfers end a block: what follows is decoded where execution actually
+    /// goes. Conditional branches do not (their handlers end the block when taken), so the fall-through
+    /// path runs on without a lookup.
     var endsBlock: Bool {
         switch self {
-        case .jcc, .jcxz, .loop, .jmpRel, .callRel, .jmpIndirect, .callIndirect, .ret, .jmpFar, .callFar,
+        case .jmpRel, .callRel, .jmpIndirect, .callIndirect, .ret, .jmpFar, .callFar,
              .jmpFarIndirect, .callFarIndirect, .retFar, .iret, .int, .int3, .into, .int1, .syscall, .sysret,
              .sysenter, .sysexit, .hlt, .undefined, .ud2:
             return true

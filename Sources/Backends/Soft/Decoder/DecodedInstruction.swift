@@ -26,6 +26,8 @@ struct DecodedInstruction {
     /// computed once at decode time for the hot handlers.
     var mask: UInt64 = 0xffff_ffff
     var flagShift: UInt8 = 32
+    /// `addressSize` as a mask.
+    var addressMask: UInt64 = 0xffff_ffff
     /// A second immediate: ENTER's nesting level, a far pointer's selector, `countInCL` for shifts.
     var imm2: UInt16 = 0
     /// The first bytes, for the unimplemented-opcode log.
@@ -39,8 +41,13 @@ struct DecodedInstruction {
     /// `prefixes` bits.
     static let repz: UInt8 = 1, repnz: UInt8 = 2, lock: UInt8 = 4, operandSizePrefix: UInt8 = 8, rex: UInt8 = 16
     static let memoryOperand: UInt8 = 32
+    /// A 64-bit-mode memory operand through ES/CS/SS/DS: base 0 and no limit, so the effective
+    /// address is the linear address (SDM vol. 3, 3.4.4).
+    static let flatSegment: UInt8 = 64
     var hasRep: Bool { prefixes & (Self.repz | Self.repnz) != 0 }
     var isMemory: Bool { prefixes & Self.memoryOperand != 0 }
+    var isLocked: Bool { prefixes & Self.lock != 0 }
+    var isFlat: Bool { prefixes & Self.flatSegment != 0 }
 }
 
 extension DecodedInstruction {

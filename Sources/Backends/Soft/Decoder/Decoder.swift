@@ -110,7 +110,11 @@ struct Decoder {
         ins.length = UInt8(position)
         if ins.prefixes & DecodedInstruction.lock != 0 && !ins.acceptsLock && ins.op != .undefined {
             ins.op = .ud2 // LOCK on anything but a read-modify-write of memory is #UD (SDM vol. 2, LOCK)
+        } else if ins.prefixes & DecodedInstruction.lock != 0 && (ins.op == .aluMemReg || ins.op == .aluMemImm) {
+            ins.op = ins.op == .aluMemReg ? .lockedALUReg : .lockedALUImm
         }
+        ins.addressMask = CPUCore.mask(ins.addressSize)
+        if mode == 8 && ins.isMemory && Int(ins.segment) < Segment.fs { ins.prefixes |= DecodedInstruction.flatSegment }
         let width = min(ins.size, 8)
         ins.mask = CPUCore.mask(width)
         ins.flagShift = CPUCore.flagShift(width)

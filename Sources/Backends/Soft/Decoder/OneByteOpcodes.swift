@@ -162,6 +162,10 @@ extension Decoder {
             case 0xd0, 0xd1: ins.imm = 1
             default: ins.imm2 = DecodedInstruction.countInCL
             }
+            if opcode < 0xd2 && modrmIsRegister && modrmReg >= 4 {
+                ins.op = .shiftRegisterImmediate
+                ins.imm &= ins.size == 8 ? 0x3f : 0x1f
+            }
         case 0xc2:
             ins.op = .ret; ins.size = operandSize(default64: true); ins.imm = UInt64(try read16())
         case 0xc3:

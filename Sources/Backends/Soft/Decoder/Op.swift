@@ -3,7 +3,7 @@
 enum Op: UInt16 {
     case undefined
     // integer ALU: sub = 0 add, 1 or, 2 adc, 3 sbb, 4 and, 5 sub, 6 xor, 7 cmp, 8 test
-    case aluRegReg, aluRegMem, aluMemReg, aluRegImm, aluMemImm
+    case aluRegReg, aluRegMem, aluMemReg, aluRegImm, aluMemImm, lockedALUReg, lockedALUImm
     // moves
     case movRegReg, movRegMem, movMemReg, movRegImm, movMemImm
     case movRegSeg, movMemSeg, movSegRM, lea
@@ -16,6 +16,8 @@ enum Op: UInt16 {
     case unaryReg, unaryMem
     // shifts: sub = kind (rol ror rcl rcr shl shr sal sar); imm = count, or 0xff for CL
     case shift, shiftDouble
+    // SHL/SAL/SHR/SAR of a register by an immediate (count already masked): the common compiled form
+    case shiftRegisterImmediate
     // multiply/divide group 3: sub = 4 mul, 5 imul, 6 div, 7 idiv
     case mulDiv, imulRegRM, imulRegRMImm
     // bits
@@ -36,7 +38,7 @@ enum Op: UInt16 {
     // system
     case nop, hlt, cpuid, rdtsc, rdtscp, rdmsr, wrmsr, rdpmc, movFromCR, movToCR, movFromDR, movToDR
     case invlpg, clts, lgdt, lidt, sgdt, sidt, lldt, ltr, sldt, str, lmsw, smsw, lar, lsl, verr, verw
-    case swapgs, xgetbv, xsetbv, wbinvd, loadFarPointer, ud2, cpuidFaulting
+    case swapgs, xgetbv, xsetbv, wbinvd, loadFarPointer, ud2
     // x87 control: sub = 0 fninit, 1 fnstsw ax, 2 fnstsw m16, 3 fnstcw, 4 fldcw, 5 fnclex, 6 fwait
     case x87Control
     // SSE state
@@ -45,4 +47,6 @@ enum Op: UInt16 {
     case sseMoveLoad, sseMoveStore, sseMoveRegReg, sseScalarLoad, sseScalarStore, sseMoveLowHigh
     case movdToXMM, movdFromXMM, movqToXMM, movqStore
     case sseBinary, sseShuffle, sseShiftImm, pmovmskb, pextrw, pinsrw
+    // SSE floating point: imm2 = format (0 ps, 1 pd, 2 ss, 3 sd); see FPU-SSE/SSEFloatingPoint.swift
+    case sseFloat, sseCompareOrdered, sseConvert
 }

@@ -91,6 +91,32 @@ extension Decoder {
             guard !f3 && !f2, opcode == 0x2b || p66 else { return undefined() }
             guard try readModRM() else { return undefined() }
             ins.op = .sseMoveStore; ins.sub = 1
+        case 0x51, 0x58, 0x59, 0x5c...0x5f:
+            try readModRM()
+            ins.op = .sseFloat
+            ins.imm2 = floatFormat(p66: p66, f3: f3, f2: f2)
+            switch opcode {
+            case 0x51: ins.sub = 0
+            case 0x58: ins.sub = 1
+            case 0x59: ins.sub = 2
+            case 0x5c: ins.sub = 3
+            case 0x5d: ins.sub = 4
+            case 0x5e: ins.sub = 5
+            default: ins.sub = 6
+            }
+        case 0x2e, 0x2f:
+            guard !f3 && !f2 else { return undefined() }
+            try readModRM()
+            ins.op = .sseCompareOrdered; ins.imm2 = p66 ? 3 : 2
+        case 0x2a, 0x2c, 0x2d:
+            guard f3 || f2 else { return undefined() } // the MMX forms are not implemented
+            try readModRM()
+            ins.op = .sseConvert; ins.imm2 = f2 ? 3 : 2; ins.size = rexW ? 8 : 4
+            ins.sub = opcode == 0x2a ? 0 : (opcode == 0x2c ? 1 : 2)
+        case 0x5a:
+            guard f3 || f2 else { return undefined() } // the packed forms are not implemented
+            try readModRM()
+            ins.op = .sseConvert; ins.imm2 = f2 ? 3 : 2; ins.sub = f3 ? 3 : 4
         case 0x54...0x57:
             guard !f3 && !f2 else { return undefined() }
             try readModRM()
@@ -171,6 +197,12 @@ extension Decoder {
             try readModRM()
             ins.op = .sseBinary; ins.sub = operation
         }
+    }
+
+    /// The operand format a mandatory prefix selects: 0 packed single, 1 packed double, 2 scalar single,
+    /// 3 scalar double.
+    private func floatFormat(p66: Bool, f3: Bool, f2: Bool) -> UInt16 {
+        f3 ? 2 : (f2 ? 3 : (p66 ? 1 : 0))
     }
 
     /// MOVUPS/MOVAPS/MOVDQA/MOVDQU loads and stores; a register-to-register move is one handler with

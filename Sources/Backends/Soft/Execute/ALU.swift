@@ -58,10 +58,10 @@ extension CPUCore {
     @inline(__always)
     mutating func aluMemReg(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         let kind = ins.pointee.sub, size = ins.pointee.size, mask = ins.pointee.mask
-        let segment = Int(ins.pointee.segment), offset = effectiveAddress(ins)
-        let destination = try read(segment, offset, size)
+        let linear = try memoryLinearAddress(ins, write: kind < 7)
+        let destination = try readLinear(linear, size)
         let result = alu(kind, destination, register(ins.pointee.reg, mask: mask), mask: mask, shift: ins.pointee.flagShift)
-        if kind < 7 { try write(segment, offset, size, result) }
+        if kind < 7 { try writeLinear(linear, size, result) }
     }
 
     @inline(__always)
@@ -75,10 +75,10 @@ extension CPUCore {
     @inline(__always)
     mutating func aluMemImm(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         let kind = ins.pointee.sub, size = ins.pointee.size, mask = ins.pointee.mask
-        let segment = Int(ins.pointee.segment), offset = effectiveAddress(ins)
-        let destination = try read(segment, offset, size)
+        let linear = try memoryLinearAddress(ins, write: kind < 7)
+        let destination = try readLinear(linear, size)
         let result = alu(kind, destination, ins.pointee.imm & mask, mask: mask, shift: ins.pointee.flagShift)
-        if kind < 7 { try write(segment, offset, size, result) }
+        if kind < 7 { try writeLinear(linear, size, result) }
     }
 
     /// INC (0), DEC (1), NOT (2), NEG (3).
@@ -110,8 +110,15 @@ extension CPUCore {
 
     mutating func unaryMem(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         let i = ins.pointee
-        let segment = Int(i.segment), offset = effectiveAddress(ins)
-        let value = try read(segment, offset, i.size)
-        try write(segment, offset, i.size, unary(i.sub, value, i.size))
+        let kind = i.sub, mask = i.mask
+        let old = try readModifyWrite(Int(i.segment), effectiveAddress(ins), i.size, locked: i.isLocked) { value in
+            switch kind {
+            case 0: return (value &+ 1) & mask
+            case 1: return (value &- 1) & mask
+            case 2: return ~value & mask
+            default: return (0 &- value) & mask
+            }
+        }
+        _ = unary(kind, old, i.size) // the flags, from the value actually replaced
     }
 }

@@ -9,7 +9,7 @@ extension CPUCore {
         if i.isMemory {
             let displacement = (offset >> Int64(bits.trailingZeroBitCount)) &* Int64(i.size)
             let address = (effectiveAddress(ins) &+ UInt64(bitPattern: displacement)) & Self.mask(i.addressSize)
-            try bitTest(i.sub, Int(i.segment), address, UInt64(offset & (bits - 1)), i.size)
+            try bitTest(i.sub, Int(i.segment), address, UInt64(offset & (bits - 1)), i.size, locked: i.isLocked)
         } else {
             bitTestInRegister(i, UInt64(offset & (bits - 1)))
         }
@@ -19,15 +19,29 @@ extension CPUCore {
         let i = ins.pointee
         let bit = i.imm & (UInt64(i.size) * 8 - 1)
         if i.isMemory {
-            try bitTest(i.sub, Int(i.segment), effectiveAddress(ins), bit, i.size)
+            try bitTest(i.sub, Int(i.segment), effectiveAddress(ins), bit, i.size, locked: i.isLocked)
         } else {
             bitTestInRegister(i, bit)
         }
     }
 
-    private mutating func bitTest(_ kind: UInt8, _ segment: Int, _ offset: UInt64, _ bit: UInt64, _ size: UInt8) throws(Fault) {
-        let value = try read(segment, offset, size)
-        if let updated = applyBitTest(kind, value, bit) { try write(segment, offset, size, updated) }
+    private mutating func bitTest(_ kind: UInt8, _ segment: Int, _ offset: UInt64, _ bit: UInt64, _ size: UInt8,
+                                  locked: Bool) throws(Fault) {
+        guard kind != 0 else {
+            _ = applyBitTest(kind, try read(segment, offset, size), bit)
+            return
+        }
+        let old = try readModifyWrite(segment, offset, size, locked: locked) { Self.bitTestResult(kind, $0, bit) }
+        _ = applyBitTest(kind, old, bit)
+    }
+
+    private static func bitTestResult(_ kind: UInt8, _ value: UInt64, _ bit: UInt64) -> UInt64 {
+        let selected = UInt64(1) << bit
+        switch kind {
+        case 1: return value | selected
+        case 2: return value & ~selected
+        default: return value ^ selected
+        }
     }
 
     private mutating func bitTestInRegister(_ i: DecodedInstruction, _ bit: UInt64) {
@@ -36,14 +50,8 @@ extension CPUCore {
 
     /// Sets CF from the bit; returns the new value for BTS (1), BTR (2), BTC (3).
     private mutating func applyBitTest(_ kind: UInt8, _ value: UInt64, _ bit: UInt64) -> UInt64? {
-        let selected = UInt64(1) << bit
-        flags.set(RFlags.cf, value & selected != 0)
-        switch kind {
-        case 1: return value | selected
-        case 2: return value & ~selected
-        case 3: return value ^ selected
-        default: return nil
-        }
+        flags.set(RFlags.cf, value & (UInt64(1) << bit) != 0)
+        return kind == 0 ? nil : Self.bitTestResult(kind, value, bit)
     }
 
     /// BSF/BSR: for a zero source ZF=1 and the destination is unchanged (AMD APM vol. 3, BSF). The
@@ -83,13 +91,13 @@ extension CPUCore {
     }
 
     mutating func setcc(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
-        try writeRM(ins, 1, flags.condition(ins.pointee.sub) ? 1 : 0)
+        try writeRM(ins, 1, condition(ins.pointee.sub) ? 1 : 0)
     }
 
     /// CMOVcc reads its source even when the condition is false; a 32-bit CMOV always zero-extends.
     mutating func cmovcc(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         let i = ins.pointee
         let source = try readRM(ins, i.size)
-        setRegister(i.reg, i.size, flags.condition(i.sub) ? source : register(i.reg, i.size))
+        setRegister(i.reg, i.size, condition(i.sub) ? source : register(i.reg, i.size))
     }
 }

@@ -2,7 +2,10 @@
 extension CPUCore {
     @inline(__always)
     mutating func jcc(_ ins: UnsafePointer<DecodedInstruction>) {
-        if flags.condition(ins.pointee.sub) { nextRip = (nextRip &+ ins.pointee.imm) & ins.pointee.mask }
+        if condition(ins.pointee.sub) {
+            nextRip = (nextRip &+ ins.pointee.imm) & ins.pointee.mask
+            breakBlock = true
+        }
     }
 
     @inline(__always)
@@ -48,11 +51,17 @@ extension CPUCore {
         case 1: taken = count != 0 && flags.zf
         default: taken = count != 0
         }
-        if taken { branch(to: nextRip &+ i.imm, i.size) }
+        if taken {
+            branch(to: nextRip &+ i.imm, i.size)
+            breakBlock = true
+        }
     }
 
     mutating func jcxz(_ ins: UnsafePointer<DecodedInstruction>) {
         let i = ins.pointee
-        if register(1, i.addressSize) == 0 { branch(to: nextRip &+ i.imm, i.size) }
+        if register(1, i.addressSize) == 0 {
+            branch(to: nextRip &+ i.imm, i.size)
+            breakBlock = true
+        }
     }
 }

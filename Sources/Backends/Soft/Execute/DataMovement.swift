@@ -56,9 +56,8 @@ extension CPUCore {
     mutating func xchg(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         let i = ins.pointee
         if i.isMemory {
-            let segment = Int(i.segment), offset = effectiveAddress(ins)
-            let old = try read(segment, offset, i.size)
-            try write(segment, offset, i.size, register(i.reg, i.size))
+            let value = register(i.reg, i.size)
+            let old = try readModifyWrite(Int(i.segment), effectiveAddress(ins), i.size, locked: true) { _ in value }
             setRegister(i.reg, i.size, old)
         } else {
             let old = register(i.rm, i.size)
@@ -71,10 +70,11 @@ extension CPUCore {
         let i = ins.pointee
         let source = register(i.reg, i.size)
         if i.isMemory {
-            let segment = Int(i.segment), offset = effectiveAddress(ins)
-            let destination = try read(segment, offset, i.size)
-            let sum = alu(0, destination, source, i.size)
-            try write(segment, offset, i.size, sum)
+            let mask = i.mask
+            let destination = try readModifyWrite(Int(i.segment), effectiveAddress(ins), i.size, locked: i.isLocked) {
+                ($0 &+ source) & mask
+            }
+            _ = alu(0, destination, source, i.size)
             setRegister(i.reg, i.size, destination)
         } else {
             let destination = register(i.rm, i.size)
@@ -84,21 +84,19 @@ extension CPUCore {
         }
     }
 
-    /// CMPXCHG: the accumulator is compared with the destination (flags as CMP). On a mismatch the
-    /// memory form still writes the old value back, as the processor's locked cycle does.
+    /// CMPXCHG: the accumulator is compared with the destination (flags as CMP). The write permission
+    /// is checked either way; on a mismatch nothing is stored, so a concurrent store by another vCPU
+    /// is never overwritten with a stale value.
     mutating func cmpxchg(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         let i = ins.pointee
         let accumulator = register(0, i.size)
         if i.isMemory {
-            let segment = Int(i.segment), offset = effectiveAddress(ins)
-            let destination = try read(segment, offset, i.size)
-            _ = alu(7, accumulator, destination, i.size)
-            if accumulator == destination {
-                try write(segment, offset, i.size, register(i.reg, i.size))
-            } else {
-                try write(segment, offset, i.size, destination)
-                setRegister(0, i.size, destination)
+            let replacement = register(i.reg, i.size)
+            let destination = try readModifyWrite(Int(i.segment), effectiveAddress(ins), i.size, locked: i.isLocked) {
+                $0 == accumulator ? replacement : nil
             }
+            _ = alu(7, accumulator, destination, i.size)
+            if accumulator != destination { setRegister(0, i.size, destination) }
         } else {
             let destination = register(i.rm, i.size)
             _ = alu(7, accumulator, destination, i.size)

@@ -27,6 +27,7 @@ extension CPUCore {
         case .movzx: try movzx(ins, signed: false)
         case .movsx: try movzx(ins, signed: true)
         case .movsxd: try movsxd(ins)
+        case .shiftRegisterImmediate: shiftRegisterImmediate(ins)
         case .shift: try shift(ins)
         case .setcc: try setcc(ins)
         case .cmovcc: try cmovcc(ins)
@@ -39,6 +40,8 @@ extension CPUCore {
     mutating func executeLessCommon(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         let i = ins.pointee
         switch i.op {
+        case .lockedALUReg: try lockedALU(ins, immediate: false)
+        case .lockedALUImm: try lockedALU(ins, immediate: true)
         case .movRegSeg: setRegister(i.rm, i.size, UInt64(segments[Int(i.reg)].selector))
         case .movMemSeg: try writeMemory(ins, 2, UInt64(segments[Int(i.reg)].selector))
         case .movSegRM: try loadSegment(Int(i.reg), UInt16(truncatingIfNeeded: try readRM(ins, 2)))
@@ -164,6 +167,9 @@ extension CPUCore {
         case .sseShiftImm: try sseShiftImmediate(ins)
         case .pmovmskb: try pmovmskb(ins)
         case .pextrw: try pextrw(ins)
+        case .sseFloat: try sseFloat(ins)
+        case .sseCompareOrdered: try sseCompareOrdered(ins)
+        case .sseConvert: try sseConvert(ins)
         case .pinsrw: try pinsrw(ins)
         case .ud2: throw Fault.ud
         case .undefined:

@@ -14,6 +14,10 @@ extension CPUCore {
     /// lookup per block, then per instruction one store of the next RIP, one switch, one flag test.
     mutating func run(budget: Int) -> LoopExit {
         var remaining = budget
+        // The last block, reused without a lookup when execution loops back to its start in the same
+        // epoch (the common shape of hot loops).
+        var lastRip = UInt64.max, lastEpoch: UInt64 = 0
+        var last: (start: UnsafeMutablePointer<DecodedInstruction>, count: Int) = (scratch, 0)
         while remaining > 0 {
             if halted { return .halted }
             var limit = remaining
@@ -26,7 +30,15 @@ extension CPUCore {
             breakBlock = false
             var executed = 0
             do {
-                let block = try currentBlock(scratch: scratch)
+                let block: (start: UnsafeMutablePointer<DecodedInstruction>, count: Int)
+                if rip == lastRip && blockEpoch == lastEpoch {
+                    block = last
+                } else {
+                    block = try currentBlock(scratch: scratch)
+                    if block.start != scratch {
+                        (last, lastRip, lastEpoch) = (block, rip, blockEpoch)
+                    }
+                }
                 let count = min(block.count, limit)
                 while executed < count {
                     let ins = UnsafePointer(block.start + executed)

@@ -64,20 +64,25 @@ extension CPUCore {
         }
         let index = ins.pointee.index
         if index < 16 { address &+= gpr[Int(index)] &<< UInt64(ins.pointee.scale) }
-        switch ins.pointee.addressSize {
-        case 8: return address
-        case 4: return address & 0xffff_ffff
-        default: return address & 0xffff
-        }
+        return address & ins.pointee.addressMask
+    }
+
+    /// The linear address of the memory operand, with the segment checks a non-flat segment needs.
+    @inline(__always)
+    mutating func memoryLinearAddress(_ ins: UnsafePointer<DecodedInstruction>, write: Bool) throws(Fault) -> UInt64 {
+        if ins.pointee.isFlat { return effectiveAddress(ins) }
+        return try linearAddress(Int(ins.pointee.segment), effectiveAddress(ins), Int(ins.pointee.size), write: write)
     }
 
     @inline(__always)
     mutating func readMemory(_ ins: UnsafePointer<DecodedInstruction>, _ size: UInt8) throws(Fault) -> UInt64 {
-        try read(Int(ins.pointee.segment), effectiveAddress(ins), size)
+        if ins.pointee.isFlat { return try readLinear(effectiveAddress(ins), size) }
+        return try read(Int(ins.pointee.segment), effectiveAddress(ins), size)
     }
 
     @inline(__always)
     mutating func writeMemory(_ ins: UnsafePointer<DecodedInstruction>, _ size: UInt8, _ value: UInt64) throws(Fault) {
+        if ins.pointee.isFlat { return try writeLinear(effectiveAddress(ins), size, value) }
         try write(Int(ins.pointee.segment), effectiveAddress(ins), size, value)
     }
 

@@ -23,6 +23,32 @@ extension CPUCore {
         }
     }
 
+    /// SHL/SAL/SHR/SAR register, imm8 with the count masked at decode time; flags recorded lazily.
+    @inline(__always)
+    mutating func shiftRegisterImmediate(_ ins: UnsafePointer<DecodedInstruction>) {
+        let count = ins.pointee.imm, mask = ins.pointee.mask, shift = ins.pointee.flagShift
+        let destination = ins.pointee.rm
+        let value = register(destination, mask: mask)
+        guard count != 0 else {
+            setRegister(destination, mask: mask, value) // flags unchanged; a 32-bit register is still written
+            return
+        }
+        let result: UInt64
+        switch ins.pointee.sub {
+        case 5:
+            result = value &>> count
+            flags.record(.shr, shift: shift, dst: value, src: count, result: result)
+        case 7:
+            let signed = Int64(bitPattern: value &<< UInt64(shift)) &>> Int64(shift)
+            result = UInt64(bitPattern: signed &>> Int64(count)) & mask
+            flags.record(.sar, shift: shift, dst: value, src: count, result: result)
+        default:
+            result = (value &<< count) & mask
+            flags.record(.shl, shift: shift, dst: value, src: count, result: result)
+        }
+        setRegister(destination, mask: mask, result)
+    }
+
     /// The result of shift/rotate `kind` by a non-zero masked `count`; sets the flags.
     mutating func shifted(_ kind: UInt8, _ value: UInt64, _ count: UInt64, _ size: UInt8) -> UInt64 {
         let bits = UInt64(size) * 8
@@ -118,7 +144,11 @@ extension CPUCore {
             carry = (destination >> (count - 1)) & 1 != 0
         }
         // OF from the last one-bit step: the sign change between the value before it and the result.
-        let overflow = i.sub == 0 ? (result & top != 0) != carry : (result & top != 0) != (result & (top >> 1) != 0)
+        // A 16-bit count above 16 clears CF (and OF for SHLD) on AMD processors.
+        let wideCount = i.size == 2 && count > 16
+        if wideCount { carry = false }
+        let overflow = i.sub == 0 ? !wideCount && (result & top != 0) != carry
+            : (result & top != 0) != (result & (top >> 1) != 0)
         flags.setResult(result, size: i.size, cf: carry, of: overflow, af: true)
         try writeRM(ins, i.size, result)
     }

@@ -40,6 +40,13 @@ extension CPUCore {
             let upper = Int64(bitPattern: linear) >> 47
             guard upper == 0 || upper == -1 else { throw Fault.gp() }
         }
+        if let cached = tlb.largePages.lookup(linear),
+           accessAllowed(kind, user: user, writable: cached.writable, userOK: cached.user, executable: cached.executable),
+           kind != .write || cached.dirty {
+            return Translation(physical: cached.base | (linear & LargePageCache.offsetMask), writable: cached.writable,
+                               user: cached.user, executable: cached.executable, global: cached.global, dirty: true,
+                               pageShift: LargePageCache.shift)
+        }
         var code: UInt32 = (kind == .write ? PageFaultCode.write : 0) | (user ? PageFaultCode.user : 0)
         let nxEnabled = efer & ControlBits.eferNXE != 0
         if kind == .execute && nxEnabled && cr4 & ControlBits.cr4PAE != 0 { code |= PageFaultCode.fetch }
@@ -128,14 +135,9 @@ extension CPUCore {
             if reservedViolation { throw pageFault(linear, code | PageFaultCode.reserved | PageFaultCode.present) }
         }
 
-        // Permission checks (SDM vol. 3, 4.6): supervisor writes honour CR0.WP; no SMEP/SMAP.
-        let allowed: Bool
-        switch kind {
-        case .read: allowed = !user || userOK
-        case .write: allowed = user ? (userOK && writable) : (writable || cr0 & ControlBits.cr0WP == 0)
-        case .execute: allowed = executable && (!user || userOK)
+        guard accessAllowed(kind, user: user, writable: writable, userOK: userOK, executable: executable) else {
+            throw pageFault(linear, code | PageFaultCode.present)
         }
-        guard allowed else { throw pageFault(linear, code | PageFaultCode.present) }
 
         // Accessed bits on every level, dirty on the final entry for writes.
         let wide = cr4 & ControlBits.cr4PAE != 0
@@ -155,9 +157,22 @@ extension CPUCore {
             if level == depth - 1 { final = updated }
         }
         let global = final & 0x100 != 0 && cr4 & ControlBits.cr4PGE != 0
+        if pageShift >= LargePageCache.shift {
+            tlb.largePages.insert(linear, base: physical & ~LargePageCache.offsetMask, writable: writable, user: userOK,
+                                  executable: executable, dirty: final & 0x40 != 0, global: global)
+        }
         return Translation(physical: physical, writable: writable || (!user && cr0 & ControlBits.cr0WP == 0),
                            user: userOK, executable: executable, global: global, dirty: final & 0x40 != 0,
                            pageShift: pageShift)
+    }
+
+    /// Permission checks (SDM vol. 3, 4.6): supervisor writes honour CR0.WP; no SMEP/SMAP.
+    private func accessAllowed(_ kind: AccessKind, user: Bool, writable: Bool, userOK: Bool, executable: Bool) -> Bool {
+        switch kind {
+        case .read: return !user || userOK
+        case .write: return user ? (userOK && writable) : (writable || cr0 & ControlBits.cr0WP == 0)
+        case .execute: return executable && (!user || userOK)
+        }
     }
 
     private mutating func pageFault(_ linear: UInt64, _ code: UInt32) -> Fault {

@@ -40,6 +40,9 @@ struct SoftTLB {
     var cr3CacheEnabled: Bool
     /// Page walks that filled an entry.
     var refills: UInt64 = 0
+    /// Walk results for 2 MiB regions of large pages in the current address space: a 4 KiB TLB miss
+    /// inside a large page needs no walk.
+    var largePages = LargePageCache()
     /// log2 of the largest page cached since the last full flush: INVLPG must drop the whole large
     /// page, and entries here are 4 KiB pieces of it.
     var largestPageShift: UInt64 = 12
@@ -65,6 +68,7 @@ struct SoftTLB {
     }
 
     func deallocate() {
+        largePages.deallocate()
         entries.deallocate()
         placeholder.deallocate()
         setCR3.deallocate()
@@ -95,6 +99,7 @@ struct SoftTLB {
     /// used set (SDM vol. 3, 4.10.4.1: non-global translations are invalidated).
     mutating func switchAddressSpace(cr3: UInt64) {
         clock &+= 1
+        largePages.clear()
         guard cr3CacheEnabled else {
             active = 0
             clear(set: 0, keepGlobal: true)
@@ -124,6 +129,7 @@ struct SoftTLB {
     /// Everything, globals included (CR4.PGE/PAE/PSE changes, CR0.PG/WP changes).
     mutating func flushAll() {
         for set in 0..<Self.sets { clear(set: set, keepGlobal: false) }
+        largePages.clear()
         largestPageShift = 12
     }
 
@@ -138,7 +144,8 @@ struct SoftTLB {
     }
 
     /// INVLPG: the page in every array of every set (global entries are shared by all of them).
-    func flushPage(_ linear: UInt64) {
+    mutating func flushPage(_ linear: UInt64) {
+        largePages.clear()
         if largestPageShift > 12 {
             let span = largestPageShift - 12
             let all = Self.sets * Self.arraysPerSet * Self.entriesPerArray

@@ -73,7 +73,8 @@ struct CPUCore {
     var physical: PhysicalMemory
     var codeCache: CodeCache
 
-    /// Where an instruction crossing a page boundary is decoded (it is never cached).
+    /// Where an instruction crossing a page boundary is assembled (15 bytes) and decoded (never cached).
+    let crossPageBytes: UnsafeMutablePointer<UInt8>
     let scratch: UnsafeMutablePointer<DecodedInstruction>
 
     // MARK: environment
@@ -83,6 +84,8 @@ struct CPUCore {
     let vcpuIndex: Int
 
     init(machine: Machine, statistics: ExitStatistics, signals: VCPUSignals, vcpuIndex: Int) {
+        crossPageBytes = .allocate(capacity: 16)
+        crossPageBytes.initialize(repeating: 0, count: 16)
         scratch = .allocate(capacity: 1)
         scratch.initialize(to: DecodedInstruction())
         self.signals = signals
@@ -125,6 +128,7 @@ struct CPUCore {
         xmm.deallocate()
         x87Registers.deallocate()
         scratch.deallocate()
+        crossPageBytes.deallocate()
         tlb.deallocate()
         physical.deallocate()
         codeCache.deallocate()

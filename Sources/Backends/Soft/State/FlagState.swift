@@ -129,26 +129,10 @@ struct FlagState {
         setArithmetic(bits)
     }
 
-    /// Evaluates condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc; SDM vol. 1, appendix B).
-    @inline(__always)
+    /// Evaluates condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc; SDM vol. 1, appendix B) from
+    /// the flags themselves. `CPUCore.condition` short-cuts the compare-then-branch case.
     func condition(_ cc: UInt8) -> Bool {
-        let outcome: Bool
-        if op == .sub {
-            // CMP/SUB: compare the operands directly.
-            let s = UInt64(shift)
-            let a = dst &<< s, b = src &<< s
-            switch cc >> 1 {
-            case 1: outcome = a < b
-            case 2: outcome = a == b
-            case 3: outcome = a <= b
-            case 6: outcome = Int64(bitPattern: a) < Int64(bitPattern: b)
-            case 7: outcome = Int64(bitPattern: a) <= Int64(bitPattern: b)
-            default: outcome = slowCondition(cc >> 1)
-            }
-        } else {
-            outcome = slowCondition(cc >> 1)
-        }
-        return outcome != (cc & 1 != 0)
+        slowCondition(cc >> 1) != (cc & 1 != 0)
     }
 
     private func slowCondition(_ pair: UInt8) -> Bool {
@@ -162,5 +146,26 @@ struct FlagState {
         case 6: return sf != of
         default: return zf || sf != of
         }
+    }
+}
+
+extension CPUCore {
+    /// Condition code `cc`, reading the lazy-flag fields in place (no copy of the flag state) for the
+    /// common compare-then-branch case.
+    @inline(__always)
+    func condition(_ cc: UInt8) -> Bool {
+        guard flags.op == .sub else { return flags.condition(cc) }
+        let shift = UInt64(flags.shift)
+        let a = flags.dst &<< shift, b = flags.src &<< shift
+        let outcome: Bool
+        switch cc >> 1 {
+        case 1: outcome = a < b
+        case 2: outcome = a == b
+        case 3: outcome = a <= b
+        case 6: outcome = Int64(bitPattern: a) < Int64(bitPattern: b)
+        case 7: outcome = Int64(bitPattern: a) <= Int64(bitPattern: b)
+        default: return flags.condition(cc)
+        }
+        return outcome != (cc & 1 != 0)
     }
 }

@@ -1,6 +1,10 @@
 /* The local APIC timer in periodic mode at 1000 Hz, its bus clock calibrated against the PIT, and
  * the interrupts counted over one second of PIT time (SDM vol. 3, 10.5.4). The PICs are masked, so
- * only the local APIC interrupts. */
+ * only the local APIC interrupts.
+ *
+ * "tolerance=P" (percent, default 90) bounds how many ticks may be missing: a timer never runs fast,
+ * but a host too slow to take each interrupt before the next expiry loses ticks as hardware would
+ * (one IRR bit), and QEMU's TCG on a busy host loses a quarter. vmm's tests ask for 1 there. */
 #include "../include/interrupts.h"
 
 #define TIMER_VECTOR 0x40
@@ -17,17 +21,18 @@ __attribute__((interrupt)) static void timer_handler(struct interrupt_frame *fra
 
 __attribute__((interrupt)) static void spurious_handler(struct interrupt_frame *frame) { (void)frame; }
 
-/* Timer ticks (divide by 16) per 10 ms of PIT time, from a masked one-shot count-down. */
+/* Timer ticks (divide by 16) per millisecond of PIT time, from a masked one-shot count-down over
+ * 50 ms: long enough that the few microseconds of polling at either end stay far below 0.1%. */
 static uint32_t calibrate(void)
 {
     lapic_write(LAPIC_TIMER_DIVIDE, 0x3);
     lapic_write(LAPIC_LVT_TIMER, 0x10000 | TIMER_VECTOR);
-    pit_channel2_start(11932);
+    pit_channel2_start(59659);
     lapic_write(LAPIC_TIMER_INITIAL, 0xFFFFFFFF);
     while (!pit_channel2_done()) {}
     uint32_t elapsed = 0xFFFFFFFF - lapic_read(LAPIC_TIMER_CURRENT);
     lapic_write(LAPIC_TIMER_INITIAL, 0);
-    return elapsed;
+    return elapsed / 50;
 }
 
 void guest_main(void)
@@ -41,26 +46,30 @@ void guest_main(void)
     CHECK_EQ("local APIC version", lapic_read(LAPIC_VERSION) & 0xFF, 0x14);
     step("local APIC enabled");
 
-    uint32_t per_10ms = calibrate();
-    if (per_10ms < 100) fail("timer barely moved in 10 ms (%u ticks)", per_10ms);
-    printf("info: %u timer ticks per 10 ms at divide 16\n", per_10ms);
+    uint32_t tolerance = (uint32_t)cmdline_number("tolerance", 90);
+    if (tolerance > 100) fail("tolerance=%u is above 100 percent", tolerance);
+    uint32_t per_ms = calibrate();
+    if (per_ms < 10) fail("timer barely moved in 50 ms (%u ticks per ms)", per_ms);
+    printf("info: %u timer ticks per ms at divide 16\n", per_ms);
     step("timer calibrated against the PIT");
 
     /* Periodic mode, one interrupt per millisecond. */
     lapic_write(LAPIC_LVT_TIMER, 0x20000 | TIMER_VECTOR);
-    lapic_write(LAPIC_TIMER_INITIAL, per_10ms / 10);
+    lapic_write(LAPIC_TIMER_INITIAL, per_ms);
     sti();
     for (int i = 0; i < 20; i++) pit_delay_us(50000);
     cli();
     uint32_t counted = ticks;
     lapic_write(LAPIC_TIMER_INITIAL, 0);
     printf("info: %u timer interrupts in one second\n", counted);
-    /* Never faster than 1000 Hz. On a loaded host a slow vCPU finds several expiries coalesced in
-     * one IRR bit (as real hardware would if the CPU stalled), so the lower bound is loose. */
-    if (counted > 1100) fail("more than 1000 Hz: %u interrupts in one second", counted);
-    if (counted < 100) fail("the periodic timer hardly ran: %u interrupts in one second", counted);
-    step("periodic timer ran, never above 1000 Hz");
+    /* Never faster than 1000 Hz (1% for the calibration's rounding). */
+    if (counted > 1010) fail("more than 1000 Hz: %u interrupts in one second", counted);
+    if (counted < 10 * (100 - tolerance)) fail("%u interrupts in one second: more than %u%% missing", counted, tolerance);
+    printf("PASS: periodic timer at 1000 Hz within %u%%\n", tolerance);
 
+    /* An expiry that came after the CLI is still in IRR: writing initial count 0 stops the timer
+     * but leaves that request, so let it in before counting. */
+    interrupt_window();
     uint32_t stopped = ticks;
     sti();
     pit_delay_us(20000);

@@ -1,0 +1,71 @@
+import Synchronization
+
+/// Read-modify-write memory operands. With LOCK (or XCHG, which is always locked) on a machine with
+/// several vCPUs the update is a host compare-and-swap on the guest's RAM, so other vCPU threads see
+/// it as one indivisible access (SDM vol. 3, 8.1.2.2). A single vCPU needs no atomics.
+extension CPUCore {
+    /// Reads the operand, stores `update(old)` unless it is nil, and returns the old value.
+    mutating func readModifyWrite(_ segment: Int, _ offset: UInt64, _ size: UInt8, locked: Bool,
+                                  _ update: (UInt64) -> UInt64?) throws(Fault) -> UInt64 {
+        let linear = try linearAddress(segment, offset, Int(size), write: true)
+        if locked && machine.vcpuCount > 1, let pointer = try atomicPointer(linear, size) {
+            return Self.compareAndSwapLoop(pointer, size, update)
+        }
+        let old = try readLinear(linear, size)
+        if let new = update(old) { try writeLinear(linear, size, new) }
+        return old
+    }
+
+    /// The host address of a naturally aligned, writable, untrapped RAM operand (the write TLB entry
+    /// or a walk for write, which sets the dirty bit); nil sends the access down the ordinary path.
+    private mutating func atomicPointer(_ linear: UInt64, _ size: UInt8) throws(Fault) -> UnsafeMutableRawPointer? {
+        guard linear & UInt64(size &- 1) == 0 else { return nil }
+        let offset = Int(truncatingIfNeeded: linear & 0xfff)
+        let entry = tlbWrite[SoftTLB.slot(linear)]
+        if entry.tag == linear >> 12 { return entry.host + offset }
+        let translation = try translate(linear, .write, user: cpl == 3)
+        guard let page = physical.hostPage(translation.physical), page.writable,
+              !physical.writeTrapped(translation.physical & ~0xfff) else { return nil }
+        return page.host + offset
+    }
+
+    /// A compare-and-swap loop on the aligned quadword holding the operand (a naturally aligned operand
+    /// never straddles one), replacing only the operand's bytes.
+    private static func compareAndSwapLoop(_ pointer: UnsafeMutableRawPointer, _ size: UInt8,
+                                           _ update: (UInt64) -> UInt64?) -> UInt64 {
+        let address = UInt(bitPattern: pointer)
+        let word = pointer - Int(address & 7)
+        let atomic = word.assumingMemoryBound(to: Atomic<UInt64>.self)
+        let shift = UInt64(address & 7) &* 8, mask = CPUCore.mask(size)
+        var current = atomic.pointee.load(ordering: .sequentiallyConsistent)
+        while true {
+            let old = UInt64(littleEndian: current) &>> shift & mask
+            guard let new = update(old) else { return old }
+            let replaced = (UInt64(littleEndian: current) & ~(mask &<< shift)) | ((new & mask) &<< shift)
+            let (exchanged, original) = atomic.pointee.compareExchange(
+                expected: current, desired: replaced.littleEndian, ordering: .sequentiallyConsistent)
+            if exchanged { return old }
+            current = original
+        }
+    }
+
+    /// A LOCK-prefixed ALU operation on memory (register or immediate source).
+    mutating func lockedALU(_ ins: UnsafePointer<DecodedInstruction>, immediate: Bool) throws(Fault) {
+        let i = ins.pointee
+        let mask = i.mask, kind = i.sub
+        let source = immediate ? i.imm & mask : register(i.reg, mask: mask)
+        let carry: UInt64 = flags.cf ? 1 : 0
+        let old = try readModifyWrite(Int(i.segment), effectiveAddress(ins), i.size, locked: true) { old in
+            switch kind {
+            case 0: return (old &+ source) & mask
+            case 1: return old | source
+            case 2: return (old &+ source &+ carry) & mask
+            case 3: return (old &- source &- carry) & mask
+            case 4: return old & source
+            case 5: return (old &- source) & mask
+            default: return old ^ source
+            }
+        }
+        _ = alu(kind, old, source, mask: mask, shift: i.flagShift)
+    }
+}

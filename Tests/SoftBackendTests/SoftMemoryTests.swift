@@ -37,4 +37,30 @@ final class SoftMemoryTests: XCTestCase {
         XCTAssertEqual(results[1], .halted)
         XCTAssertEqual(try first.machine.memory.read(UInt32.self, at: 0x20_0000), 200_000)
     }
+
+    /// vCPU 1 rewrites code vCPU 0 has already decoded; vCPU 0 must run the new bytes.
+    func testCodeRewrittenByAnotherVCPUIsSeen() throws {
+        // vCPU 0: mov $0x100020,%rdi; call *%rdi; mov %al,%bl; call *%rdi; hlt; .org 0x20: mov $7,%al; ret
+        // vCPU 1, at 0x40: movb $0x42,0x100021; hlt
+        let code: [UInt8] = [0x48, 0xc7, 0xc7, 0x20, 0x00, 0x10, 0x00, 0xff, 0xd7, 0x88, 0xc3, 0xff, 0xd7, 0xf4]
+            + [UInt8](repeating: 0, count: 18) + [0xb0, 0x07, 0xc3] + [UInt8](repeating: 0, count: 29)
+            + [0xc6, 0x04, 0x25, 0x21, 0x00, 0x10, 0x00, 0x42, 0xf4]
+        let fixture = try SoftCPUFixture(.long64, code: code, vcpuCount: 2)
+        let vm = try SoftBackend().createVM(for: fixture.machine)
+        let vcpus = try (0..<2).map { index throws -> SoftVirtualCPU in
+            let vcpu = try XCTUnwrap(try vm.createVCPU(index: index) as? SoftVirtualCPU)
+            try vcpu.setSystemRegisters(try fixture.cpu.systemRegisters())
+            try vcpu.setGeneralRegisters(try fixture.cpu.generalRegisters())
+            return vcpu
+        }
+        XCTAssertEqual(try vcpus[0].step(instructions: 4), .completed) // the routine at 0x20 is now decoded
+        var registers = try vcpus[1].generalRegisters()
+        registers.rip = SoftCPUFixture.codeAddress + 0x40
+        try vcpus[1].setGeneralRegisters(registers)
+        XCTAssertEqual(try vcpus[1].step(instructions: 5), .halted)
+        XCTAssertEqual(try vcpus[0].step(instructions: 10), .halted)
+        let result = try vcpus[0].generalRegisters()
+        XCTAssertEqual(result.rbx & 0xff, 7)
+        XCTAssertEqual(result.rax & 0xff, 0x42)
+    }
 }

@@ -17,10 +17,16 @@ public enum QEMU {
             return ProcessResult(standardOutput: "", standardError: "qemu-system-x86_64 not found", status: 127,
                                  timedOut: false)
         }
+        return HostProcess.run(executable, kernelArguments(elfPath, append: append, accel: accel) + extraArguments,
+                               timeout: timeout)
+    }
+
+    /// The arguments `runKernel` gives QEMU, for callers that run it their own way (feeding input).
+    public static func kernelArguments(_ elfPath: String, append: String = "", accel: String = "tcg") -> [String] {
         var arguments = ["-accel", accel, "-kernel", elfPath, "-nographic", "-serial", "stdio", "-monitor", "none",
                          "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-no-reboot", "-m", "512",
                          "-net", "none"]
         if !append.isEmpty { arguments += ["-append", append] }
-        return HostProcess.run(executable, arguments + extraArguments, timeout: timeout)
+        return arguments
     }
 }

@@ -40,12 +40,14 @@ public enum SoftBackendError: VMMError, Equatable {
 final class SoftVirtualMachine: VirtualMachine {
     private let machine: Machine
     private var created: Set<Int> = []
+    private let code: SharedCodeMap
 
     init(machine: Machine) throws {
         guard machine.interruptControllerPlacement == .userspace else {
             throw SoftBackendError.inKernelInterruptController
         }
         self.machine = machine
+        code = SharedCodeMap(memory: machine.memory)
     }
 
     func createVCPU(index: Int) throws -> any VirtualCPU {
@@ -53,6 +55,6 @@ final class SoftVirtualMachine: VirtualMachine {
             throw SoftBackendError.invalidVCPUIndex(index, count: machine.vcpuCount)
         }
         guard created.insert(index).inserted else { throw SoftBackendError.duplicateVCPU(index) }
-        return SoftVirtualCPU(machine: machine, index: index)
+        return SoftVirtualCPU(machine: machine, index: index, code: code)
     }
 }

@@ -71,6 +71,6 @@ extension SoftBackend {
         guard machine.interruptControllerPlacement == .userspace else {
             throw SoftBackendError.inKernelInterruptController
         }
-        return SoftVirtualCPU(machine: machine, index: 0)
+        return SoftVirtualCPU(machine: machine, index: 0, code: SharedCodeMap(memory: machine.memory))
     }
 }

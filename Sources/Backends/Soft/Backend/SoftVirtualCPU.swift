@@ -14,11 +14,17 @@ public final class SoftVirtualCPU: VirtualCPU {
     /// interrupt-window exit, counted when the window opens.
     private var windowRequested = false
 
-    init(machine: Machine, index: Int) {
+    /// The VM's shared code map, kept alive here (the core holds it unowned).
+    private let code: SharedCodeMap
+
+    init(machine: Machine, index: Int, code: SharedCodeMap) {
         self.index = index
         self.machine = machine
+        self.code = code
+        code.join(signals)
         core = .allocate(capacity: 1)
-        core.initialize(to: CPUCore(machine: machine, statistics: statistics, signals: signals, vcpuIndex: index))
+        core.initialize(to: CPUCore(machine: machine, statistics: statistics, signals: signals, code: code,
+                                    vcpuIndex: index))
     }
 
     deinit {
@@ -54,6 +60,7 @@ public final class SoftVirtualCPU: VirtualCPU {
     func service() -> VCPUStop? {
         signals.clear()
         core.pointee.checkInterrupts = false
+        core.pointee.synchronizeCodeMap()
         if machine.runControl.isStopRequested { return .machineStopped }
         let controller = machine.interruptController
         if index > 0, let signal = controller.takeStartupSignal(vcpu: index), signal == .initialize {
@@ -129,6 +136,7 @@ public final class SoftVirtualCPU: VirtualCPU {
         return registers
     }
 
+    /// Loading registers also ends a HLT: the caller has given the vCPU a new context to run.
     public func setGeneralRegisters(_ registers: GeneralRegisters) throws {
         let values = [registers.rax, registers.rcx, registers.rdx, registers.rbx, registers.rsp, registers.rbp,
                       registers.rsi, registers.rdi, registers.r8, registers.r9, registers.r10, registers.r11,
@@ -139,6 +147,7 @@ public final class SoftVirtualCPU: VirtualCPU {
         core.pointee.flags.stored = (registers.rflags & RFlags.writable) | RFlags.fixed
         core.pointee.modeChanged()
         core.pointee.checkInterrupts = true
+        core.pointee.halted = false
     }
 
     public func systemRegisters() throws -> SystemRegisters {

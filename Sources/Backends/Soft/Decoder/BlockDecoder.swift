@@ -49,14 +49,13 @@ extension CPUCore {
             }
             codeCache.pool[start + count] = instruction
             if physical.markCode(page.physical | UInt64(offset), length: Int(instruction.length)) {
-                tlb.flushWrites()
+                pageBecameCode()
             }
             count += 1
             offset += Int(instruction.length)
             if instruction.op.endsBlock { break }
         }
         codeCache.used += count
-        codeCache.blocksDecoded &+= 1
         codeCache.table[CodeCache.slot(key)] = CodeCache.Block(key: key, start: Int32(start), count: Int32(count))
         return (codeCache.pool + start, count)
     }

@@ -29,9 +29,6 @@ struct CodeCache {
     /// Linear-address shortcut in front of the physical lookup: a hit skips the fetch TLB and the hash.
     let recent: UnsafeMutablePointer<RecentBlock>
     var used = 0
-    /// Blocks decoded since creation (for statistics and tests).
-    var blocksDecoded: UInt64 = 0
-    var flushes: UInt64 = 0
 
     init() {
         pool = .allocate(capacity: Self.poolCapacity + Self.maxBlockLength)
@@ -70,6 +67,5 @@ struct CodeCache {
     mutating func flush() {
         for index in 0..<Self.tableSize { table[index].key = Self.emptyKey }
         used = 0
-        flushes &+= 1
     }
 }

@@ -39,7 +39,7 @@ struct DecodedInstruction {
     static let ripBase: UInt8 = 16
 
     /// `prefixes` bits.
-    static let repz: UInt8 = 1, repnz: UInt8 = 2, lock: UInt8 = 4, operandSizePrefix: UInt8 = 8, rex: UInt8 = 16
+    static let repz: UInt8 = 1, repnz: UInt8 = 2, lock: UInt8 = 4
     static let memoryOperand: UInt8 = 32
     /// A 64-bit-mode memory operand through ES/CS/SS/DS: base 0 and no limit, so the effective
     /// address is the linear address (SDM vol. 3, 3.4.4).

@@ -70,7 +70,7 @@ struct Decoder {
         var opcode = try next()
         prefixLoop: while true {
             switch opcode {
-            case 0x66: operandSizeOverride = true; ins.prefixes |= DecodedInstruction.operandSizePrefix
+            case 0x66: operandSizeOverride = true
             case 0x67: addressSizeOverride = true
             case 0xf0: ins.prefixes |= DecodedInstruction.lock
             case 0xf2: repPrefix = 0xf2
@@ -88,7 +88,6 @@ struct Decoder {
         }
         if mode == 8 && opcode & 0xf0 == 0x40 {
             rex = opcode
-            ins.prefixes |= DecodedInstruction.rex
             opcode = try next()
             while mode == 8 && opcode & 0xf0 == 0x40 { // only the last REX counts
                 rex = opcode

@@ -22,7 +22,6 @@ struct Fault: Error {
     static let overflow: UInt8 = 4, bound: UInt8 = 5, invalidOpcode: UInt8 = 6, deviceNotAvailable: UInt8 = 7
     static let doubleFault: UInt8 = 8, invalidTSS: UInt8 = 10, segmentNotPresent: UInt8 = 11
     static let stackFault: UInt8 = 12, generalProtection: UInt8 = 13, pageFault: UInt8 = 14
-    static let x87: UInt8 = 16, alignment: UInt8 = 17, simd: UInt8 = 19
 
     static var ud: Fault { Fault(invalidOpcode) }
     static var de: Fault { Fault(divideError) }

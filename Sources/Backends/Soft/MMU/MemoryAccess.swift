@@ -1,3 +1,4 @@
+import Synchronization
 import VMMKit
 
 /// Guest memory accesses: segment offset -> linear (segmentation) -> host pointer (software TLB), with
@@ -138,12 +139,46 @@ extension CPUCore {
         }
     }
 
-    /// Drops every decoded block (self-modifying code, or the cache is full).
+    /// Drops every decoded block (self-modifying code, or the cache is full); with several vCPUs all of
+    /// them drop theirs, since the shared code map is cleared.
     mutating func flushCodeCache() {
+        let shared = machine.vcpuCount > 1
+        if shared {
+            seenCodeEpoch = physical.code.codeEpoch.add(1, ordering: .sequentiallyConsistent).newValue
+            physical.code.kickOthers(than: signals)
+        }
+        dropDecodedCode()
+        physical.clearCode(everyVCPU: shared)
+    }
+
+    /// This vCPU's half of a flush: the blocks go, the shared map is someone else's business.
+    mutating func dropDecodedCode() {
         codeCache.flush()
-        physical.clearCode()
         blockEpoch &+= 1
         breakBlock = true
+    }
+
+    /// A page just became code: drop write-TLB entries here and, with several vCPUs, everywhere.
+    mutating func pageBecameCode() {
+        tlb.flushWrites()
+        guard machine.vcpuCount > 1 else { return }
+        seenWriteTrapEpoch = physical.code.writeTrapEpoch.add(1, ordering: .sequentiallyConsistent).newValue
+        physical.code.kickOthers(than: signals)
+    }
+
+    /// Catches up with other vCPUs' code-map changes (called when kicked).
+    mutating func synchronizeCodeMap() {
+        let code = physical.code.codeEpoch.load(ordering: .sequentiallyConsistent)
+        if code != seenCodeEpoch {
+            seenCodeEpoch = code
+            dropDecodedCode()
+            physical.codePages.removeAll(keepingCapacity: true)
+        }
+        let writeTrap = physical.code.writeTrapEpoch.load(ordering: .sequentiallyConsistent)
+        if writeTrap != seenWriteTrapEpoch {
+            seenWriteTrapEpoch = writeTrap
+            tlb.flushWrites()
+        }
     }
 
     @inline(__always)

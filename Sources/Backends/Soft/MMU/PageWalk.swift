@@ -4,12 +4,9 @@ import VMMKit
 struct Translation {
     /// Guest-physical address of the accessed byte.
     var physical: UInt64
-    var writable: Bool
-    var user: Bool
-    var executable: Bool
+    /// A global page (CR4.PGE and the G bit): survives CR3 writes.
     var global: Bool
-    /// The final entry's dirty bit (set by this walk when the access was a write).
-    var dirty: Bool
+    /// log2 of the page size: 12, 21, 22 or 30.
     var pageShift: UInt64
 }
 
@@ -33,8 +30,7 @@ extension CPUCore {
     /// accessed and dirty bits, and raises #PF with CR2 and the exact error code on failure.
     mutating func translate(_ linear: UInt64, _ kind: AccessKind, user: Bool) throws(Fault) -> Translation {
         guard pagingEnabled else {
-            return Translation(physical: linear & linearMask, writable: true, user: true, executable: true,
-                               global: false, dirty: true, pageShift: 12)
+            return Translation(physical: linear & linearMask, global: false, pageShift: 12)
         }
         if longMode {
             let upper = Int64(bitPattern: linear) >> 47
@@ -43,8 +39,7 @@ extension CPUCore {
         if let cached = tlb.largePages.lookup(linear),
            accessAllowed(kind, user: user, writable: cached.writable, userOK: cached.user, executable: cached.executable),
            kind != .write || cached.dirty {
-            return Translation(physical: cached.base | (linear & LargePageCache.offsetMask), writable: cached.writable,
-                               user: cached.user, executable: cached.executable, global: cached.global, dirty: true,
+            return Translation(physical: cached.base | (linear & LargePageCache.offsetMask), global: cached.global,
                                pageShift: LargePageCache.shift)
         }
         var code: UInt32 = (kind == .write ? PageFaultCode.write : 0) | (user ? PageFaultCode.user : 0)
@@ -161,9 +156,7 @@ extension CPUCore {
             tlb.largePages.insert(linear, base: physical & ~LargePageCache.offsetMask, writable: writable, user: userOK,
                                   executable: executable, dirty: final & 0x40 != 0, global: global)
         }
-        return Translation(physical: physical, writable: writable || (!user && cr0 & ControlBits.cr0WP == 0),
-                           user: userOK, executable: executable, global: global, dirty: final & 0x40 != 0,
-                           pageShift: pageShift)
+        return Translation(physical: physical, global: global, pageShift: pageShift)
     }
 
     /// Permission checks (SDM vol. 3, 4.6): supervisor writes honour CR0.WP; no SMEP/SMAP.

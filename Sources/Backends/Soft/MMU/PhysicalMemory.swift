@@ -1,8 +1,9 @@
 import VMMKit
 
 /// Guest-physical memory as the Soft CPU sees it: RAM/ROM regions (host pointers, checked ranges) and,
-/// per 4 KiB page of RAM, what must trap writes: decoded code (per 64-byte chunk, so data that shares a
-/// page with code does not invalidate it) and page tables cached by inactive TLB sets.
+/// per 4 KiB page of RAM, what must trap writes: decoded code (per 64-byte chunk in the VM's
+/// `SharedCodeMap`, so data sharing a page with code does not invalidate it) and page tables cached
+/// by this vCPU's inactive TLB sets.
 struct PhysicalMemory {
     struct Region {
         let base: UInt64
@@ -15,16 +16,16 @@ struct PhysicalMemory {
 
     let regions: UnsafeMutablePointer<Region>
     let regionCount: Int
-    /// Pages below this are tracked in `codeChunks` / `pageFlags`.
+    /// Pages below this are tracked in `pageFlags`.
     let trackedPages: UInt64
-    /// Bit n set: bytes [64n, 64n+63] of the page hold decoded instructions.
-    let codeChunks: UnsafeMutablePointer<UInt64>
+    unowned(unsafe) let code: SharedCodeMap
     /// `pageTableBit` for page-table pages while the CR3 cache is on.
     let pageFlags: UnsafeMutablePointer<UInt8>
-    /// Pages with a non-zero `codeChunks` entry, to clear them when the code cache is flushed.
+    /// Pages this vCPU marked as code, to clear when it flushes after overwritten code.
     var codePages: [UInt64] = []
 
-    init(memory: GuestMemory) {
+    init(memory: GuestMemory, code: SharedCodeMap) {
+        self.code = code
         let list = memory.regions
         regionCount = list.count
         regions = .allocate(capacity: max(list.count, 1))
@@ -32,18 +33,14 @@ struct PhysicalMemory {
             (regions + index).initialize(to: Region(base: region.guestBase, size: region.size, host: region.host,
                                                     writable: region.kind == .ram))
         }
-        let end = list.map(\.guestEnd).max() ?? 0
-        trackedPages = end >> 12
+        trackedPages = code.trackedPages
         let count = Int(max(trackedPages, 1))
-        codeChunks = .allocate(capacity: count)
-        codeChunks.initialize(repeating: 0, count: count)
         pageFlags = .allocate(capacity: count)
         pageFlags.initialize(repeating: 0, count: count)
     }
 
     func deallocate() {
         regions.deallocate()
-        codeChunks.deallocate()
         pageFlags.deallocate()
     }
 
@@ -69,40 +66,35 @@ struct PhysicalMemory {
     func writeTrapped(_ physicalPage: UInt64) -> Bool {
         let page = physicalPage >> 12
         guard page < trackedPages else { return false }
-        return codeChunks[Int(page)] != 0 || pageFlags[Int(page)] != 0
+        return code.chunksOfPage(page) != 0 || pageFlags[Int(page)] != 0
     }
 
     /// Records decoded bytes [physical, physical+length); true if the page was not code before, so
-    /// write TLB entries for it must be dropped.
+    /// write TLB entries for it must be dropped (here and, through the epoch, on other vCPUs).
     mutating func markCode(_ physical: UInt64, length: Int) -> Bool {
         let page = physical >> 12
         guard page < trackedPages, length > 0 else { return false }
-        let first = (physical & 0xfff) >> 6, last = ((physical & 0xfff) + UInt64(length) - 1) >> 6
-        let bits = (last >= 63 ? UInt64.max : (UInt64(1) << (last + 1)) - 1) & ~((UInt64(1) << first) - 1)
-        let before = codeChunks[Int(page)]
-        codeChunks[Int(page)] = before | bits
-        if before == 0 {
-            codePages.append(page)
-            return pageFlags[Int(page)] == 0
-        }
-        return false
+        let before = code.mark(page: page, bits: SharedCodeMap.chunkBits(offset: physical & 0xfff, length: length))
+        guard before == 0 else { return false }
+        codePages.append(page)
+        return true
     }
 
     /// True if a write of `length` bytes at `physical` (within one page) touches decoded code.
     @inline(__always)
     func writeHitsCode(_ physical: UInt64, length: Int) -> Bool {
-        let page = physical >> 12
-        guard page < trackedPages else { return false }
-        let chunks = codeChunks[Int(page)]
-        guard chunks != 0 else { return false }
-        let first = (physical & 0xfff) >> 6, last = ((physical & 0xfff) + UInt64(max(length, 1)) - 1) >> 6
-        for chunk in first...min(last, 63) where chunks & (1 << chunk) != 0 { return true }
-        return false
+        let chunks = code.chunksOfPage(physical >> 12)
+        return chunks != 0 && chunks & SharedCodeMap.chunkBits(offset: physical & 0xfff, length: length) != 0
     }
 
-    /// Forgets all decoded code (the code cache was flushed).
-    mutating func clearCode() {
-        for page in codePages { codeChunks[Int(page)] = 0 }
+    /// Forgets decoded code after a flush: only this vCPU's pages when it is alone, all of them when
+    /// every vCPU is flushing.
+    mutating func clearCode(everyVCPU: Bool) {
+        if everyVCPU {
+            code.clearAll()
+        } else {
+            for page in codePages { code.clear(page: page) }
+        }
         codePages.removeAll(keepingCapacity: true)
     }
 
@@ -114,7 +106,7 @@ struct PhysicalMemory {
         let before = pageFlags[Int(page)]
         guard before & Self.pageTableBit == 0 else { return false }
         pageFlags[Int(page)] = before | Self.pageTableBit
-        return before == 0 && codeChunks[Int(page)] == 0
+        return before == 0 && code.chunksOfPage(page) == 0
     }
 
     func isPageTable(_ physical: UInt64) -> Bool {

@@ -62,6 +62,9 @@ struct CPUCore {
     /// Bumped whenever a linear address may now map or decode differently (mode, privilege, TLB
     /// flushes, code-cache flushes): entries of `CodeCache.recent` from older epochs are ignored.
     var blockEpoch: UInt64 = 1
+    /// The `SharedCodeMap` epochs this vCPU has caught up with.
+    var seenCodeEpoch: UInt64 = 0
+    var seenWriteTrapEpoch: UInt64 = 0
     /// In step mode exceptions are reported instead of delivered.
     var reportExceptions = false
 
@@ -83,7 +86,7 @@ struct CPUCore {
     unowned(unsafe) let signals: VCPUSignals
     let vcpuIndex: Int
 
-    init(machine: Machine, statistics: ExitStatistics, signals: VCPUSignals, vcpuIndex: Int) {
+    init(machine: Machine, statistics: ExitStatistics, signals: VCPUSignals, code: SharedCodeMap, vcpuIndex: Int) {
         crossPageBytes = .allocate(capacity: 16)
         crossPageBytes.initialize(repeating: 0, count: 16)
         scratch = .allocate(capacity: 1)
@@ -111,7 +114,10 @@ struct CPUCore {
         tlbRead = tlb.entries
         tlbWrite = tlb.entries
         tlbExec = tlb.entries
-        physical = PhysicalMemory(memory: machine.memory)
+        physical = PhysicalMemory(memory: machine.memory, code: code)
+        // The CR3-keyed TLB sets rely on trapping writes to page tables, which only this vCPU's writes
+        // do; with several vCPUs another one may edit an inactive address space, so they stay off.
+        if machine.vcpuCount > 1 { tlb.cr3CacheEnabled = false }
         codeCache = CodeCache()
         self.machine = machine
         self.statistics = statistics

@@ -1,7 +1,6 @@
 /// MSR indices the Soft CPU implements itself (SDM vol. 4, table 2-2).
 enum MSRIndex {
-    static let tsc: UInt32 = 0x10, apicBase: UInt32 = 0x1b, featureControl: UInt32 = 0x3a
-    static let tscAdjust: UInt32 = 0x3b, mtrrCap: UInt32 = 0xfe
+    static let tsc: UInt32 = 0x10, apicBase: UInt32 = 0x1b, mtrrCap: UInt32 = 0xfe
     static let sysenterCS: UInt32 = 0x174, sysenterESP: UInt32 = 0x175, sysenterEIP: UInt32 = 0x176
     static let mcgCap: UInt32 = 0x179, mcgStatus: UInt32 = 0x17a
     static let miscEnable: UInt32 = 0x1a0, pat: UInt32 = 0x277, mtrrDefType: UInt32 = 0x2ff

@@ -1,5 +1,6 @@
 /* Idle cost: the PIT interrupts at 100 Hz through the 8259 and the CPU sleeps in HLT in between,
- * for "seconds=S" (default 5) seconds of ticks. The host measures the CPU time the VMM burns.
+ * for "seconds=S" (default 5) seconds of ticks. "idle: start" marks the moment it starts sleeping,
+ * from which the host samples the CPU time the VMM burns.
  *
  * The tick handler never returns with IRET: it resets the stack and jumps back to the idle loop.
  * That keeps the guest runnable on PVM-flavoured KVM, whose instruction emulator cannot return
@@ -37,6 +38,7 @@ void idle_loop(void)
 void guest_main(void)
 {
     ticks_wanted = (uint32_t)cmdline_number("seconds", 5) * TICKS_PER_SECOND;
+    printf("idle: start\n");
     idt_set(TIMER_VECTOR, (interrupt_handler)idle_tick);
     idt_load();
     pic_remap(0x20, 0x28);

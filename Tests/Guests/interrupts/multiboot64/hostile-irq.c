@@ -7,8 +7,8 @@
  * crash nor hang, whatever the registers were set to.
  *
  * Kept out of the storm so the guest itself survives (a real CPU would reset or leave the guest's
- * control): INIT, start-up and SMI messages addressed to this CPU, whether by an IOAPIC entry or the
- * ICR, and the IA32_APIC_BASE MSR. Long mode, because its IRETQ is what a PVM host's KVM can emulate. */
+ * control): INIT, start-up and SMI messages addressed to this CPU, whether by an IOAPIC entry, a
+ * local vector table entry or the ICR, and the IA32_APIC_BASE MSR. Long mode, because its IRETQ is what a PVM host's KVM can emulate. */
 #include "../include/interrupts.h"
 
 #define LAPIC_PAGE_DWORDS (0x1000 / 4)
@@ -25,11 +25,17 @@ static uint32_t next_random(void)
     return (uint32_t)(random_state >> 16);
 }
 
-/* Acknowledges whichever controller may have sent the interrupt: an EOI to a controller with
- * nothing in service does nothing. */
+/* The frame the CPU pushes in long mode (SDM vol. 3, 6.14.2). */
+struct interrupt_frame {
+    uint64_t rip, cs, rflags, rsp, ss;
+};
+
+/* Acknowledges whichever controller may have sent the interrupt (an EOI to a controller with
+ * nothing in service does nothing) and returns with IF clear: a level-triggered source the storm
+ * left asserted would otherwise interrupt again at once, forever, as on real hardware. */
 __attribute__((interrupt)) static void any_vector(struct interrupt_frame *frame)
 {
-    (void)frame;
+    frame->rflags &= ~0x200ull;
     deliveries++;
     lapic_eoi();
     outb(0xA0, 0x20);
@@ -76,7 +82,12 @@ static void storm_local_apic(void)
     for (int i = 0; i < 8; i++) {
         uint32_t offset = (next_random() % LAPIC_PAGE_DWORDS) * 4;
         uint32_t value = next_random();
-        if (offset == LAPIC_ICR_LOW || offset == LAPIC_ICR_HIGH) continue;
+        /* Registers sit on 16-byte boundaries; QEMU decodes the others as the register they fall in. */
+        uint32_t reg = offset & ~0xFu;
+        /* QEMU takes a write to offset 0 (reserved) as an MSI, whose data may say INIT. */
+        if (reg == 0 || reg == LAPIC_ICR_LOW || reg == LAPIC_ICR_HIGH) continue;
+        /* The LVT (CMCI at 0x2f0 to error at 0x370): LINT0/1 may be INIT, the others SMI. */
+        if (reg >= 0x2F0 && reg <= 0x370) value = harmless_delivery_mode(value);
         lapic_write(offset, value);
         (void)lapic_read((next_random() % LAPIC_PAGE_DWORDS) * 4);
     }

@@ -25,6 +25,14 @@ extern const char trampoline_start[], trampoline_end[];
 static volatile uint32_t arrivals;
 static volatile uint32_t ap_ready;
 static volatile uint32_t bsp_apic_id;
+/* The BSP's GDT and selectors: the IDT's gates name the BSP's code selector, which the
+ * trampoline's own GDT may give to a data segment (vmm boots with CS 0x10, the trampoline has its
+ * code at 0x08), so the AP switches to the BSP's GDT before it enables interrupts. */
+static struct __attribute__((packed)) {
+    uint16_t limit;
+    uint32_t base;
+} bsp_gdt;
+static uint32_t bsp_code_selector, bsp_data_selector;
 static uint64_t samples[MAX_SAMPLES];
 
 __attribute__((interrupt)) static void count_and_eoi(struct interrupt_frame *frame)
@@ -48,6 +56,15 @@ __attribute__((interrupt)) static void ignore(struct interrupt_frame *frame) { (
 void ap_main(void);
 void ap_main(void)
 {
+    __asm__ volatile("lgdt %0\n\t"
+                     "pushl %1\n\t"
+                     "pushl $1f\n\t"
+                     "lret\n"
+                     "1:\n\t"
+                     "mov %2, %%ds\n\t"
+                     "mov %2, %%es\n\t"
+                     "mov %2, %%ss"
+                     : : "m"(bsp_gdt), "r"(bsp_code_selector), "r"(bsp_data_selector) : "memory");
     idt_load();
     lapic_enable(SPURIOUS_VECTOR);
     __atomic_store_n(&ap_ready, 1, __ATOMIC_SEQ_CST);
@@ -86,6 +103,9 @@ static void send_ping(uint32_t apic_id)
 /* INIT and a start-up IPI to all but self, as in the SMP guest; returns whether the AP came up. */
 static int start_ap(void)
 {
+    __asm__ volatile("sgdt %0" : "=m"(bsp_gdt));
+    __asm__ volatile("mov %%cs, %0" : "=r"(bsp_code_selector));
+    __asm__ volatile("mov %%ds, %0" : "=r"(bsp_data_selector));
     memcpy((void *)TRAMPOLINE_BASE, trampoline_start, (size_t)(trampoline_end - trampoline_start));
     lapic_write(LAPIC_ICR_HIGH, 0);
     lapic_write(LAPIC_ICR_LOW, 0xC4500);

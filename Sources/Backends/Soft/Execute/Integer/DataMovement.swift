@@ -108,27 +108,28 @@ extension CPUCore {
         }
     }
 
-    /// CMPXCHG8B / CMPXCHG16B (16B needs a 16-byte aligned operand: #GP otherwise).
+    /// CMPXCHG8B / CMPXCHG16B: EDX:EAX (RDX:RAX) against the operand, ECX:EBX (RCX:RBX) stored on a
+    /// match; 16B needs a 16-byte aligned operand (#GP otherwise). Only ZF changes.
     mutating func cmpxchgWide(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         let i = ins.pointee
         let segment = Int(i.segment), offset = effectiveAddress(ins)
         let half: UInt8 = i.size == 16 ? 8 : 4
-        if half == 8 && offset & 15 != 0 { throw Fault.gp() }
-        let low = try read(segment, offset, half)
-        let high = try read(segment, offset &+ UInt64(half), half)
-        let expectedLow = register(0, half), expectedHigh = register(2, half)
-        flags.materialize()
-        if low == expectedLow && high == expectedHigh {
-            try write(segment, offset, half, register(3, half))
-            try write(segment, offset &+ UInt64(half), half, register(1, half))
-            flags.set(RFlags.zf, true)
+        let expected = (register(0, half), register(2, half)), replacement = (register(3, half), register(1, half))
+        let old: (UInt64, UInt64)
+        if half == 4 {
+            let match = expected.1 << 32 | expected.0, new = replacement.1 << 32 | replacement.0
+            let value = try readModifyWrite(segment, offset, 8, locked: i.isLocked) { $0 == match ? new : nil }
+            old = (value & 0xffff_ffff, value >> 32)
         } else {
-            try write(segment, offset, half, low)
-            try write(segment, offset &+ UInt64(half), half, high)
-            setRegister(0, half, low)
-            setRegister(2, half, high)
-            flags.set(RFlags.zf, false)
+            guard offset & 15 == 0 else { throw Fault.gp() }
+            old = try compareExchange16(segment, offset, locked: i.isLocked, expected: expected, replacement: replacement)
         }
+        let equal = old == expected
+        if !equal {
+            setRegister(0, half, old.0)
+            setRegister(2, half, old.1)
+        }
+        flags.set(RFlags.zf, equal)
     }
 
     /// CBW/CWDE/CDQE.

@@ -49,6 +49,29 @@ extension CPUCore {
         }
     }
 
+    /// The 16-byte compare-and-exchange of CMPXCHG16B (a host CMPXCHG16B through `Atomic<WordPair>`
+    /// when other vCPUs could interfere). Returns the old value as (low, high).
+    mutating func compareExchange16(_ segment: Int, _ offset: UInt64, locked: Bool, expected: (UInt64, UInt64),
+                                    replacement: (UInt64, UInt64)) throws(Fault) -> (UInt64, UInt64) {
+        let linear = try linearAddress(segment, offset, 16, write: true)
+        if locked && machine.vcpuCount > 1, let pointer = try atomicPointer(linear, 16) {
+            let atomic = pointer.assumingMemoryBound(to: Atomic<WordPair>.self)
+            let original = atomic.pointee.compareExchange(
+                expected: WordPair(first: UInt(expected.0), second: UInt(expected.1)),
+                desired: WordPair(first: UInt(replacement.0), second: UInt(replacement.1)),
+                ordering: .sequentiallyConsistent).original
+            return (UInt64(original.first), UInt64(original.second))
+        }
+        let low = try readLinear(linear, 8), high = try readLinear(linear &+ 8, 8)
+        if low == expected.0 && high == expected.1 {
+            try writeLinear(linear, 8, replacement.0)
+            try writeLinear(linear &+ 8, 8, replacement.1)
+        } else {
+            try writeLinear(linear, 8, low) // the write permission is checked either way
+        }
+        return (low, high)
+    }
+
     /// A LOCK-prefixed ALU operation on memory (register or immediate source).
     mutating func lockedALU(_ ins: UnsafePointer<DecodedInstruction>, immediate: Bool) throws(Fault) {
         let i = ins.pointee

@@ -9,6 +9,11 @@ demo:
 test:
 	scripts/test.sh
 
+# make bench = benchmarks/run: the speed figures of docs/benchmarks.md (about 15 minutes)
+.PHONY: bench
+bench:
+	benchmarks/run
+
 build:
 	swift build
 

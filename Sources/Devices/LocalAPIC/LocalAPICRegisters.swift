@@ -68,7 +68,10 @@ extension LocalAPICState {
         var written = (lvt[entry] & ~entry.writable) | (value & entry.writable)
         if !softwareEnabled { written |= LocalVectorTable.maskBit }
         lvt[entry] = written
-        if entry == .timer { timer.changeMode(from: oldMode, to: timerMode) }
+        guard entry == .timer else { return }
+        timer.changeMode(from: oldMode, to: timerMode)
+        // Owed expiries belong to the vector and mode they expired under.
+        timer.forgetOwedExpiries()
     }
 
     /// The IPI the ICR now describes; a fixed IPI with an illegal vector is an error instead.

@@ -13,15 +13,16 @@ struct LocalAPICTimer {
     }
 
     /// The period boundaries a late host timer found passed at once: `count` expiries, the first at
-    /// `first`, each `period` after the previous one.
+    /// `first`, each `period` after the previous one. A one-shot or deadline expiry has period 0.
     struct Expiry: Equatable {
         let first: UInt64
         let count: UInt64
         let period: UInt64
 
-        /// How many of the boundaries fall at or after `time`.
+        /// How many of the boundaries fall at or after `time`. A one-shot or deadline expiry, armed
+        /// by the guest itself, always counts.
         func count(from time: UInt64) -> UInt64 {
-            guard time > first else { return count }
+            guard period > 0, time > first else { return count }
             let skipped = (time - first + period - 1) / period
             return count > skipped ? count - skipped : 0
         }
@@ -87,7 +88,7 @@ struct LocalAPICTimer {
             periodStart = deadline + later * span
             return Expiry(first: deadline, count: later + 1, period: span)
         }
-        return Expiry(first: deadline, count: 1, period: 1)
+        return Expiry(first: deadline, count: 1, period: 0)
     }
 
     mutating func owe(_ expiries: UInt64, period: UInt64) {
@@ -116,6 +117,5 @@ struct LocalAPICTimer {
         guard old != new, old == .tscDeadline || new == .tscDeadline else { return }
         periodStart = nil
         tscDeadline = 0
-        owedExpiries = 0
     }
 }

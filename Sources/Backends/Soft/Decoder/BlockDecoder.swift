@@ -48,6 +48,7 @@ extension CPUCore {
                 throw Fault.gp()
             }
             codeCache.pool[start + count] = instruction
+            if instruction.op == .jcc && count > 0 { fuseWithBranch(codeCache.pool + start + count - 1) }
             if physical.markCode(page.physical | UInt64(offset), length: Int(instruction.length)) {
                 pageBecameCode()
             }
@@ -58,6 +59,18 @@ extension CPUCore {
         codeCache.used += count
         codeCache.table[CodeCache.slot(key)] = CodeCache.Block(key: key, start: Int32(start), count: Int32(count))
         return (codeCache.pool + start, count)
+    }
+
+    /// Turns the ALU instruction before a Jcc into a fused compare-and-branch entry spanning both (QEMU
+    /// and hardware macro-fusion do the same with CMP/TEST + Jcc): one dispatch instead of two, and the
+    /// condition is read while the flags are fresh. The Jcc entry stays in place after it, for
+    /// execution that must stop between the two (`CPUCore.fusedBranch`).
+    private func fuseWithBranch(_ previous: UnsafeMutablePointer<DecodedInstruction>) {
+        // RIP-relative operands are relative to the end of their own instruction, not of the pair.
+        guard let fused = previous.pointee.op.fusedWithBranch, previous.pointee.base != DecodedInstruction.ripBase
+        else { return }
+        previous.pointee.op = fused
+        previous.pointee.length &+= previous[1].length
     }
 
     /// Copies the tail of this page and the head of the next (which may raise #PF) and decodes.

@@ -24,6 +24,8 @@ enum Op: UInt16 {
     case bitTestReg, bitTestImm, bitScanForward, bitScanReverse, tzcnt, lzcnt, popcnt
     // conditionals
     case jcc, setcc, cmovcc, jcxz, loop
+    // An ALU instruction fused with the Jcc right after it (see `BlockDecoder`, `FusedBranches.swift`)
+    case aluRegRegBranch, aluRegImmBranch, aluRegMemBranch, aluMemImmBranch
     // control transfer
     case jmpRel, callRel, jmpIndirect, callIndirect, ret, jmpFar, callFar, jmpFarIndirect, callFarIndirect
     case retFar, iret, int, int3, into, int1, syscall, sysret, sysenter, sysexit
@@ -49,4 +51,17 @@ enum Op: UInt16 {
     case sseBinary, sseShuffle, sseShiftImm, pmovmskb, pextrw, pinsrw
     // SSE floating point: imm2 = format (0 ps, 1 pd, 2 ss, 3 sd); see FPU-SSE/SSEFloatingPoint.swift
     case sseFloat, sseCompareOrdered, sseConvert
+}
+
+extension Op {
+    /// The fused compare-and-branch form of an ALU op, for the ALU forms worth fusing.
+    var fusedWithBranch: Op? {
+        switch self {
+        case .aluRegReg: return .aluRegRegBranch
+        case .aluRegImm: return .aluRegImmBranch
+        case .aluRegMem: return .aluRegMemBranch
+        case .aluMemImm: return .aluMemImmBranch
+        default: return nil
+        }
+    }
 }

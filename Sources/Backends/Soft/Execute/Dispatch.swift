@@ -1,9 +1,24 @@
 /// The per-instruction dispatch: one switch over the handler chosen at decode time. Swift compiles it
-/// to a jump table; hot handlers are inlined into it.
+/// to a jump table; hot handlers are inlined into it. Returns how many block entries were consumed: 2
+/// for a fused compare-and-branch, else 1.
 extension CPUCore {
-    @inline(__always)
-    mutating func execute(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
+    /// Transparent rather than `@inline(__always)`: the optimizer stops honouring the latter once the
+    /// execution loop grows, and an out-of-line dispatch costs a call and a frame per instruction.
+    @_transparent
+    mutating func execute(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) -> Int {
         switch ins.pointee.op {
+        case .aluRegRegBranch:
+            aluRegReg(ins)
+            return fusedBranch(ins)
+        case .aluRegImmBranch:
+            aluRegImm(ins)
+            return fusedBranch(ins)
+        case .aluRegMemBranch:
+            try aluRegMem(ins)
+            return fusedBranch(ins)
+        case .aluMemImmBranch:
+            try aluMemImm(ins)
+            return fusedBranch(ins)
         case .aluRegReg: aluRegReg(ins)
         case .aluRegMem: try aluRegMem(ins)
         case .aluMemReg: try aluMemReg(ins)
@@ -34,6 +49,7 @@ extension CPUCore {
         case .nop: break
         default: try executeLessCommon(ins)
         }
+        return 1
     }
 
     @inline(never)
@@ -131,6 +147,7 @@ extension CPUCore {
             try requireCPL0()
             tlb.flushPage((segmentBase[Int(i.segment)] &+ effectiveAddress(ins)) & linearMask)
             blockEpoch &+= 1
+            breakBlock = true // the running block's own translation may be the one dropped
         case .clts: try clts()
         case .lgdt: try loadTableRegister(ins, interrupt: false)
         case .lidt: try loadTableRegister(ins, interrupt: true)

@@ -49,6 +49,9 @@ struct CPUCore {
     var v86Mode: Bool { flags.stored & RFlags.vm != 0 }
 
     // MARK: execution control
+    /// The first block entry past the execution budget: a fused compare-and-branch just before it runs
+    /// as its first instruction alone (see `fusedBranch`).
+    var entryLimit: UnsafePointer<DecodedInstruction>
     /// Set by handlers that change state the current decoded block depends on.
     var breakBlock = false
     /// Set when IF may just have become 1: pending interrupts must be looked at.
@@ -91,6 +94,7 @@ struct CPUCore {
         crossPageBytes.initialize(repeating: 0, count: 16)
         scratch = .allocate(capacity: 1)
         scratch.initialize(to: DecodedInstruction())
+        entryLimit = UnsafePointer(scratch)
         self.signals = signals
         gpr = .allocate(capacity: 16)
         gpr.initialize(repeating: 0, count: 16)

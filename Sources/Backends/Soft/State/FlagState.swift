@@ -23,14 +23,30 @@ struct FlagState {
     @inline(__always) var mask: UInt64 { UInt64.max &>> UInt64(shift) }
     @inline(__always) var sign: UInt64 { (UInt64(1) &<< 63) &>> UInt64(shift) }
 
+    /// Records an operation whose flags do not depend on a carry in (`carryIn` is left stale: only
+    /// ADC, SBB, INC and DEC read it).
     @inline(__always)
-    mutating func record(_ op: LazyOp, shift: UInt8, dst: UInt64, src: UInt64, result: UInt64, carryIn: Bool = false) {
+    mutating func record(_ op: LazyOp, shift: UInt8, dst: UInt64, src: UInt64, result: UInt64) {
         self.op = op
         self.shift = shift
         self.dst = dst
         self.src = src
         self.result = result
+    }
+
+    @inline(__always)
+    mutating func record(_ op: LazyOp, shift: UInt8, dst: UInt64, src: UInt64, result: UInt64, carryIn: Bool) {
+        record(op, shift: shift, dst: dst, src: src, result: result)
         self.carryIn = carryIn
+    }
+
+    /// AND/OR/XOR/TEST: CF and OF are cleared, AF undefined (left 0), the rest follow the result alone
+    /// (SDM vol. 2, AND), so the operands are not kept.
+    @inline(__always)
+    mutating func recordLogic(shift: UInt8, result: UInt64) {
+        op = .logic
+        self.shift = shift
+        self.result = result
     }
 
     var cf: Bool {
@@ -150,22 +166,58 @@ struct FlagState {
 }
 
 extension CPUCore {
-    /// Condition code `cc`, reading the lazy-flag fields in place (no copy of the flag state) for the
-    /// common compare-then-branch case.
+    /// Condition code `cc`, reading the lazy-flag fields in place for the common cases: ZF of anything,
+    /// any compare after CMP/SUB (operands at hand), and the logic ops (CF = OF = 0). The rest take the
+    /// general path out of line, so the inlined branch handlers stay small. Both are `mutating` only so
+    /// that `self` is passed by address: a non-mutating call from the mutating execute loop copies the
+    /// whole CPUCore first.
     @inline(__always)
-    func condition(_ cc: UInt8) -> Bool {
-        guard flags.op == .sub else { return flags.condition(cc) }
+    mutating func condition(_ cc: UInt8) -> Bool {
+        let pair = cc >> 1
+        let op = flags.op
         let shift = UInt64(flags.shift)
-        let a = flags.dst &<< shift, b = flags.src &<< shift
         let outcome: Bool
-        switch cc >> 1 {
-        case 1: outcome = a < b
-        case 2: outcome = a == b
-        case 3: outcome = a <= b
-        case 6: outcome = Int64(bitPattern: a) < Int64(bitPattern: b)
-        case 7: outcome = Int64(bitPattern: a) <= Int64(bitPattern: b)
-        default: return flags.condition(cc)
+        if pair == 2 {
+            outcome = flags.zf
+        } else if op == .sub {
+            let a = flags.dst &<< shift, b = flags.src &<< shift
+            switch pair {
+            case 1: outcome = a < b
+            case 3: outcome = a <= b
+            case 6: outcome = Int64(bitPattern: a) < Int64(bitPattern: b)
+            case 7: outcome = Int64(bitPattern: a) <= Int64(bitPattern: b)
+            default: return generalCondition(cc)
+            }
+        } else if op == .logic && pair != 5 {
+            // The result moved up to bit 63: its sign is SF; SF != OF is SF since OF = 0.
+            let value = Int64(bitPattern: flags.result &<< shift)
+            switch pair {
+            case 0, 1: outcome = false
+            case 3: outcome = value == 0
+            case 4, 6: outcome = value < 0
+            default: outcome = value <= 0
+            }
+        } else {
+            return generalCondition(cc)
         }
         return outcome != (cc & 1 != 0)
     }
+
+    /// CF, with the ADC/SBB/INC/DEC-after-compare cases read in place (see `condition`).
+    @inline(__always)
+    mutating func carryFlag() -> Bool {
+        let shift = UInt64(flags.shift)
+        switch flags.op {
+        case .sub: return flags.dst &<< shift < flags.src &<< shift
+        case .add: return flags.result &<< shift < flags.dst &<< shift
+        case .logic: return false
+        default: return generalCarryFlag()
+        }
+    }
+
+    @inline(never)
+    mutating func generalCarryFlag() -> Bool { flags.cf }
+
+    @inline(never)
+    mutating func generalCondition(_ cc: UInt8) -> Bool { flags.condition(cc) }
 }

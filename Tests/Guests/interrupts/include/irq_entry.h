@@ -1,13 +1,13 @@
 /* Handler entry for each way an interrupt reaches the CPU, one source per run ("source=NAME" on the
  * command line): every handler's first action is to print "entered vector 0xNN" on COM1 (the serial
- * handler on its first entry only, see there), before it
- * ends the interrupt and returns. A run that cannot return from a handler (a host whose KVM cannot
- * emulate IRET) still shows that the interrupt was delivered to the right vector, and when; where
- * handlers return, the guest goes on to check the rest and passes.
+ * handler's on its first entry only, see there), before it ends the interrupt and returns. A run that
+ * cannot return from a handler (a host whose KVM cannot emulate IRET) still shows that the interrupt
+ * was delivered to the right vector, and when; where handlers return, the guest goes on to check the
+ * rest and passes.
  *
  *   pit         PIT channel 0 on IRQ 0 through the 8259 and LINT0 in virtual-wire (ExtINT) mode
  *   ioapic      PIT IRQ 0 through IOAPIC pin 2 (the PC's interrupt source override), PICs masked
- *   uart        COM1's receive interrupt (IRQ 4) through IOAPIC pin 4: needs a line on serial input
+ *   uart        COM1's receive interrupt (IRQ 4) through IOAPIC pin 4: needs a byte on serial input
  *   ipi         a fixed self-IPI through the local APIC's interrupt command register
  *   tpr         a self-IPI held while the task priority class is 6, entering once it drops to 4 */
 #ifndef GUEST_IRQ_ENTRY_H

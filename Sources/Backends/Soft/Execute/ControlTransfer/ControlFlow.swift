@@ -1,10 +1,10 @@
 /// Near branches, calls, returns and loops (SDM vol. 2, Jcc, JMP, CALL, RET, LOOP, JCXZ).
 extension CPUCore {
+    /// A taken branch only moves `nextRip`: the execution loop sees that and leaves the block.
     @inline(__always)
     mutating func jcc(_ ins: UnsafePointer<DecodedInstruction>) {
         if condition(ins.pointee.sub) {
             nextRip = (nextRip &+ ins.pointee.imm) & ins.pointee.mask
-            breakBlock = true
         }
     }
 
@@ -51,17 +51,11 @@ extension CPUCore {
         case 1: taken = count != 0 && flags.zf
         default: taken = count != 0
         }
-        if taken {
-            branch(to: nextRip &+ i.imm, i.size)
-            breakBlock = true
-        }
+        if taken { branch(to: nextRip &+ i.imm, i.size) }
     }
 
     mutating func jcxz(_ ins: UnsafePointer<DecodedInstruction>) {
         let i = ins.pointee
-        if register(1, i.addressSize) == 0 {
-            branch(to: nextRip &+ i.imm, i.size)
-            breakBlock = true
-        }
+        if register(1, i.addressSize) == 0 { branch(to: nextRip &+ i.imm, i.size) }
     }
 }

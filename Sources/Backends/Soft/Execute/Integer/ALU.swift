@@ -17,21 +17,21 @@ extension CPUCore {
             flags.record(.add, shift: shift, dst: dst, src: src, result: result)
         case 1:
             result = (dst | src) & mask
-            flags.record(.logic, shift: shift, dst: dst, src: src, result: result)
+            flags.recordLogic(shift: shift, result: result)
         case 2:
-            let carry = flags.cf
+            let carry = carryFlag()
             result = (dst &+ src &+ (carry ? 1 : 0)) & mask
             flags.record(.adc, shift: shift, dst: dst, src: src, result: result, carryIn: carry)
         case 3:
-            let carry = flags.cf
+            let carry = carryFlag()
             result = (dst &- src &- (carry ? 1 : 0)) & mask
             flags.record(.sbb, shift: shift, dst: dst, src: src, result: result, carryIn: carry)
         case 4, 8:
             result = dst & src & mask
-            flags.record(.logic, shift: shift, dst: dst, src: src, result: result)
+            flags.recordLogic(shift: shift, result: result)
         case 6:
             result = (dst ^ src) & mask
-            flags.record(.logic, shift: shift, dst: dst, src: src, result: result)
+            flags.recordLogic(shift: shift, result: result)
         default: // 5 SUB, 7 CMP
             result = (dst &- src) & mask
             flags.record(.sub, shift: shift, dst: dst, src: src, result: result)
@@ -39,7 +39,7 @@ extension CPUCore {
         return result
     }
 
-    @inline(__always)
+    @_transparent // used by its fused form too; see `execute`
     mutating func aluRegReg(_ ins: UnsafePointer<DecodedInstruction>) {
         let kind = ins.pointee.sub, mask = ins.pointee.mask, destination = ins.pointee.rm
         let result = alu(kind, register(destination, mask: mask), register(ins.pointee.reg, mask: mask), mask: mask,
@@ -47,7 +47,7 @@ extension CPUCore {
         if kind < 7 { setRegister(destination, mask: mask, result) }
     }
 
-    @inline(__always)
+    @_transparent // used by its fused form too; see `execute`
     mutating func aluRegMem(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         let kind = ins.pointee.sub, mask = ins.pointee.mask, destination = ins.pointee.reg
         let source = try readMemory(ins, ins.pointee.size)
@@ -64,7 +64,7 @@ extension CPUCore {
         if kind < 7 { try writeLinear(linear, size, result) }
     }
 
-    @inline(__always)
+    @_transparent // used by its fused form too; see `execute`
     mutating func aluRegImm(_ ins: UnsafePointer<DecodedInstruction>) {
         let kind = ins.pointee.sub, mask = ins.pointee.mask, destination = ins.pointee.rm
         let result = alu(kind, register(destination, mask: mask), ins.pointee.imm & mask, mask: mask,
@@ -72,7 +72,7 @@ extension CPUCore {
         if kind < 7 { setRegister(destination, mask: mask, result) }
     }
 
-    @inline(__always)
+    @_transparent // used by its fused form too; see `execute`
     mutating func aluMemImm(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         let kind = ins.pointee.sub, size = ins.pointee.size, mask = ins.pointee.mask
         let linear = try memoryLinearAddress(ins, write: kind < 7)
@@ -88,11 +88,11 @@ extension CPUCore {
         switch kind {
         case 0:
             let result = (value &+ 1) & mask
-            flags.record(.inc, shift: Self.flagShift(size), dst: value, src: 1, result: result, carryIn: flags.cf)
+            flags.record(.inc, shift: Self.flagShift(size), dst: value, src: 1, result: result, carryIn: carryFlag())
             return result
         case 1:
             let result = (value &- 1) & mask
-            flags.record(.dec, shift: Self.flagShift(size), dst: value, src: 1, result: result, carryIn: flags.cf)
+            flags.record(.dec, shift: Self.flagShift(size), dst: value, src: 1, result: result, carryIn: carryFlag())
             return result
         case 2:
             return ~value & mask
@@ -103,6 +103,7 @@ extension CPUCore {
         }
     }
 
+    @inline(__always)
     mutating func unaryReg(_ ins: UnsafePointer<DecodedInstruction>) {
         let i = ins.pointee
         setRegister(i.rm, i.size, unary(i.sub, register(i.rm, i.size), i.size))

@@ -19,6 +19,7 @@ struct KVMCapability {
     static let msrFilter = KVMCapability(number: KVM_CAP_X86_MSR_FILTER, name: "KVM_CAP_X86_MSR_FILTER")
     static let irqchip = KVMCapability(number: KVM_CAP_IRQCHIP, name: "KVM_CAP_IRQCHIP")
     static let pit2 = KVMCapability(number: KVM_CAP_PIT2, name: "KVM_CAP_PIT2")
+    static let irqRouting = KVMCapability(number: KVM_CAP_IRQ_ROUTING, name: "KVM_CAP_IRQ_ROUTING")
 
     /// What every VM needs, whatever the machine: memory slots, the VT-x real-mode helpers, CPUID,
     /// kicks that cannot be lost, and the register/event ioctls VirtualCPU exposes.

@@ -6,9 +6,10 @@ import VMMKit
 
 /// KVM's in-kernel PIC, IOAPIC and LAPICs behind VMMKit's InterruptController.
 ///
-/// Lines go in with KVM_IRQ_LINE (api.rst). KVM's default GSI routing sends GSIs 0-15 to both
-/// the master/slave PIC inputs and the IOAPIC pins of the same number, and 16-23 to the IOAPIC only,
-/// so an ISA IRQ reaches whichever controller the guest enabled. Delivery into the vCPUs, HLT and
+/// Lines go in with KVM_IRQ_LINE (api.rst). The VM's GSI routing (`ckvm_set_pc_gsi_routing`) sends
+/// GSIs 0-15 to the master/slave PIC inputs and to the IOAPIC pins of the same number (GSI 0 to
+/// pin 2, as on a PC), and 16-23 to the IOAPIC only, so an ISA IRQ reaches whichever controller the
+/// guest enabled. Delivery into the vCPUs, HLT and
 /// INIT/SIPI are KVM's business: the query methods report nothing pending.
 public final class KVMInKernelInterruptController: InterruptController, @unchecked Sendable {
     /// The IOAPIC's pin count in KVM (KVM_IOAPIC_NUM_PINS).

@@ -64,17 +64,20 @@ public final class KVMVirtualMachine: VirtualMachine {
         }
     }
 
-    /// KVM_CREATE_IRQCHIP (PIC, IOAPIC, per-vCPU LAPICs) then KVM_CREATE_PIT2 (api.rst).
+    /// KVM_CREATE_IRQCHIP (PIC, IOAPIC, per-vCPU LAPICs), the PC's GSI routing, then
+    /// KVM_CREATE_PIT2 (api.rst).
     /// Must precede the first vCPU; a second call fails with `irqchipAlreadyCreated`.
     public func createInKernelIRQChip() throws(KVMError) {
         guard inKernelInterruptController == nil else { throw .irqchipAlreadyCreated }
         try system.require(.irqchip, for: "the in-kernel interrupt controllers")
         try system.require(.pit2, for: "the in-kernel PIT")
+        try system.require(.irqRouting, for: "routing the in-kernel PIT to IOAPIC pin 2")
         do {
             try KVMIoctl.value(fd, CKVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP")
         } catch .ioctlFailed(_, EEXIST) {
             throw .irqchipAlreadyCreated
         }
+        guard ckvm_set_pc_gsi_routing(fd) == 0 else { throw .ioctlFailed(name: "KVM_SET_GSI_ROUTING", errno: errno) }
         var pit = kvm_pit_config()
         try KVMIoctl.call(fd, CKVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2")
         let controller = KVMInKernelInterruptController(vmFD: fd)

@@ -53,3 +53,36 @@ int ckvm_install_kick_handler(int signal) {
     pthread_once(&kick_handler_once, install_kick_handler);
     return kick_handler_error;
 }
+
+// The PC's GSI routing for the in-kernel irqchip, as a PC board wires it: GSIs 0-15 reach the
+// 8259 pair (except 2, the cascade), and every GSI reaches the IOAPIC pin of the same number except
+// GSI 0 (the PIT), which arrives on pin 2 (the ISA interrupt source override every PC declares).
+// KVM's default routing puts GSI 0 on pin 0, where no guest looks for the timer.
+// Returns ioctl's result (0 on success, -1 with errno).
+int ckvm_set_pc_gsi_routing(int vm_fd) {
+    enum { pic_routes = 15, ioapic_routes = 23, total = pic_routes + ioapic_routes };
+    union {
+        struct kvm_irq_routing routing;
+        unsigned char storage[sizeof(struct kvm_irq_routing) + total * sizeof(struct kvm_irq_routing_entry)];
+    } buffer;
+    memset(&buffer, 0, sizeof buffer);
+    struct kvm_irq_routing_entry *entry = buffer.routing.entries;
+    for (uint32_t gsi = 0; gsi < 16; gsi++) {
+        if (gsi == 2) continue;
+        entry->gsi = gsi;
+        entry->type = KVM_IRQ_ROUTING_IRQCHIP;
+        entry->u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
+        entry->u.irqchip.pin = gsi % 8;
+        entry++;
+    }
+    for (uint32_t gsi = 0; gsi < 24; gsi++) {
+        if (gsi == 2) continue;
+        entry->gsi = gsi;
+        entry->type = KVM_IRQ_ROUTING_IRQCHIP;
+        entry->u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+        entry->u.irqchip.pin = gsi == 0 ? 2 : gsi;
+        entry++;
+    }
+    buffer.routing.nr = (uint32_t)(entry - buffer.routing.entries);
+    return ioctl(vm_fd, KVM_SET_GSI_ROUTING, &buffer.routing);
+}

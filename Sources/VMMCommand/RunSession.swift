@@ -57,6 +57,11 @@ struct RunSession {
         for (name, count) in rows {
             lines.append("  \(name)\(String(repeating: " ", count: width - name.count))  \(count)")
         }
+        // Backends that count guest instructions (the Soft CPU) also get a rate over the whole run.
+        if let retired = rows.first(where: { $0.0 == ExitStatistics.instructionsRetiredRow })?.1, retired > 0,
+           milliseconds > 0 {
+            lines.append("  guest instructions/s  \(retired * 1000 / UInt64(milliseconds) / 1_000_000) M")
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -12,6 +12,9 @@ public final class ExitStatistics: Sendable {
     public let hypercall = Counter()
     public let kicks = Counter()
     public let other = Counter()
+    /// Guest instructions executed, where the backend counts them (the Soft CPU, per block); not an exit.
+    public let instructionsRetired = Counter()
+    public static let instructionsRetiredRow = "instructions retired"
 
     public init() {}
 
@@ -19,7 +22,8 @@ public final class ExitStatistics: Sendable {
         [("port I/O", portIO.value), ("MMIO", mmio.value), ("HLT", halt.value),
          ("interrupt window", interruptWindow.value), ("interrupts injected", interruptsInjected.value),
          ("MSR", msr.value), ("CPUID", cpuid.value), ("set TPR", setTPR.value),
-         ("hypercall", hypercall.value), ("kicks", kicks.value), ("other", other.value)]
+         ("hypercall", hypercall.value), ("kicks", kicks.value), ("other", other.value),
+         (Self.instructionsRetiredRow, instructionsRetired.value)]
     }
 
     public var total: UInt64 {

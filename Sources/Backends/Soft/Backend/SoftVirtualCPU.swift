@@ -40,7 +40,10 @@ public final class SoftVirtualCPU: VirtualCPU {
     public func run() throws -> VCPUStop {
         if index > 0 && !waitForStartup() { return .machineStopped }
         while true {
-            switch core.pointee.run(budget: Self.slice) {
+            let retiredBefore = core.pointee.instructionsRetired
+            let exit = core.pointee.run(budget: Self.slice)
+            statistics.instructionsRetired.increment(by: core.pointee.instructionsRetired &- retiredBefore)
+            switch exit {
             case .budgetExhausted:
                 if machine.runControl.isStopRequested { return .machineStopped }
             case .attention:

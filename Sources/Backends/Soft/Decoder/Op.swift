@@ -64,4 +64,12 @@ extension Op {
         default: return nil
         }
     }
+
+    /// A fused entry: it stands for two instructions.
+    var isFusedBranch: Bool {
+        switch self {
+        case .aluRegRegBranch, .aluRegImmBranch, .aluRegMemBranch, .aluMemImmBranch: return true
+        default: return false
+        }
+    }
 }

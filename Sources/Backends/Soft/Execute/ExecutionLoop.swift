@@ -12,21 +12,22 @@ enum LoopExit {
 extension CPUCore {
     /// Executes up to `budget` instructions block by block.
     ///
-    /// The hot path has two levels. Blocks are chained: when a block ends in a taken branch (or simply
+    /// The hot path has three levels. Blocks are chained: when a block ends in a taken branch (or simply
     /// runs out) and no handler asked for attention (`breakBlock`), the next block starts at once, with
     /// only the kick flag polled; the full checks (HLT, interrupt shadow, pending interrupts) run only
-    /// after `breakBlock`, which every handler that changes them sets. Inside a block, each instruction
-    /// costs one store of the fall-through RIP, the dispatch switch, and one compare that notices a
-    /// taken branch (the handler moved `nextRip`) without the handler having to say so.
+    /// after `breakBlock`, which every handler that changes them sets. A block that branches back to its
+    /// own start (a loop) runs again without any lookup. Inside a block, each instruction costs one store
+    /// of the fall-through RIP, the dispatch switch, and one compare that notices a taken branch (the
+    /// handler moved `nextRip`) without the handler having to say so.
     mutating func run(budget: Int) -> LoopExit {
         var remaining = budget
-        // The last block, reused without a lookup when execution loops back to its start in the same
-        // epoch (the common shape of hot loops).
+        // The last block looked up, reused when execution comes back to its start in the same epoch.
         var lastRip = UInt64.max, lastEpoch: UInt64 = 0
         var last: (start: UnsafeMutablePointer<DecodedInstruction>, count: Int) = (scratch, 0)
-        // The instruction being executed and its block's first, kept outside `do` for the retired count
-        // when an instruction faults.
-        var ins = scratch, blockStart = scratch
+        // The running block's first entry and address: enough to count what retired before a fault, so
+        // the instruction pointer of the inner loop need not survive into `catch` (which would keep it
+        // in memory rather than a register).
+        var blockStart = scratch, blockEntryRip: UInt64 = 0
         while remaining > 0 {
             if halted { return .halted }
             var limit = remaining
@@ -39,7 +40,7 @@ extension CPUCore {
             breakBlock = false
             do {
                 chain: while true {
-                    blockStart = ins // nothing of this block has run if the lookup faults
+                    blockEntryRip = rip // nothing of this block has run if the lookup faults
                     let block: (start: UnsafeMutablePointer<DecodedInstruction>, count: Int)
                     if rip == lastRip && blockEpoch == lastEpoch {
                         block = last
@@ -49,12 +50,11 @@ extension CPUCore {
                             (last, lastRip, lastEpoch) = (block, rip, blockEpoch)
                         }
                     }
-                    // A block that branches back to its own start (a loop) runs again without a lookup;
-                    // not a lone cross-page instruction, which is decoded afresh each time.
-                    let blockRip = block.start == scratch ? UInt64.max : rip
+                    blockStart = block.start
+                    // A lone cross-page instruction is decoded afresh each time, never re-run in place.
+                    let loopRip = block.start == scratch ? UInt64.max : rip
                     repeat {
-                        blockStart = block.start
-                        ins = block.start
+                        var ins = block.start
                         let end = block.start + min(block.count, limit)
                         entryLimit = UnsafePointer(end)
                         repeat {
@@ -64,15 +64,15 @@ extension CPUCore {
                             rip = nextRip
                             if rip != fallThrough || breakBlock { break }
                         } while ins < end
-                        let executed = Self.entries(from: blockStart, to: ins)
+                        let executed = Self.entries(from: block.start, to: ins)
                         remaining &-= executed
                         limit &-= executed
                         instructionsRetired &+= UInt64(executed)
                         if breakBlock || limit == 0 || signals.isKicked { break chain }
-                    } while rip == blockRip
+                    } while rip == loopRip
                 }
             } catch {
-                let executed = Self.entries(from: blockStart, to: ins)
+                let executed = retiredBeforeFault(blockStart, entryRip: blockEntryRip)
                 remaining &-= executed
                 instructionsRetired &+= UInt64(executed)
                 if reportExceptions { return .exception(error) }
@@ -82,11 +82,26 @@ extension CPUCore {
         return .budgetExhausted
     }
 
-    /// Block entries between two pointers into one block (`ins` never precedes `blockStart`), without
-    /// the signed-division fix-up of pointer subtraction.
+    /// Block entries between two pointers into one block (`end` never precedes `start`), without the
+    /// signed-division fix-up of pointer subtraction.
     @inline(__always)
     static func entries(from start: UnsafeMutablePointer<DecodedInstruction>,
                         to end: UnsafeMutablePointer<DecodedInstruction>) -> Int {
         Int(bitPattern: (UInt(bitPattern: end) &- UInt(bitPattern: start)) / UInt(MemoryLayout<DecodedInstruction>.stride))
+    }
+
+    /// The instructions of the block starting at `start` (at `entryRip`) that completed before the one at
+    /// RIP faulted: the entries walked from the block's start up to RIP (a fused pair is two). A fault
+    /// raised after moving RIP past its instruction (INT3, INTO, INT1) counts that instruction too.
+    @inline(never)
+    mutating func retiredBeforeFault(_ start: UnsafeMutablePointer<DecodedInstruction>, entryRip: UInt64) -> Int {
+        var address = entryRip, entry = UnsafePointer(start), count = 0
+        while address != rip && entry < entryLimit {
+            address &+= UInt64(entry.pointee.length)
+            let span = entry.pointee.op.isFusedBranch ? 2 : 1
+            entry += span
+            count += span
+        }
+        return address == rip ? count : 0
     }
 }

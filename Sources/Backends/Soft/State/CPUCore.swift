@@ -179,6 +179,7 @@ struct CPUCore {
     @inline(__always)
     mutating func selectTLBs() {
         blockEpoch &+= 1
+        breakBlock = true // the execution loop re-runs a looping block only within one epoch
         let user = cpl == 3
         tlbRead = tlb.current(.read, user: user)
         tlbWrite = tlb.current(.write, user: user)

@@ -39,7 +39,7 @@ extension CPUCore {
         return result
     }
 
-    @_transparent // used by its fused form too; see `execute`
+    @_transparent // called from its fused form too, where @inline(__always) stops being honoured
     mutating func aluRegReg(_ ins: UnsafePointer<DecodedInstruction>) {
         let kind = ins.pointee.sub, mask = ins.pointee.mask, destination = ins.pointee.rm
         let result = alu(kind, register(destination, mask: mask), register(ins.pointee.reg, mask: mask), mask: mask,
@@ -47,7 +47,7 @@ extension CPUCore {
         if kind < 7 { setRegister(destination, mask: mask, result) }
     }
 
-    @_transparent // used by its fused form too; see `execute`
+    @_transparent // called from its fused form too, where @inline(__always) stops being honoured
     mutating func aluRegMem(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         let kind = ins.pointee.sub, mask = ins.pointee.mask, destination = ins.pointee.reg
         let source = try readMemory(ins, ins.pointee.size)
@@ -64,7 +64,7 @@ extension CPUCore {
         if kind < 7 { try writeLinear(linear, size, result) }
     }
 
-    @_transparent // used by its fused form too; see `execute`
+    @_transparent // called from its fused form too, where @inline(__always) stops being honoured
     mutating func aluRegImm(_ ins: UnsafePointer<DecodedInstruction>) {
         let kind = ins.pointee.sub, mask = ins.pointee.mask, destination = ins.pointee.rm
         let result = alu(kind, register(destination, mask: mask), ins.pointee.imm & mask, mask: mask,
@@ -72,7 +72,7 @@ extension CPUCore {
         if kind < 7 { setRegister(destination, mask: mask, result) }
     }
 
-    @_transparent // used by its fused form too; see `execute`
+    @_transparent // called from its fused form too, where @inline(__always) stops being honoured
     mutating func aluMemImm(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         let kind = ins.pointee.sub, size = ins.pointee.size, mask = ins.pointee.mask
         let linear = try memoryLinearAddress(ins, write: kind < 7)

@@ -69,7 +69,8 @@ extension CPUCore {
         // RIP-relative operands are relative to the end of their own instruction, not of the pair.
         guard let fused = previous.pointee.op.fusedWithBranch, previous.pointee.base != DecodedInstruction.ripBase
         else { return }
-        previous.pointee.op = fused
+        previous.pointee.op = fused.specialised(kind: previous.pointee.sub, size: previous.pointee.size,
+                                                memory: previous.pointee.isMemory)
         previous.pointee.length &+= previous[1].length
     }
 

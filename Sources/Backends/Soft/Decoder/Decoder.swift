@@ -117,6 +117,7 @@ struct Decoder {
         let width = min(ins.size, 8)
         ins.mask = CPUCore.mask(width)
         ins.flagShift = CPUCore.flagShift(width)
+        ins.op = ins.op.specialised(kind: ins.sub, size: ins.size, memory: ins.isMemory)
         return ins
     }
 

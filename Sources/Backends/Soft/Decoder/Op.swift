@@ -26,6 +26,11 @@ enum Op: UInt16 {
     case jcc, setcc, cmovcc, jcxz, loop
     // An ALU instruction fused with the Jcc right after it (see `BlockDecoder`, `FusedBranches.swift`)
     case aluRegRegBranch, aluRegImmBranch, aluRegMemBranch, aluMemImmBranch
+    // Dedicated handlers for the hottest ALU forms, plain and fused (see `SpecialisedForms.swift`)
+    case addRegReg, subRegReg, xorRegReg, addRegImm, subRegImm, andRegImm, addRegMem, xorRegMem, cmpMemImm
+    case cmpRegRegBranch, testRegRegBranch, cmpRegImmBranch, subRegImmBranch, cmpRegMemBranch, cmpMemImmBranch
+    // Dedicated MOVZX handlers by source size and kind, for 4/8-byte destinations
+    case movzxByteReg, movzxByteMem, movzxWordReg, movzxWordMem
     // control transfer
     case jmpRel, callRel, jmpIndirect, callIndirect, ret, jmpFar, callFar, jmpFarIndirect, callFarIndirect
     case retFar, iret, int, int3, into, int1, syscall, sysret, sysenter, sysexit
@@ -56,7 +61,7 @@ enum Op: UInt16 {
 extension Op {
     /// The fused compare-and-branch form of an ALU op, for the ALU forms worth fusing.
     var fusedWithBranch: Op? {
-        switch self {
+        switch generic {
         case .aluRegReg: return .aluRegRegBranch
         case .aluRegImm: return .aluRegImmBranch
         case .aluRegMem: return .aluRegMemBranch
@@ -67,7 +72,7 @@ extension Op {
 
     /// A fused entry: it stands for two instructions.
     var isFusedBranch: Bool {
-        switch self {
+        switch generic {
         case .aluRegRegBranch, .aluRegImmBranch, .aluRegMemBranch, .aluMemImmBranch: return true
         default: return false
         }

@@ -8,22 +8,49 @@ extension CPUCore {
     mutating func execute(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) -> Int {
         switch ins.pointee.op {
         case .aluRegRegBranch:
-            aluRegReg(ins)
+            aluRegReg(ins, kind: ins.pointee.sub)
             return fusedBranch(ins)
         case .aluRegImmBranch:
-            aluRegImm(ins)
+            aluRegImm(ins, kind: ins.pointee.sub)
             return fusedBranch(ins)
         case .aluRegMemBranch:
-            try aluRegMem(ins)
+            try aluRegMem(ins, kind: ins.pointee.sub)
             return fusedBranch(ins)
         case .aluMemImmBranch:
-            try aluMemImm(ins)
+            try aluMemImm(ins, kind: ins.pointee.sub)
             return fusedBranch(ins)
-        case .aluRegReg: aluRegReg(ins)
-        case .aluRegMem: try aluRegMem(ins)
+        case .cmpRegRegBranch:
+            aluRegReg(ins, kind: ALUKind.cmp, wide: true)
+            return fusedBranch(ins)
+        case .testRegRegBranch:
+            aluRegReg(ins, kind: ALUKind.test, wide: true)
+            return fusedBranch(ins)
+        case .cmpRegImmBranch:
+            aluRegImm(ins, kind: ALUKind.cmp, wide: true)
+            return fusedBranch(ins)
+        case .subRegImmBranch:
+            aluRegImm(ins, kind: ALUKind.sub, wide: true)
+            return fusedBranch(ins)
+        case .cmpRegMemBranch:
+            try aluRegMem(ins, kind: ALUKind.cmp, wide: true)
+            return fusedBranch(ins)
+        case .cmpMemImmBranch:
+            try aluMemImm(ins, kind: ALUKind.cmp)
+            return fusedBranch(ins)
+        case .aluRegReg: aluRegReg(ins, kind: ins.pointee.sub)
+        case .aluRegMem: try aluRegMem(ins, kind: ins.pointee.sub)
         case .aluMemReg: try aluMemReg(ins)
-        case .aluRegImm: aluRegImm(ins)
-        case .aluMemImm: try aluMemImm(ins)
+        case .aluRegImm: aluRegImm(ins, kind: ins.pointee.sub)
+        case .aluMemImm: try aluMemImm(ins, kind: ins.pointee.sub)
+        case .addRegReg: aluRegReg(ins, kind: ALUKind.add, wide: true)
+        case .subRegReg: aluRegReg(ins, kind: ALUKind.sub, wide: true)
+        case .xorRegReg: aluRegReg(ins, kind: ALUKind.xor, wide: true)
+        case .addRegImm: aluRegImm(ins, kind: ALUKind.add, wide: true)
+        case .subRegImm: aluRegImm(ins, kind: ALUKind.sub, wide: true)
+        case .andRegImm: aluRegImm(ins, kind: ALUKind.and, wide: true)
+        case .addRegMem: try aluRegMem(ins, kind: ALUKind.add, wide: true)
+        case .xorRegMem: try aluRegMem(ins, kind: ALUKind.xor, wide: true)
+        case .cmpMemImm: try aluMemImm(ins, kind: ALUKind.cmp)
         case .movRegReg: movRegReg(ins)
         case .movRegMem: try movRegMem(ins)
         case .movMemReg: try movMemReg(ins)
@@ -41,6 +68,10 @@ extension CPUCore {
         case .unaryMem: try unaryMem(ins)
         case .movzx: try movzx(ins, signed: false)
         case .movsx: try movzx(ins, signed: true)
+        case .movzxByteReg: try zeroExtend(ins, from: 1, memory: false)
+        case .movzxByteMem: try zeroExtend(ins, from: 1, memory: true)
+        case .movzxWordReg: try zeroExtend(ins, from: 2, memory: false)
+        case .movzxWordMem: try zeroExtend(ins, from: 2, memory: true)
         case .movsxd: try movsxd(ins)
         case .shiftRegisterImmediate: shiftRegisterImmediate(ins)
         case .shift: try shift(ins)

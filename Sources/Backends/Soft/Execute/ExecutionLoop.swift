@@ -16,11 +16,15 @@ extension CPUCore {
     /// runs out) and no handler asked for attention (`breakBlock`), the next block starts at once, with
     /// only the kick flag polled; the full checks (HLT, interrupt shadow, pending interrupts) run only
     /// after `breakBlock`, which every handler that changes them sets. A block that branches back to its
-    /// own start (a loop) runs again without any lookup. Inside a block, each instruction costs one store
-    /// of the fall-through RIP, the dispatch switch, and one compare that notices a taken branch (the
-    /// handler moved `nextRip`) without the handler having to say so.
+    /// own start (a loop) goes round again from inside the instruction loop, with no lookup and only
+    /// the budget, `breakBlock` and the kick flag checked. Inside a block, each instruction costs one
+    /// store of the fall-through RIP, the dispatch switch, and one compare that notices a taken branch
+    /// (the handler moved `nextRip`) without the handler having to say so; `breakBlock` ends the block
+    /// through the same bound test that ends it at its last entry (`entryLimit`). Retired instructions
+    /// are counted once per chain, from what is left of its budget (`limit`).
     mutating func run(budget: Int) -> LoopExit {
         var remaining = budget
+        defer { instructionsRetired &+= UInt64(budget &- remaining) }
         // The last block looked up, reused when execution comes back to its start in the same epoch.
         var lastRip = UInt64.max, lastEpoch: UInt64 = 0
         var last: (start: UnsafeMutablePointer<DecodedInstruction>, count: Int) = (scratch, 0)
@@ -37,6 +41,7 @@ extension CPUCore {
             } else if checkInterrupts || signals.isKicked {
                 return .attention
             }
+            let granted = limit
             breakBlock = false
             do {
                 chain: while true {
@@ -55,29 +60,34 @@ extension CPUCore {
                     let loopRip = block.start == scratch ? UInt64.max : rip
                     repeat {
                         var ins = block.start
-                        let end = block.start + min(block.count, limit)
-                        entryLimit = UnsafePointer(end)
+                        budgetLimit = UnsafePointer(block.start + min(block.count, limit))
+                        entryLimit = budgetLimit
                         repeat {
                             let fallThrough = rip &+ UInt64(ins.pointee.length)
                             nextRip = fallThrough
                             ins += try execute(UnsafePointer(ins))
                             rip = nextRip
-                            if rip != fallThrough || breakBlock { break }
-                        } while ins < end
-                        let executed = Self.entries(from: block.start, to: ins)
-                        remaining &-= executed
-                        limit &-= executed
-                        instructionsRetired &+= UInt64(executed)
+                            if rip != fallThrough {
+                                guard rip == loopRip && !breakBlock && !signals.isKicked else { break }
+                                // Round the loop again while a whole pass fits the budget (`entryLimit`
+                                // is then the block's end); otherwise the next pass is bounded below.
+                                limit &-= Self.entries(from: block.start, to: ins)
+                                ins = block.start
+                                if limit < block.count { break }
+                            }
+                        } while ins < entryLimit // `breakBlock` lowers it
+                        limit &-= Self.entries(from: block.start, to: ins)
                         if breakBlock || limit == 0 || signals.isKicked { break chain }
                     } while rip == loopRip
                 }
             } catch {
-                let executed = retiredBeforeFault(blockStart, entryRip: blockEntryRip)
-                remaining &-= executed
-                instructionsRetired &+= UInt64(executed)
+                limit &-= retiredBeforeFault(blockStart, entryRip: blockEntryRip)
+                remaining &-= granted &- limit
                 if reportExceptions { return .exception(error) }
                 if !deliverException(error) { return .tripleFault }
+                continue
             }
+            remaining &-= granted &- limit
         }
         return .budgetExhausted
     }
@@ -96,7 +106,7 @@ extension CPUCore {
     @inline(never)
     mutating func retiredBeforeFault(_ start: UnsafeMutablePointer<DecodedInstruction>, entryRip: UInt64) -> Int {
         var address = entryRip, entry = UnsafePointer(start), count = 0
-        while address != rip && entry < entryLimit {
+        while address != rip && entry < budgetLimit {
             address &+= UInt64(entry.pointee.length)
             let span = entry.pointee.op.isFusedBranch ? 2 : 1
             entry += span

@@ -31,6 +31,13 @@ extension CPUCore {
         return (gpr[Int(number & 3)] &>> 8) & 0xff
     }
 
+    /// The same for an operand of 4 or 8 bytes (`wide`), whose register number is 0...15 by decoding:
+    /// no byte-register test (the `& 15` only keeps a decoder bug from reaching past the array).
+    @inline(__always)
+    func register(_ number: UInt8, mask: UInt64, wide: Bool) -> UInt64 {
+        wide ? gpr[Int(number & 15)] & mask : register(number, mask: mask)
+    }
+
     /// Writes a register the way x86-64 does: 32-bit writes zero the upper half, 8/16-bit writes merge.
     @inline(__always)
     func setRegister(_ number: UInt8, _ size: UInt8, _ value: UInt64) { setRegister(number, mask: Self.mask(size), value) }
@@ -47,6 +54,17 @@ extension CPUCore {
         } else {
             let index = Int(number & 3)
             gpr[index] = (gpr[index] & ~0xff00) | ((value & 0xff) &<< 8)
+        }
+    }
+
+    /// The same for an operand of 4 or 8 bytes (`wide`): the write replaces the whole register, a
+    /// 32-bit one zero-extended (SDM vol. 1, 3.4.1.1).
+    @inline(__always)
+    func setRegister(_ number: UInt8, mask: UInt64, wide: Bool, _ value: UInt64) {
+        if wide {
+            gpr[Int(number & 15)] = value & mask
+        } else {
+            setRegister(number, mask: mask, value)
         }
     }
 

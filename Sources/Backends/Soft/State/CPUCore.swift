@@ -49,11 +49,18 @@ struct CPUCore {
     var v86Mode: Bool { flags.stored & RFlags.vm != 0 }
 
     // MARK: execution control
-    /// The first block entry past the execution budget: a fused compare-and-branch just before it runs
-    /// as its first instruction alone (see `fusedBranch`).
+    /// Where the running block must stop: the first entry past the execution budget, or `stopAtOnce`
+    /// once a handler sets `breakBlock`, so the inner loop tests this one bound and nothing else. A
+    /// fused compare-and-branch just before it runs as its first instruction alone (see `fusedBranch`).
     var entryLimit: UnsafePointer<DecodedInstruction>
-    /// Set by handlers that change state the current decoded block depends on.
-    var breakBlock = false
+    /// The first entry past the budget of the running block, whatever `breakBlock` did to `entryLimit`.
+    var budgetLimit: UnsafePointer<DecodedInstruction>
+    /// Set by handlers that change state the current decoded block depends on; ends the block at once.
+    var breakBlock = false {
+        didSet { if breakBlock { entryLimit = Self.stopAtOnce } }
+    }
+    /// Below every decoded entry (entries live in heap allocations, never in the first page).
+    static let stopAtOnce = UnsafePointer<DecodedInstruction>(bitPattern: 0x1000).unsafelyUnwrapped
     /// Set when IF may just have become 1: pending interrupts must be looked at.
     var checkInterrupts = false
     /// STI and MOV SS/POP SS inhibit interrupts until after the next instruction (SDM vol. 3, 6.8.3).
@@ -95,6 +102,7 @@ struct CPUCore {
         scratch = .allocate(capacity: 1)
         scratch.initialize(to: DecodedInstruction())
         entryLimit = UnsafePointer(scratch)
+        budgetLimit = UnsafePointer(scratch)
         self.signals = signals
         gpr = .allocate(capacity: 16)
         gpr.initialize(repeating: 0, count: 16)

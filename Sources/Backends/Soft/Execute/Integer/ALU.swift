@@ -39,46 +39,52 @@ extension CPUCore {
         return result
     }
 
-    @_transparent // called from its fused form too, where @inline(__always) stops being honoured
-    mutating func aluRegReg(_ ins: UnsafePointer<DecodedInstruction>) {
-        let kind = ins.pointee.sub, mask = ins.pointee.mask, destination = ins.pointee.rm
-        let result = alu(kind, register(destination, mask: mask), register(ins.pointee.reg, mask: mask), mask: mask,
-                         shift: ins.pointee.flagShift)
-        if kind < 7 { setRegister(destination, mask: mask, result) }
+    // The handlers take the kind as an argument: the generic forms pass `sub`, the dedicated ones (see
+    // `SpecialisedForms.swift`) a constant that folds the kind switch away, with `wide` set when the
+    // register operands are known to be 4 or 8 bytes. Transparent because they are also called from
+    // the fused forms, where @inline(__always) stops being honoured.
+
+    @_transparent
+    mutating func aluRegReg(_ ins: UnsafePointer<DecodedInstruction>, kind: UInt8, wide: Bool = false) {
+        let mask = ins.pointee.mask, destination = ins.pointee.rm
+        let result = alu(kind, register(destination, mask: mask, wide: wide),
+                         register(ins.pointee.reg, mask: mask, wide: wide), mask: mask, shift: ins.pointee.flagShift)
+        if kind < ALUKind.cmp { setRegister(destination, mask: mask, wide: wide, result) }
     }
 
-    @_transparent // called from its fused form too, where @inline(__always) stops being honoured
-    mutating func aluRegMem(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
-        let kind = ins.pointee.sub, mask = ins.pointee.mask, destination = ins.pointee.reg
+    @_transparent
+    mutating func aluRegMem(_ ins: UnsafePointer<DecodedInstruction>, kind: UInt8, wide: Bool = false) throws(Fault) {
+        let mask = ins.pointee.mask, destination = ins.pointee.reg
         let source = try readMemory(ins, ins.pointee.size)
-        let result = alu(kind, register(destination, mask: mask), source, mask: mask, shift: ins.pointee.flagShift)
-        if kind < 7 { setRegister(destination, mask: mask, result) }
+        let result = alu(kind, register(destination, mask: mask, wide: wide), source, mask: mask,
+                         shift: ins.pointee.flagShift)
+        if kind < ALUKind.cmp { setRegister(destination, mask: mask, wide: wide, result) }
     }
 
     @inline(__always)
     mutating func aluMemReg(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         let kind = ins.pointee.sub, size = ins.pointee.size, mask = ins.pointee.mask
-        let linear = try memoryLinearAddress(ins, write: kind < 7)
+        let linear = try memoryLinearAddress(ins, write: kind < ALUKind.cmp)
         let destination = try readLinear(linear, size)
         let result = alu(kind, destination, register(ins.pointee.reg, mask: mask), mask: mask, shift: ins.pointee.flagShift)
-        if kind < 7 { try writeLinear(linear, size, result) }
+        if kind < ALUKind.cmp { try writeLinear(linear, size, result) }
     }
 
-    @_transparent // called from its fused form too, where @inline(__always) stops being honoured
-    mutating func aluRegImm(_ ins: UnsafePointer<DecodedInstruction>) {
-        let kind = ins.pointee.sub, mask = ins.pointee.mask, destination = ins.pointee.rm
-        let result = alu(kind, register(destination, mask: mask), ins.pointee.imm & mask, mask: mask,
+    @_transparent
+    mutating func aluRegImm(_ ins: UnsafePointer<DecodedInstruction>, kind: UInt8, wide: Bool = false) {
+        let mask = ins.pointee.mask, destination = ins.pointee.rm
+        let result = alu(kind, register(destination, mask: mask, wide: wide), ins.pointee.imm & mask, mask: mask,
                          shift: ins.pointee.flagShift)
-        if kind < 7 { setRegister(destination, mask: mask, result) }
+        if kind < ALUKind.cmp { setRegister(destination, mask: mask, wide: wide, result) }
     }
 
-    @_transparent // called from its fused form too, where @inline(__always) stops being honoured
-    mutating func aluMemImm(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
-        let kind = ins.pointee.sub, size = ins.pointee.size, mask = ins.pointee.mask
-        let linear = try memoryLinearAddress(ins, write: kind < 7)
+    @_transparent
+    mutating func aluMemImm(_ ins: UnsafePointer<DecodedInstruction>, kind: UInt8) throws(Fault) {
+        let size = ins.pointee.size, mask = ins.pointee.mask
+        let linear = try memoryLinearAddress(ins, write: kind < ALUKind.cmp)
         let destination = try readLinear(linear, size)
         let result = alu(kind, destination, ins.pointee.imm & mask, mask: mask, shift: ins.pointee.flagShift)
-        if kind < 7 { try writeLinear(linear, size, result) }
+        if kind < ALUKind.cmp { try writeLinear(linear, size, result) }
     }
 
     /// INC (0), DEC (1), NOT (2), NEG (3).

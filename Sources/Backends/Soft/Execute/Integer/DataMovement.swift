@@ -23,6 +23,15 @@ extension CPUCore {
         setRegister(ins.pointee.reg, mask: ins.pointee.mask, signed ? Self.signExtend(source, sourceSize) : source)
     }
 
+    /// The dedicated MOVZX forms (see `SpecialisedForms.swift`): a 4/8-byte destination and constant
+    /// source size and kind, so neither the size switch of the load nor the register tests remain.
+    @inline(__always)
+    mutating func zeroExtend(_ ins: UnsafePointer<DecodedInstruction>, from sourceSize: UInt8, memory: Bool) throws(Fault) {
+        let source = memory ? try readMemory(ins, sourceSize)
+                            : register(ins.pointee.rm, mask: Self.mask(sourceSize), wide: sourceSize >= 2)
+        setRegister(ins.pointee.reg, mask: ins.pointee.mask, wide: true, source)
+    }
+
     /// MOVSXD: with REX.W sign-extends a dword; without it behaves as a 32/16-bit MOV.
     mutating func movsxd(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         let i = ins.pointee

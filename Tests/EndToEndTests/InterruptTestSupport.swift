@@ -146,15 +146,7 @@ enum InteractiveProcess {
         DispatchQueue.global().async(group: readers) {
             collected.setErrors(errors.fileHandleForReading.readDataToEndOfFile())
         }
-        var timedOut = false
-        if finished.wait(timeout: .now() + timeout) == .timedOut {
-            timedOut = true
-            process.terminate()
-            if finished.wait(timeout: .now() + 2) == .timedOut {
-                kill(process.processIdentifier, SIGKILL)
-                finished.wait()
-            }
-        }
+        let timedOut = HostProcess.waitForExit(process, finished: finished, timeout: timeout)
         try? typed.fileHandleForWriting.close()
         _ = readers.wait(timeout: .now() + 5)
         let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus

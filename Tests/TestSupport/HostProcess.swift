@@ -11,6 +11,18 @@ private final class Captured: Sendable {
 
 /// Runs host programs (make, QEMU, vmm) for tests, with a watchdog so none can hang a test run.
 public enum HostProcess {
+    /// Waits for `process` (whose termination handler signals `finished`) for `timeout` seconds,
+    /// then stops it with SIGTERM and, 2 s later, SIGKILL. True if it had to be stopped.
+    public static func waitForExit(_ process: Process, finished: DispatchSemaphore, timeout: Double) -> Bool {
+        guard finished.wait(timeout: .now() + timeout) == .timedOut else { return false }
+        process.terminate()
+        if finished.wait(timeout: .now() + 2) == .timedOut {
+            kill(process.processIdentifier, SIGKILL)
+            finished.wait()
+        }
+        return true
+    }
+
     /// Runs `executable` (a path, or a name looked up in PATH) with `arguments`, feeding
     /// `standardInput` (or /dev/null), and kills it (SIGTERM, then SIGKILL) after `timeout` seconds.
     public static func run(_ executable: String, _ arguments: [String], timeout: Double,
@@ -49,15 +61,7 @@ public enum HostProcess {
             }
         }
 
-        var timedOut = false
-        if finished.wait(timeout: .now() + timeout) == .timedOut {
-            timedOut = true
-            process.terminate()
-            if finished.wait(timeout: .now() + 2) == .timedOut {
-                kill(process.processIdentifier, SIGKILL)
-                finished.wait()
-            }
-        }
+        let timedOut = waitForExit(process, finished: finished, timeout: timeout)
         // A grandchild holding the pipes open must not hang us either.
         _ = readers.wait(timeout: .now() + 5)
         let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus

@@ -1,34 +1,17 @@
 import I8254
-import Synchronization
 import VMMKit
 import XCTest
-
-/// An interrupt controller that only records how lines were driven.
-private final class PITLineRecorder: InterruptController, @unchecked Sendable {
-    private let events = Mutex<[(line: Int, high: Bool)]>([])
-    func setLine(_ line: Int, high: Bool) { events.withLock { $0.append((line, high)) } }
-    func hasPendingInterrupt(vcpu: Int) -> Bool { false }
-    func acknowledgeInterrupt(vcpu: Int) -> UInt8? { nil }
-    func takeNonMaskableInterrupt(vcpu: Int) -> Bool { false }
-    func taskPriority(vcpu: Int) -> UInt8 { 0 }
-    func setTaskPriority(vcpu: Int, _ value: UInt8) {}
-    func takeStartupSignal(vcpu: Int) -> StartupSignal? { nil }
-
-    /// Rising edges seen on `line`.
-    func rises(_ line: Int) -> Int { events.withLock { $0.filter { $0.line == line && $0.high }.count } }
-    func level(_ line: Int) -> Bool? { events.withLock { $0.last { $0.line == line }?.high } }
-}
 
 final class I8254Tests: XCTestCase {
     private var timers = DeviceTimers(clock: .manual)
     private var pit = I8254(timers: DeviceTimers(clock: .manual))
-    private var lines = PITLineRecorder()
+    private var lines = LineRecorder()
     private var machine: Machine?
 
     override func setUpWithError() throws {
         timers = DeviceTimers(clock: .manual)
         pit = I8254(timers: timers)
-        lines = PITLineRecorder()
+        lines = LineRecorder()
         let machine = try Machine(memorySize: 1 << 20, vcpuCount: 1)
         machine.interruptController = lines
         try machine.add(pit)

@@ -1,21 +1,6 @@
-import Synchronization
 import VMMKit
 import XCTest
 @testable import Serial16550
-
-/// Records the level of every line it is told about, to check the UART's IRQ output.
-private final class LineRecorder: InterruptController, @unchecked Sendable {
-    private let events = Mutex<[(Int, Bool)]>([])
-    var changes: [(line: Int, high: Bool)] { events.withLock { $0.map { (line: $0.0, high: $0.1) } } }
-    var level: Bool { changes.last?.high ?? false }
-    func setLine(_ line: Int, high: Bool) { events.withLock { $0.append((line, high)) } }
-    func hasPendingInterrupt(vcpu: Int) -> Bool { false }
-    func acknowledgeInterrupt(vcpu: Int) -> UInt8? { nil }
-    func takeNonMaskableInterrupt(vcpu: Int) -> Bool { false }
-    func taskPriority(vcpu: Int) -> UInt8 { 0 }
-    func setTaskPriority(vcpu: Int, _ value: UInt8) {}
-    func takeStartupSignal(vcpu: Int) -> StartupSignal? { nil }
-}
 
 final class Serial16550Tests: XCTestCase {
     private let base = Serial16550.com1Port

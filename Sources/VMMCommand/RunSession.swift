@@ -52,7 +52,10 @@ struct RunSession {
         let fraction = String(milliseconds % 1000)
         let time = "\(milliseconds / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction) s"
         var lines = ["vmm: \(type(of: backend).name) backend, \(machine.vcpuCount) vCPU(s), ran for \(time)"]
-        let rows = machine.statistics
+        // Instruction counts only mean something for backends that count them (the Soft CPU).
+        let rows = machine.statistics.filter {
+            $0.1 > 0 || ($0.0 != ExitStatistics.instructionsRetiredRow && $0.0 != ExitStatistics.instructionsTranslatedRow)
+        }
         let width = rows.map(\.0.count).max() ?? 0
         for (name, count) in rows {
             lines.append("  \(name)\(String(repeating: " ", count: width - name.count))  \(count)")

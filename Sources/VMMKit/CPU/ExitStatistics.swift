@@ -15,6 +15,9 @@ public final class ExitStatistics: Sendable {
     /// Guest instructions executed, where the backend counts them (the Soft CPU, per block); not an exit.
     public let instructionsRetired = Counter()
     public static let instructionsRetiredRow = "instructions retired"
+    /// Of those, the ones run as translated host code (the Soft CPU's block translator).
+    public let instructionsTranslated = Counter()
+    public static let instructionsTranslatedRow = "instructions translated"
 
     public init() {}
 
@@ -23,7 +26,8 @@ public final class ExitStatistics: Sendable {
          ("interrupt window", interruptWindow.value), ("interrupts injected", interruptsInjected.value),
          ("MSR", msr.value), ("CPUID", cpuid.value), ("set TPR", setTPR.value),
          ("hypercall", hypercall.value), ("kicks", kicks.value), ("other", other.value),
-         (Self.instructionsRetiredRow, instructionsRetired.value)]
+         (Self.instructionsRetiredRow, instructionsRetired.value),
+         (Self.instructionsTranslatedRow, instructionsTranslated.value)]
     }
 
     public var total: UInt64 {

@@ -5,14 +5,30 @@ public final class SoftBackend: CPUBackend {
     public static let name = "soft"
     public static let summary = "a software x86-64 CPU written in Swift (no hardware virtualization needed)"
 
-    public init() {}
+    /// Whether hot blocks of 64-bit code are translated to host code (`Translate/`); false runs every
+    /// instruction in the interpreter. `VMM_SOFT_JIT=0` turns translation off for the whole process.
+    public let translatesHotBlocks: Bool
+
+    public init(translatesHotBlocks: Bool) {
+        self.translatesHotBlocks = translatesHotBlocks
+    }
+
+    public convenience init() {
+        self.init(translatesHotBlocks: true)
+    }
+
+    /// Whether this process can translate at all: an x86-64 host with LAHF/SAHF in 64-bit mode, and
+    /// `VMM_SOFT_JIT` not 0.
+    public static var translationAvailable: Bool {
+        NativeCode.hostSupportsTranslation && NativeCode.enabledByEnvironment
+    }
 
     public func availability() -> BackendAvailability {
         .preferred("a software x86-64 CPU: runs anywhere, no VT needed")
     }
 
     public func createVM(for machine: Machine) throws -> any VirtualMachine {
-        try SoftVirtualMachine(machine: machine)
+        try SoftVirtualMachine(machine: machine, translatesHotBlocks: translatesHotBlocks)
     }
 }
 
@@ -41,12 +57,14 @@ final class SoftVirtualMachine: VirtualMachine {
     private let machine: Machine
     private var created: Set<Int> = []
     private let code: SharedCodeMap
+    private let translatesHotBlocks: Bool
 
-    init(machine: Machine) throws {
+    init(machine: Machine, translatesHotBlocks: Bool) throws {
         guard machine.interruptControllerPlacement == .userspace else {
             throw SoftBackendError.inKernelInterruptController
         }
         self.machine = machine
+        self.translatesHotBlocks = translatesHotBlocks
         code = SharedCodeMap(memory: machine.memory)
     }
 
@@ -55,6 +73,6 @@ final class SoftVirtualMachine: VirtualMachine {
             throw SoftBackendError.invalidVCPUIndex(index, count: machine.vcpuCount)
         }
         guard created.insert(index).inserted else { throw SoftBackendError.duplicateVCPU(index) }
-        return SoftVirtualCPU(machine: machine, index: index, code: code)
+        return SoftVirtualCPU(machine: machine, index: index, code: code, translatesHotBlocks: translatesHotBlocks)
     }
 }

@@ -64,6 +64,28 @@ extension SoftVirtualCPU {
     }
 }
 
+/// The block translator (`Translate/`), for tests that must know their code really ran natively.
+extension SoftVirtualCPU {
+    /// Whether hot blocks are translated to host code (off without x86-64 host support, or with
+    /// `VMM_SOFT_JIT=0`). Turning it on where the host can't is ignored.
+    public var translationEnabled: Bool {
+        get { core.pointee.native.enabled }
+        set { core.pointee.native.enabled = newValue && core.pointee.native.memory.start != nil && NativeCode.hostSupportsTranslation }
+    }
+
+    /// Lookups of a block before it is translated; 1 translates a block the first time it is seen.
+    public var translationThreshold: Int {
+        get { Int(core.pointee.native.threshold) }
+        set { core.pointee.native.threshold = Int32(clamping: max(newValue, 1)) }
+    }
+
+    /// Blocks translated since creation (including any dropped by a code-cache flush since).
+    public var translatedBlocks: Int { core.pointee.native.translatedBlocks }
+
+    /// Guest instructions retired by translated code since creation.
+    public var nativeInstructionsRetired: UInt64 { core.pointee.native.nativeInstructions }
+}
+
 extension SoftBackend {
     /// A vCPU usable without `Machine.run`, for instruction-level tests. It starts in the reset state
     /// (real mode at F000:FFF0); set registers before stepping. Uses the machine's memory, buses and hooks.
@@ -71,6 +93,7 @@ extension SoftBackend {
         guard machine.interruptControllerPlacement == .userspace else {
             throw SoftBackendError.inKernelInterruptController
         }
-        return SoftVirtualCPU(machine: machine, index: 0, code: SharedCodeMap(memory: machine.memory))
+        return SoftVirtualCPU(machine: machine, index: 0, code: SharedCodeMap(memory: machine.memory),
+                              translatesHotBlocks: translatesHotBlocks)
     }
 }

@@ -17,7 +17,7 @@ public final class SoftVirtualCPU: VirtualCPU {
     /// The VM's shared code map, kept alive here (the core holds it unowned).
     private let code: SharedCodeMap
 
-    init(machine: Machine, index: Int, code: SharedCodeMap) {
+    init(machine: Machine, index: Int, code: SharedCodeMap, translatesHotBlocks: Bool) {
         self.index = index
         self.machine = machine
         self.code = code
@@ -25,6 +25,8 @@ public final class SoftVirtualCPU: VirtualCPU {
         core = .allocate(capacity: 1)
         core.initialize(to: CPUCore(machine: machine, statistics: statistics, signals: signals, code: code,
                                     vcpuIndex: index))
+        core.pointee.native.attach(core)
+        if !translatesHotBlocks { core.pointee.native.enabled = false }
     }
 
     deinit {
@@ -41,8 +43,10 @@ public final class SoftVirtualCPU: VirtualCPU {
         if index > 0 && !waitForStartup() { return .machineStopped }
         while true {
             let retiredBefore = core.pointee.instructionsRetired
+            let translatedBefore = core.pointee.native.nativeInstructions
             let exit = core.pointee.run(budget: Self.slice)
             statistics.instructionsRetired.increment(by: core.pointee.instructionsRetired &- retiredBefore)
+            statistics.instructionsTranslated.increment(by: core.pointee.native.nativeInstructions &- translatedBefore)
             switch exit {
             case .budgetExhausted:
                 if machine.runControl.isStopRequested { return .machineStopped }

@@ -32,16 +32,21 @@ extension CPUCore {
         // the instruction pointer of the inner loop need not survive into `catch` (which would keep it
         // in memory rather than a register).
         var blockStart = scratch, blockEntryRip: UInt64 = 0
+        // A translated block left at an instruction only the interpreter can finish (a TLB miss): the
+        // next block runs interpreted, so that instruction makes progress.
+        var interpretNext = false
         while remaining > 0 {
             if halted { return .halted }
-            var limit = remaining
+            // With translation on, chains are cut into slices so that a loop spinning in the
+            // interpreter comes back to the lookup, where blocks warm up (`NativeCode.threshold`).
+            var limit = native.enabled ? min(remaining, NativeCode.heatSlice) : remaining
             if interruptShadow {
                 interruptShadow = false // exactly one instruction runs before any interrupt
                 limit = 1
             } else if checkInterrupts || signals.isKicked {
                 return .attention
             }
-            let granted = limit
+            var granted = limit
             breakBlock = false
             do {
                 chain: while true {
@@ -55,6 +60,26 @@ extension CPUCore {
                             (last, lastRip, lastEpoch) = (block, rip, blockEpoch)
                         }
                     }
+                    if native.enabled && block.start != scratch {
+                        let entry = nativeEntry(block.start)
+                        if entry.pointee.code == 0 {
+                            entry.pointee.heat &+= 1
+                            if entry.pointee.heat >= native.threshold { translate(block.start, count: block.count, entry: entry) }
+                        }
+                        if entry.pointee.code > NativeCode.untranslatable && entry.pointee.rip == rip
+                            && limit >= Int(entry.pointee.passLength) && !interpretNext {
+                            // Translated code takes the whole remaining budget: the slice only
+                            // exists to bring interpreted loops back to the lookup.
+                            let extra = remaining &- granted
+                            (granted, limit) = (granted &+ extra, limit &+ extra)
+                            let run = runNative(entry, limit: limit)
+                            limit &-= run.retired
+                            interpretNext = run.exit == .interpret
+                            if limit == 0 || signals.isKicked { break chain }
+                            continue chain
+                        }
+                    }
+                    interpretNext = false
                     blockStart = block.start
                     // A lone cross-page instruction is decoded afresh each time, never re-run in place.
                     let loopRip = block.start == scratch ? UInt64.max : rip

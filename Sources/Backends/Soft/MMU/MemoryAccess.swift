@@ -153,6 +153,7 @@ extension CPUCore {
 
     /// This vCPU's half of a flush: the blocks go, the shared map is someone else's business.
     mutating func dropDecodedCode() {
+        native.flush(count: codeCache.used)
         codeCache.flush()
         blockEpoch &+= 1
         breakBlock = true
@@ -182,7 +183,7 @@ extension CPUCore {
     }
 
     @inline(__always)
-    private mutating func install(_ array: UnsafeMutablePointer<TLBEntry>, _ linear: UInt64,
+    mutating func install(_ array: UnsafeMutablePointer<TLBEntry>, _ linear: UInt64,
                                   _ host: UnsafeMutableRawPointer, _ translation: Translation) {
         tlb.refills &+= 1
         if translation.pageShift > tlb.largestPageShift { tlb.largestPageShift = translation.pageShift }

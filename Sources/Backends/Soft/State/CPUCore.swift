@@ -85,6 +85,8 @@ struct CPUCore {
     var tlbExec: UnsafeMutablePointer<TLBEntry>
     var physical: PhysicalMemory
     var codeCache: CodeCache
+    /// Hot blocks translated to host code (`Translate/`).
+    var native = NativeCode()
 
     /// Where an instruction crossing a page boundary is assembled (15 bytes) and decoded (never cached).
     let crossPageBytes: UnsafeMutablePointer<UInt8>
@@ -150,6 +152,7 @@ struct CPUCore {
         tlb.deallocate()
         physical.deallocate()
         codeCache.deallocate()
+        native.deallocate()
     }
 
     /// Recomputes everything derived from CR0/CR4/EFER/CS/SS/RFLAGS.VM and selects the TLBs for the

@@ -1,0 +1,130 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One vCPU's translated blocks, found by the decoded block they were made from: `entries` runs
+/// parallel to `CodeCache.pool`, indexed by a block's first entry, and is emptied with it.
+struct NativeCode {
+    struct Entry {
+        /// 0 until translated, `untranslatable`, or the address of the code's entry.
+        var code: UInt
+        /// The RIP the code was made for: branch targets and RIP-relative addresses are built in.
+        var rip: UInt64
+        var passLength: Int32
+        /// Lookups so far, while `code` is 0.
+        var heat: Int32
+    }
+
+    static let untranslatable: UInt = 1
+    typealias Function = @convention(c) (UnsafeMutablePointer<UInt64>, UnsafeMutableRawPointer) -> UInt32
+
+    /// Lookups of a block before it is translated: code that runs a few times is not worth it.
+    static let defaultThreshold: Int32 = 8
+    /// The longest chain the execution loop runs before looking blocks up again (see `CPUCore.run`).
+    static let heatSlice = 1 << 12
+
+    let entries: UnsafeMutablePointer<Entry>
+    var memory = ExecutableMemory()
+    let frame = NativeFrame()
+    var threshold: Int32
+    var enabled: Bool
+    private(set) var translatedBlocks = 0
+    var nativeInstructions: UInt64 = 0
+
+    init() {
+        let count = CodeCache.poolCapacity + CodeCache.maxBlockLength
+        // calloc: zero pages the kernel backs only once an entry is touched.
+        entries = calloc(count, MemoryLayout<Entry>.stride).unsafelyUnwrapped.bindMemory(to: Entry.self, capacity: count)
+        threshold = Self.defaultThreshold
+        enabled = memory.start != nil && Self.hostSupportsTranslation && Self.enabledByEnvironment
+    }
+
+    func deallocate() {
+        free(entries)
+        memory.deallocate()
+        frame.deallocate()
+    }
+
+    /// `VMM_SOFT_JIT=0` keeps every block in the interpreter, for a whole process.
+    static var enabledByEnvironment: Bool {
+        guard let value = getenv("VMM_SOFT_JIT") else { return true }
+        return String(cString: value) != "0"
+    }
+
+    /// Translated code is x86-64 and saves flags with LAHF/SAHF, which early 64-bit CPUs lack in
+    /// 64-bit mode (CPUID 8000_0001h ECX bit 0, "lahf_lm" in /proc/cpuinfo).
+    static let hostSupportsTranslation: Bool = {
+        #if arch(x86_64)
+        guard BlockTranslator.tlbLayoutIsSupported, let file = fopen("/proc/cpuinfo", "r") else { return false }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 8192)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(cString: line)
+            if text.hasPrefix("flags") { return text.split(separator: " ").contains("lahf_lm") }
+        }
+        return false
+        #else
+        return false
+        #endif
+    }()
+
+    /// Tells translated code which `CPUCore` its TLB-refill helper works on: the one at `core`, whose
+    /// address stays put for the vCPU's life.
+    func attach(_ core: UnsafeMutablePointer<CPUCore>) {
+        frame[NativeFrame.core] = UInt64(UInt(bitPattern: core))
+        frame[NativeFrame.refill] = UInt64(UInt(bitPattern: unsafeBitCast(nativeTLBRefill, to: UnsafeRawPointer.self)))
+    }
+
+    mutating func record(_ translation: BlockTranslator.Translation, in entry: UnsafeMutablePointer<Entry>, rip: UInt64) {
+        entry.pointee = Entry(code: UInt(bitPattern: translation.entry), rip: rip,
+                              passLength: Int32(translation.passLength), heat: 0)
+        translatedBlocks += 1
+    }
+
+    /// Forgets the translations of the first `count` pool entries and empties the code buffer.
+    mutating func flush(count: Int) {
+        memset(entries, 0, count * MemoryLayout<Entry>.stride)
+        memory.used = 0
+    }
+}
+
+extension CPUCore {
+    /// The translation entry of a cached block.
+    @inline(__always)
+    func nativeEntry(_ block: UnsafeMutablePointer<DecodedInstruction>) -> UnsafeMutablePointer<NativeCode.Entry> {
+        native.entries + Self.entries(from: codeCache.pool, to: block)
+    }
+
+    /// Translates the block at RIP, or marks it untranslatable (not 64-bit code, nothing to gain).
+    @inline(never)
+    mutating func translate(_ block: UnsafeMutablePointer<DecodedInstruction>, count: Int,
+                            entry: UnsafeMutablePointer<NativeCode.Entry>) {
+        guard codeSize == 8,
+              let translation = BlockTranslator.translate(block, count: count, rip: rip, into: &native.memory) else {
+            entry.pointee.code = NativeCode.untranslatable
+            return
+        }
+        native.record(translation, in: entry, rip: rip)
+    }
+
+    /// Runs a translated block for at most `limit` instructions (whole passes of at most its pass
+    /// length); returns the instructions retired and how it ended.
+    @inline(never)
+    mutating func runNative(_ entry: UnsafeMutablePointer<NativeCode.Entry>, limit: Int) -> (retired: Int, exit: NativeExit) {
+        flags.materialize()
+        let frame = native.frame
+        frame[NativeFrame.tlbRead] = UInt64(UInt(bitPattern: tlbRead))
+        frame[NativeFrame.tlbWrite] = UInt64(UInt(bitPattern: tlbWrite))
+        frame[NativeFrame.kickFlag] = UInt64(UInt(bitPattern: signals.kickFlagAddress))
+        frame[NativeFrame.flags] = flags.stored
+        frame[NativeFrame.retired] = 0
+        frame[NativeFrame.passesLeft] = UInt64(limit / Int(entry.pointee.passLength) - 1)
+        let code = unsafeBitCast(entry.pointee.code, to: NativeCode.Function.self)
+        let exit = code(gpr, frame.base)
+        rip = frame[NativeFrame.exitRip]
+        flags.setArithmetic(frame[NativeFrame.flags])
+        let retired = Int(truncatingIfNeeded: frame[NativeFrame.retired])
+        native.nativeInstructions &+= UInt64(retired)
+        return (retired, exit == NativeExit.interpret.rawValue ? .interpret : .next)
+    }
+}

@@ -1,0 +1,94 @@
+/// Guest memory operands in translated code: the effective address, then the software TLB inline.
+extension BlockTranslator {
+    /// TLB entries are found by shifting the address, so their size must be a power of two and the
+    /// host pointer must sit at offset 8 (`CPUCore.nativeCodeAvailable` checks both).
+    static let entryShift = UInt8(MemoryLayout<TLBEntry>.stride.trailingZeroBitCount)
+    static var tlbLayoutIsSupported: Bool {
+        let stride = MemoryLayout<TLBEntry>.stride
+        return stride.nonzeroBitCount == 1 && stride <= 4096 && MemoryLayout<TLBEntry>.offset(of: \.host) == 8
+    }
+
+    /// Computes the effective address of `ins` into `register` as a `size`-byte value (LEA's semantics:
+    /// SDM vol. 2, LEA, with the address size of the instruction).
+    mutating func effectiveAddress(_ ins: DecodedInstruction, next: UInt64, into register: UInt8, size: UInt8) -> Bool {
+        let base = ins.base, index = ins.index
+        if base == DecodedInstruction.ripBase || (base == DecodedInstruction.noRegister && index == DecodedInstruction.noRegister) {
+            var value = UInt64(bitPattern: ins.disp)
+            if base == DecodedInstruction.ripBase { value &+= next }
+            assembler.move(register, immediate: value & ins.addressMask, size: size)
+            return true
+        }
+        guard let displacement = Int32(exactly: ins.disp) else { return false }
+        var hostBase: UInt8?, hostIndex: UInt8?
+        if base != DecodedInstruction.noRegister {
+            guard let mapped = host(base) else { return false }
+            hostBase = mapped
+        }
+        if index != DecodedInstruction.noRegister {
+            guard let mapped = host(index) else { return false }
+            hostIndex = mapped
+        }
+        assembler.instruction(0x8d, size: size, reg: register,
+                              .memory(base: hostBase, index: hostIndex, scaleShift: ins.scale, disp: displacement),
+                              address32: ins.addressSize == 4)
+        return true
+    }
+
+    /// The memory operand of `ins` (an access of `size` bytes) as a host operand [RDX + RCX], after the
+    /// inline TLB check: the page's entry in the read or write array must carry the tag of the access's
+    /// last byte, which also rejects accesses crossing into the next page (their first and last bytes
+    /// differ in page and so in slot). A miss calls the refill helper out of line (`refillCall`); if
+    /// that cannot help, the instruction is left to the interpreter with the flags as they were. Only
+    /// flat segments (ES, CS, SS, DS in 64-bit mode) are translated.
+    mutating func memory(_ ins: DecodedInstruction, rip: UInt64, next: UInt64, size: UInt8, write: Bool) -> HostOperand? {
+        let rcx = HostRegister.rcx, rdx = HostRegister.rdx, r11 = HostRegister.r11
+        guard ins.isFlat,
+              effectiveAddress(ins, next: next, into: rcx, size: ins.addressSize == 4 ? 4 : 8) else { return nil }
+        saveFlagsInRAX()
+        assembler.instruction(0x8d, size: 8, reg: rdx, .at(rcx, Int32(size) - 1)) // LEA RDX, [RCX + size - 1]
+        assembler.instruction(0xc1, size: 8, reg: 5, .register(rdx))              // SHR RDX, 12: its page
+        assembler.immediate(12, size: 1)
+        let slots = UInt64(SoftTLB.entriesPerArray - 1) << 12
+        assembler.instruction(0x89, size: 4, reg: rcx, .register(r11))             // MOV R11D, ECX
+        assembler.instruction(0x81, size: 4, reg: 4, .register(r11))               // AND R11D, slot bits
+        assembler.immediate(slots, size: 4)
+        assembler.instruction(0xc1, size: 4, reg: 5, .register(r11))               // SHR R11D: slot * stride
+        assembler.immediate(UInt64(12 - Self.entryShift), size: 1)
+        assembler.instruction(0x03, size: 8, reg: r11,                             // ADD R11, [frame.tlb]
+                              .at(Self.context, write ? NativeFrame.tlbWrite : NativeFrame.tlbRead))
+        assembler.instruction(0x3b, size: 8, reg: rdx, .at(r11))                   // CMP RDX, [R11] (tag)
+        let miss = assembler.newLabel(), resume = assembler.newLabel(), exit = missExit(rip: rip)
+        stubs.append(.refill(label: miss, resume: resume, exit: exit, size: size, write: write))
+        assembler.jump(if: 0x5, to: miss)                                          // JNE
+        assembler.load(rdx, .at(r11, 8))                                           // host page
+        assembler.bind(resume)
+        assembler.instruction(0x81, size: 4, reg: 4, .register(rcx))               // AND ECX, 0FFFh
+        assembler.immediate(0xfff, size: 4)
+        restoreFlagsFromRAX()
+        return .memory(base: rdx, index: rcx, scaleShift: 0, disp: 0)
+    }
+
+    /// The out-of-line miss path: calls `nativeTLBRefill(core, RCX, size | write << 8)` (System V ABI)
+    /// with the guest flags (RAX), the address (RCX) and the caller-saved registers holding guest
+    /// registers pushed, and the stack 16-byte aligned at the call. RDX = the host page on return;
+    /// null leaves through `exit`.
+    mutating func refillCall(resume: Int, exit: Int, size: UInt8, write: Bool) {
+        let callerSaved: Set<UInt8> = [HostRegister.rsi, HostRegister.rdi, HostRegister.r8, HostRegister.r9, HostRegister.r10]
+        let saved = [HostRegister.rax, HostRegister.rcx] + mapped.map { hostOf[Int($0)] }.filter(callerSaved.contains)
+        for register in saved { assembler.push(register) }
+        // RSP is 8 mod 16 in the body (return address plus six pushes): an even number of pushes
+        // needs one more slot.
+        let pad: Int32 = saved.count % 2 == 0 ? 8 : 0
+        if pad != 0 { assembler.instruction(0x8d, size: 8, reg: HostRegister.rsp, .at(HostRegister.rsp, -pad)) }
+        assembler.load(HostRegister.rdi, .at(Self.context, NativeFrame.core))
+        assembler.instruction(0x89, size: 8, reg: HostRegister.rcx, .register(HostRegister.rsi))
+        assembler.move(HostRegister.rdx, immediate: UInt64(size) | (write ? 0x100 : 0), size: 4)
+        assembler.instruction(0xff, size: 4, reg: 2, .at(Self.context, NativeFrame.refill)) // CALL [frame.refill]
+        assembler.instruction(0x89, size: 8, reg: HostRegister.rax, .register(HostRegister.rdx))
+        if pad != 0 { assembler.instruction(0x8d, size: 8, reg: HostRegister.rsp, .at(HostRegister.rsp, pad)) }
+        for register in saved.reversed() { assembler.pop(register) }
+        assembler.instruction(0x85, size: 8, reg: HostRegister.rdx, .register(HostRegister.rdx)) // TEST RDX, RDX
+        assembler.jump(if: 0x4, to: exit)                                                          // JZ
+        assembler.jump(to: resume)
+    }
+}

@@ -7,7 +7,7 @@ import VMMKit
 final class SoftSubject: DifferentialSubject {
     private let machine: Machine
     private let backend = SoftBackend()
-    private var cpu: SoftVirtualCPU?
+    private(set) var cpu: SoftVirtualCPU?
     private var mode = ExecutionMode.long64
 
     init() throws {

@@ -16,10 +16,13 @@ final class SoftRobustnessTests: XCTestCase {
         }
     }
 
-    func run(_ mode: SoftCPUFixture.Mode, seed: UInt64) throws {
+    /// `translateAtOnce` makes every block translatable on first sight, so the random code runs as
+    /// host code wherever the translator accepts it.
+    func run(_ mode: SoftCPUFixture.Mode, seed: UInt64, translateAtOnce: Bool = false) throws {
         var random = Random(state: seed)
         let bytes = (0..<8192).map { _ in UInt8(truncatingIfNeeded: random.next()) }
         let cpu = try SoftCPUFixture(mode, code: bytes)
+        if translateAtOnce { cpu.cpu.translationThreshold = 1 }
         if mode != .real16 { try cpu.setSystemRegisters { $0.cr4 |= ControlBits.cr4OSFXSR } }
         let start = mode == .real16 ? UInt64(0x7c00) : SoftCPUFixture.codeAddress
         var outcomes = 0
@@ -37,6 +40,12 @@ final class SoftRobustnessTests: XCTestCase {
         }
         XCTAssertEqual(outcomes, 3000)
         XCTAssertGreaterThan(cpu.cpu.instructionsRetired, 3000, "the random code actually ran")
+        if translateAtOnce {
+            XCTAssertGreaterThan(cpu.cpu.translatedBlocks, 0, "random blocks were translated")
+            XCTAssertGreaterThan(cpu.cpu.nativeInstructionsRetired, 0, "and ran as host code")
+            print("random 64-bit code: \(cpu.cpu.translatedBlocks) blocks translated, "
+                  + "\(cpu.cpu.nativeInstructionsRetired) of \(cpu.cpu.instructionsRetired) instructions ran translated")
+        }
     }
 
     /// Through `Machine.run`, where exceptions are delivered (here through a random IDT) until the
@@ -58,6 +67,12 @@ final class SoftRobustnessTests: XCTestCase {
     }
 
     func testRandomCodeIn64BitMode() throws { try run(.long64, seed: 0x1234_5678) }
+    func testRandomCodeTranslatedIn64BitMode() throws {
+        guard SoftBackend.translationAvailable else {
+            throw XCTSkip("translation is off: VMM_SOFT_JIT=0, or a host that is not x86-64 with LAHF/SAHF in 64-bit mode")
+        }
+        try run(.long64, seed: 0x5eed_0f_c0de, translateAtOnce: true)
+    }
     func testRandomCodeIn32BitMode() throws { try run(.protected32, seed: 0x9abc_def0) }
     func testRandomCodeInRealMode() throws { try run(.real16, seed: 0x0fed_cba9) }
 }

@@ -40,9 +40,11 @@ extension CPUCore {
             // With translation on, chains are cut into slices so that a loop spinning in the
             // interpreter comes back to the lookup, where blocks warm up (`NativeCode.threshold`).
             var limit = native.enabled ? min(remaining, NativeCode.heatSlice) : remaining
+            // What translated code may use of this chain's budget: all of it but for a shadow.
+            var translatedBudget = remaining
             if interruptShadow {
                 interruptShadow = false // exactly one instruction runs before any interrupt
-                limit = 1
+                (limit, translatedBudget) = (1, 1)
             } else if checkInterrupts || signals.isKicked {
                 return .attention
             }
@@ -66,14 +68,14 @@ extension CPUCore {
                             entry.pointee.heat &+= 1
                             if entry.pointee.heat >= native.threshold { translate(block.start, count: block.count, entry: entry) }
                         }
-                        if entry.pointee.code > NativeCode.untranslatable && entry.pointee.rip == rip
-                            && limit >= Int(entry.pointee.passLength) && !interpretNext {
-                            // Translated code takes the whole remaining budget: the slice only
-                            // exists to bring interpreted loops back to the lookup.
-                            let extra = remaining &- granted
-                            (granted, limit) = (granted &+ extra, limit &+ extra)
-                            let run = runNative(entry, limit: limit)
-                            limit &-= run.retired
+                        // Translated code may use the chain's whole budget (the slice exists only to
+                        // bring interpreted loops back here); what follows gets the slice again.
+                        let consumed = granted &- limit, available = translatedBudget &- consumed
+                        if entry.pointee.code > NativeCode.untranslatable && entry.pointee.rip == rip && !interpretNext
+                            && available >= Int(entry.pointee.passLength) {
+                            let run = runNative(entry, limit: available)
+                            limit = min(available &- run.retired, NativeCode.heatSlice)
+                            granted = consumed &+ run.retired &+ limit
                             interpretNext = run.exit == .interpret
                             if limit == 0 || signals.isKicked { break chain }
                             continue chain

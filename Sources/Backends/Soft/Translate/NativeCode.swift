@@ -120,6 +120,9 @@ extension CPUCore {
         frame[NativeFrame.retired] = 0
         frame[NativeFrame.passesLeft] = UInt64(limit / Int(entry.pointee.passLength) - 1)
         let code = unsafeBitCast(entry.pointee.code, to: NativeCode.Function.self)
+        // The code may call `nativeTLBRefill`, which updates this CPUCore's TLB through its pointer
+        // while `self` is borrowed here; nothing below reads what it touches (the TLB, CR2), and the
+        // callers see this method as mutating, so they reload whatever they use afterwards.
         let exit = code(gpr, frame.base)
         rip = frame[NativeFrame.exitRip]
         flags.setArithmetic(frame[NativeFrame.flags])

@@ -212,4 +212,46 @@ final class SoftSystemTests: XCTestCase {
         let cached = try refills(cacheEnabled: true), uncached = try refills(cacheEnabled: false)
         XCTAssertLessThan(cached, uncached, "switching back to a cached address space needs no page walk")
     }
+
+    /// A page-table write under the active address space takes effect at the next MOV to CR3, even
+    /// one that reloads the same value (how Linux makes a fork's write-protection take effect), with
+    /// the CR3 cache on or off.
+    func testReloadingCR3AfterAPageTableWriteDropsTheOldTranslation() throws {
+        // mov ecx,[0x200000]; mov qword [0xb008],0x400083 (the 2 MiB page at 0x200000 now maps
+        // physical 0x400000); mov rax,cr3; mov cr3,rax; mov edx,[0x200000]; hlt
+        let code: [UInt8] = [0x8b, 0x0c, 0x25, 0x00, 0x00, 0x20, 0x00,
+                             0x48, 0xc7, 0x04, 0x25, 0x08, 0xb0, 0x00, 0x00, 0x83, 0x00, 0x40, 0x00,
+                             0x0f, 0x20, 0xd8, 0x0f, 0x22, 0xd8,
+                             0x8b, 0x14, 0x25, 0x00, 0x00, 0x20, 0x00, 0xf4]
+        XCTAssertEqual(BootLayout.pageTables + 0x2000 + 8, 0xb008, "the first page directory's second entry")
+        for cacheEnabled in [true, false] {
+            let cpu = try SoftCPUFixture(.long64, code: code)
+            cpu.cpu.cr3CacheEnabled = cacheEnabled
+            try cpu.machine.memory.write(UInt32(0x1111_1111), at: 0x20_0000)
+            try cpu.machine.memory.write(UInt32(0x2222_2222), at: 0x40_0000)
+            XCTAssertEqual(try cpu.cpu.step(instructions: 10), .halted)
+            let registers = try cpu.cpu.generalRegisters()
+            XCTAssertEqual(registers.rcx, 0x1111_1111, "cache \(cacheEnabled): before the page-table write")
+            XCTAssertEqual(registers.rdx, 0x2222_2222, "cache \(cacheEnabled): after it and the CR3 reload")
+        }
+    }
+
+    /// FILD m32int and EMMS, which Linux runs before restoring FPU state on AMD processors: the
+    /// integer is pushed as an exact 80-bit real (TOP 7, ST0 tagged valid), and EMMS empties the tags.
+    func testIntegerLoadAndEMMSAsFXSAVESeesThem() throws {
+        // fninit; mov dword [0x200000],-5; fild dword [0x200000]; fxsave [0x201000]; emms;
+        // fxsave [0x202000]; hlt
+        let code: [UInt8] = [0xdb, 0xe3, 0xc7, 0x04, 0x25, 0x00, 0x00, 0x20, 0x00, 0xfb, 0xff, 0xff, 0xff,
+                             0xdb, 0x04, 0x25, 0x00, 0x00, 0x20, 0x00, 0x0f, 0xae, 0x04, 0x25, 0x00, 0x10, 0x20, 0x00,
+                             0x0f, 0x77, 0x0f, 0xae, 0x04, 0x25, 0x00, 0x20, 0x20, 0x00, 0xf4]
+        let cpu = try SoftCPUFixture(.long64, code: code)
+        try cpu.setSystemRegisters { $0.cr4 |= ControlBits.cr4OSFXSR }
+        XCTAssertEqual(try cpu.cpu.step(instructions: 10), .halted)
+        let memory = cpu.machine.memory
+        XCTAssertEqual(try memory.read(UInt16.self, at: 0x20_1002) & 0x3800, 7 << 11, "TOP = 7 after one push")
+        XCTAssertEqual(try memory.read(UInt8.self, at: 0x20_1004), 0x80, "physical register 7 valid")
+        XCTAssertEqual(try memory.read(UInt64.self, at: 0x20_1020), 0xa000_0000_0000_0000, "5 = 1.01b x 2^2")
+        XCTAssertEqual(try memory.read(UInt16.self, at: 0x20_1028), 0xc001, "negative, biased exponent 16385")
+        XCTAssertEqual(try memory.read(UInt8.self, at: 0x20_2004), 0, "EMMS empties every tag")
+    }
 }

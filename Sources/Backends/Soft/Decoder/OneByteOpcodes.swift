@@ -302,8 +302,9 @@ extension Decoder {
         case (0xd9, true, 7, _): ins.sub = 3
         case (0xd9, true, 5, _): ins.sub = 4
         case (0xdb, false, _, 0xe2): ins.sub = 5
+        case (0xdb, true, 0, _): ins.sub = 7; ins.size = 4
         default: undefined()
         }
-        ins.size = 2
+        if ins.sub != 7 { ins.size = 2 }
     }
 }

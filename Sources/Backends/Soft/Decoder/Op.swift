@@ -46,7 +46,8 @@ enum Op: UInt16 {
     case nop, hlt, cpuid, rdtsc, rdtscp, rdmsr, wrmsr, rdpmc, movFromCR, movToCR, movFromDR, movToDR
     case invlpg, clts, lgdt, lidt, sgdt, sidt, lldt, ltr, sldt, str, lmsw, smsw, lar, lsl, verr, verw
     case swapgs, xgetbv, xsetbv, wbinvd, loadFarPointer, ud2
-    // x87 control: sub = 0 fninit, 1 fnstsw ax, 2 fnstsw m16, 3 fnstcw, 4 fldcw, 5 fnclex, 6 fwait
+    // x87 control: sub = 0 fninit, 1 fnstsw ax, 2 fnstsw m16, 3 fnstcw, 4 fldcw, 5 fnclex, 6 fwait,
+    // 7 fild m32int, 8 emms (the pair Linux runs before FXRSTOR on AMD CPUs, X86_BUG_FXSAVE_LEAK)
     case x87Control
     // SSE state
     case fxsave, fxrstor, xsave, xrstor, ldmxcsr, stmxcsr

@@ -62,6 +62,9 @@ extension Decoder {
         ins.prefixes &= ~(DecodedInstruction.repz | DecodedInstruction.repnz)
         ins.size = 16
         switch opcode {
+        case 0x77:
+            guard !p66 && !f3 && !f2 else { return undefined() }
+            ins.op = .x87Control; ins.sub = 8
         case 0x10, 0x11:
             let memory = try readModRM()
             if f3 || f2 {

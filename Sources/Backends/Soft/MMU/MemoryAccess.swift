@@ -134,9 +134,7 @@ extension CPUCore {
         if physical.writeHitsCode(physicalAddress, length: size) {
             flushCodeCache()
         }
-        if tlb.hasInactiveSets && physical.isPageTable(physicalAddress) {
-            tlb.flushInactiveSets()
-        }
+        if physical.isPageTable(physicalAddress) { tlb.pageTableWritten() }
     }
 
     /// Drops every decoded block (self-modifying code, or the cache is full); with several vCPUs all of

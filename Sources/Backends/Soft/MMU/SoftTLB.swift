@@ -38,6 +38,8 @@ struct SoftTLB {
     private var clock: UInt64 = 0
     /// When false a single set is used and every CR3 write flushes it, as on hardware without PCIDs.
     var cr3CacheEnabled: Bool
+    /// A page table was written while the active set was in use (`pageTableWritten`).
+    private var activeSetMayBeStale = false
     /// Page walks that filled an entry.
     var refills: UInt64 = 0
     /// Walk results for 2 MiB regions of large pages in the current address space: a 4 KiB TLB miss
@@ -105,6 +107,13 @@ struct SoftTLB {
             clear(set: 0, keepGlobal: true)
             return
         }
+        if activeSetMayBeStale {
+            // Page tables changed under the active set: this MOV to CR3 is the guest's flush of its
+            // non-global entries (SDM vol. 3, 4.10.4.1), so the set is emptied and forgotten.
+            clear(set: active, keepGlobal: true)
+            setCR3[active] = UInt64.max
+            activeSetMayBeStale = false
+        }
         if let hit = (0..<Self.sets).first(where: { setCR3[$0] == cr3 }) {
             active = hit
         } else {
@@ -116,15 +125,24 @@ struct SoftTLB {
         setLastUse[active] = clock
     }
 
-    /// Drops every set but the active one (a page-table page was written).
-    mutating func flushInactiveSets() {
+    /// A page-table page was written. Inactive sets may now hold translations that no longer
+    /// exist, so they go at once. The active set is the guest's business until it flushes: by
+    /// INVLPG, or by writing CR3, after which the set must not be found again (see
+    /// `switchAddressSpace`): Linux, for one, write-protects a parent's pages on fork and then
+    /// reloads CR3 to make that take effect.
+    mutating func pageTableWritten() {
+        flushInactiveSets()
+        activeSetMayBeStale = true
+    }
+
+    /// Drops every set but the active one.
+    private mutating func flushInactiveSets() {
         for set in 0..<Self.sets where set != active && setCR3[set] != UInt64.max {
             clear(set: set, keepGlobal: false)
             setCR3[set] = UInt64.max
         }
     }
 
-    var hasInactiveSets: Bool { (0..<Self.sets).contains { $0 != active && setCR3[$0] != UInt64.max } }
 
     /// Everything, globals included (CR4.PGE/PAE/PSE changes, CR0.PG/WP changes).
     mutating func flushAll() {

@@ -17,7 +17,24 @@ extension CPUCore {
         let source = Int(i.segment)
         if kind >= 5 { try checkIOPermission(UInt16(truncatingIfNeeded: gpr[2]), size) }
         var done = 0
+        let bulk = repeating && (kind == 0 || kind == 2) && step == UInt64(size)
         while true {
+            if bulk {
+                let elements = repeatWithinPages(kind, size: size, addressSize: addressSize, source: source,
+                                                 count: min(remaining, UInt64(Self.sliceLength - done)))
+                if elements > 0 {
+                    remaining &-= UInt64(elements)
+                    setRegister(1, addressSize, remaining)
+                    if remaining == 0 { return }
+                    done += elements
+                    if done >= Self.sliceLength {
+                        nextRip = rip
+                        breakBlock = true
+                        return
+                    }
+                    continue
+                }
+            }
             let si = register(6, addressSize), di = register(7, addressSize)
             switch kind {
             case 0: // MOVS
@@ -63,5 +80,53 @@ extension CPUCore {
                 return
             }
         }
+    }
+
+    /// REP MOVS or STOS going forward: as many of the next `count` elements as lie within the current
+    /// source and destination pages, done at once on host memory when the software TLB maps those
+    /// pages (so they are plain RAM, not MMIO, code or page tables, whose writes must be seen one by
+    /// one); advances RSI/RDI and returns the elements done, 0 when the element-by-element path must
+    /// run (a TLB miss, a segment limit to check, an address-size wrap). Operating systems clear and
+    /// copy pages this way, megabytes at a time.
+    private mutating func repeatWithinPages(_ kind: UInt8, size: UInt8, addressSize: UInt8, source: Int,
+                                            count: UInt64) -> Int {
+        guard !segmentNeedsLimitCheck[Segment.es] else { return 0 }
+        let width = UInt64(size), addressMask = Self.mask(addressSize)
+        let di = register(7, addressSize)
+        let target = (segmentBase[Segment.es] &+ di) & linearMask
+        var elements = min(count, (0x1000 - (target & 0xfff)) / width, (addressMask - di) / width)
+        let writeEntry = tlbWrite[SoftTLB.slot(target)]
+        guard elements > 0, writeEntry.tag == target >> 12 else { return 0 }
+        let destination = writeEntry.host + Int(target & 0xfff)
+        if kind == 2 { // STOS
+            let value = register(0, size)
+            if size == 1 {
+                destination.initializeMemory(as: UInt8.self, repeating: UInt8(truncatingIfNeeded: value), count: Int(elements))
+            } else {
+                for index in 0..<Int(elements) { Self.store(destination + index * Int(size), size, value) }
+            }
+        } else { // MOVS
+            guard !segmentNeedsLimitCheck[source] else { return 0 }
+            let si = register(6, addressSize)
+            let from = (segmentBase[source] &+ si) & linearMask
+            elements = min(elements, (0x1000 - (from & 0xfff)) / width, (addressMask - si) / width)
+            let readEntry = tlbRead[SoftTLB.slot(from)]
+            guard elements > 0, readEntry.tag == from >> 12 else { return 0 }
+            let origin = UnsafeRawPointer(readEntry.host + Int(from & 0xfff))
+            let bytes = Int(elements * width)
+            if UnsafeRawPointer(destination) <= origin || UnsafeRawPointer(destination) >= origin + bytes {
+                destination.copyMemory(from: origin, byteCount: bytes) // memmove: no overlap, or forward-safe
+            } else {
+                // The destination starts inside the source: element by element, as the hardware
+                // copies, repeating the overlap's pattern.
+                for index in 0..<Int(elements) {
+                    let offset = index * Int(size)
+                    Self.store(destination + offset, size, Self.load(UnsafeMutableRawPointer(mutating: origin + offset), size))
+                }
+            }
+            setRegister(6, addressSize, (si &+ elements * width) & addressMask)
+        }
+        setRegister(7, addressSize, (di &+ elements * width) & addressMask)
+        return Int(elements)
     }
 }

@@ -1,0 +1,76 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// A real, big guest: Debian's cloud kernel (linux-image-cloud-amd64) with a busybox initramfs, as
+/// `scripts/linux-guest` builds them from Debian's packages. vmm boots the kernel through its PVH
+/// entry; its init prints a few lines from userspace (after forks, execs, pipes and page faults) and
+/// ends the run through the debug-exit port. The same files boot under QEMU for comparison.
+final class LinuxGuestTests: XCTestCase {
+    static let commandLine = "console=ttyS0 panic=-1"
+
+    struct LinuxGuest {
+        let kernel: String
+        let initrd: String
+    }
+
+    /// Built once per test process; a failure (no Debian archive reachable, say) is kept as the
+    /// reason to skip.
+    static let guest: Result<LinuxGuest, TestSupportError> = {
+        let script = GuestKernels.repositoryRoot + "/scripts/linux-guest"
+        let result = HostProcess.run(script, [], timeout: 600)
+        let paths = result.standardOutput.split(separator: "\n").map(String.init)
+        guard result.status == 0, !result.timedOut, paths.count == 2 else {
+            return .failure(.guestBuildFailed("scripts/linux-guest: " + result.standardError
+                + " (status \(result.status)\(result.timedOut ? ", timed out" : ""))"))
+        }
+        return .success(LinuxGuest(kernel: paths[0], initrd: paths[1]))
+    }()
+
+    func linuxGuest() throws -> LinuxGuest {
+        switch Self.guest {
+        case let .success(guest): return guest
+        case let .failure(error): throw XCTSkip("the Linux guest could not be built here: \(error)")
+        }
+    }
+
+    /// The lines init prints, with the memory size masked (vmm and QEMU's firmware reserve
+    /// different amounts). Linux's console ends lines with CR LF, one Character in Swift.
+    func initLines(_ output: String) -> [String] {
+        output.split(whereSeparator: \.isNewline).map(String.init)
+            .filter { $0.hasPrefix("linux-guest:") }
+            .map { $0.replacingOccurrences(of: #"cpu\(s\), \d+ kB"#, with: "cpu(s), <memory> kB", options: .regularExpression) }
+    }
+
+    func checkBoot(backend: String, timeout: Double) throws {
+        let guest = try linuxGuest()
+        let result = try EndToEnd.vmm(["--backend", backend, "--memory", "512M", "--append", Self.commandLine,
+                                       "--initrd", guest.initrd, "--timeout", String(Int(timeout)), guest.kernel],
+                                      timeout: timeout + 20)
+        let lines = initLines(result.standardOutput)
+        let tail = result.standardOutput.split(whereSeparator: \.isNewline).suffix(30).joined(separator: "\n")
+        XCTAssertEqual(result.status, 1, "init ends the run through the debug-exit port:\n\(tail)\n\(result.standardError)")
+        XCTAssertTrue(lines.first?.hasPrefix("linux-guest: userspace up on ") ?? false, tail)
+        XCTAssertTrue(lines.contains("linux-guest: 1 cpu(s), <memory> kB"), tail)
+        XCTAssertTrue(lines.contains("linux-guest: PASS"), tail)
+        guard QEMU.executable != nil else { return }
+        let reference = QEMU.runKernel(guest.kernel, append: Self.commandLine, timeout: 300,
+                                       extraArguments: ["-initrd", guest.initrd])
+        XCTAssertEqual(reference.status, 1, "QEMU TCG: " + reference.standardOutput.suffix(2000))
+        XCTAssertEqual(lines, initLines(reference.standardOutput), "vmm and QEMU TCG print the same from userspace")
+    }
+
+    /// On this PVM host the Soft backend is the way to run Linux: it boots in about 6 s with a
+    /// release build (about 70 s in the debug build the tests use).
+    func testLinuxBootsToUserspaceOnSoft() throws {
+        try checkBoot(backend: "soft", timeout: 280)
+    }
+
+    /// On a VT-x/AMD-V host the same guest on KVM; on PVM the kernel's supervisor code would run in
+    /// KVM's instruction emulator, far too slowly.
+    func testLinuxBootsToUserspaceOnKVM() throws {
+        try EndToEnd.requireKVM()
+        if EndToEnd.isPVMHost { throw XCTSkip(EndToEnd.pvmLimitation) }
+        try checkBoot(backend: "kvm", timeout: 120)
+    }
+}

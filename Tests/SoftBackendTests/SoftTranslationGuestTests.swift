@@ -95,4 +95,43 @@ final class SoftTranslationGuestTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(fixture.cpu.translatedBlocks, 2, "the loop was translated before and after the store")
         XCTAssertGreaterThan(fixture.cpu.nativeInstructionsRetired, 6000)
     }
+
+    /// CALL, PUSH, POP and RET in translated code: a loop calls a function 1,000 times; the sum, the
+    /// preserved register and the stack pointer come out as the interpreter leaves them.
+    func testCallsAndStackOperationsTranslated() throws {
+        let code: [UInt8] = [
+            0x48, 0x31, 0xc0,                               // +0  xor rax, rax
+            0x48, 0xc7, 0xc1, 0xe8, 0x03, 0x00, 0x00,       // +3  mov rcx, 1000
+            0xe8, 0x0b, 0x00, 0x00, 0x00,                   // +10 call +26
+            0x48, 0xff, 0xc9,                               // +15 dec rcx
+            0x75, 0xf6,                                     // +18 jne +10
+            0xf4,                                           // +20 hlt
+            0x90, 0x90, 0x90, 0x90, 0x90,                   // +21
+            0x53,                                           // +26 push rbx
+            0x48, 0x89, 0xcb,                               // +27 mov rbx, rcx
+            0x48, 0x01, 0xd8,                               // +30 add rax, rbx
+            0x5b,                                           // +33 pop rbx
+            0xc3,                                           // +34 ret
+        ]
+        guard SoftBackend.translationAvailable else {
+            throw XCTSkip("translation is off: VMM_SOFT_JIT=0, or a host that is not x86-64 with LAHF/SAHF in 64-bit mode")
+        }
+        var results: [GeneralRegisters] = []
+        for translated in [false, true] {
+            let fixture = try SoftCPUFixture(.long64, code: code)
+            try fixture.setRegisters { $0.rbx = 0x5eed }
+            fixture.cpu.translationEnabled = translated
+            fixture.cpu.translationThreshold = 1
+            XCTAssertEqual(try fixture.cpu.step(instructions: 9000), .halted)
+            results.append(try fixture.cpu.generalRegisters())
+            if translated {
+                XCTAssertGreaterThan(fixture.cpu.nativeInstructionsRetired, 6000, "the calls ran as host code")
+            }
+        }
+        XCTAssertEqual(results[1].rax, 500_500)
+        XCTAssertEqual(results[1].rbx, 0x5eed, "PUSH/POP kept RBX")
+        XCTAssertEqual(results[1].rsp, results[0].rsp, "the stack is balanced")
+        XCTAssertEqual(results[1].rip, results[0].rip)
+        XCTAssertEqual(results[1].rflags, results[0].rflags)
+    }
 }

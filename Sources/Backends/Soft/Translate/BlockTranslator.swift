@@ -103,6 +103,9 @@ struct BlockTranslator {
                 retired += 1
                 leave(to: (rip &+ UInt64(entry.length) &+ entry.imm) & entry.mask)
                 ended = true
+            } else if entry.op == .callRel || entry.op == .ret {
+                translated = entry.op == .callRel ? call(entry, rip: rip) : returnFromCall(entry, rip: rip)
+                ended = translated
             } else {
                 translated = translate(entry, rip: rip, next: rip &+ UInt64(entry.length))
                 if translated { retired += 1 }
@@ -166,6 +169,32 @@ struct BlockTranslator {
         assembler.jump(to: label)
     }
 
+    /// CALL rel32: pushes the return address, then leaves for the target like a JMP.
+    private mutating func call(_ ins: DecodedInstruction, rip: UInt64) -> Bool {
+        let returnAddress = rip &+ UInt64(ins.length)
+        guard ins.size == 8, let stackPointer = host(4),
+              let slot = stackSlot(offset: -8, size: 8, write: true, rip: rip) else { return false }
+        assembler.move(HostRegister.r11, immediate: returnAddress)
+        assembler.store(slot, HostRegister.r11)
+        assembler.instruction(0x8d, size: 8, reg: stackPointer, .at(stackPointer, -8))
+        retired += 1
+        leave(to: (returnAddress &+ ins.imm) & ins.mask)
+        return true
+    }
+
+    /// RET and RET imm16: pops the return address and leaves for it, wherever it is. (Like the
+    /// interpreter, a non-canonical address faults when it is fetched.)
+    private mutating func returnFromCall(_ ins: DecodedInstruction, rip: UInt64) -> Bool {
+        guard ins.size == 8, let stackPointer = host(4),
+              let slot = stackSlot(offset: 0, size: 8, write: false, rip: rip) else { return false }
+        assembler.load(HostRegister.r11, slot)
+        assembler.instruction(0x8d, size: 8, reg: stackPointer, .at(stackPointer, 8 + Int32(truncatingIfNeeded: ins.imm & 0xffff)))
+        retired += 1
+        assembler.instruction(0x89, size: 8, reg: HostRegister.r11, .register(HostRegister.rcx))
+        exitWithRIPInRCX(retired: retired, kind: .next)
+        return true
+    }
+
     /// An exit taken from inside an instruction whose memory operand missed the TLB: the flags saved
     /// in AH/AL are put back first.
     mutating func missExit(rip: UInt64) -> Int {
@@ -198,6 +227,10 @@ struct BlockTranslator {
     /// RCX = RIP, EDX = retired, EAX = kind, to the epilogue. MOVs leave the guest flags alone.
     private mutating func exit(rip: UInt64, retired: Int, kind: NativeExit) {
         assembler.move(HostRegister.rcx, immediate: rip)
+        exitWithRIPInRCX(retired: retired, kind: kind)
+    }
+
+    private mutating func exitWithRIPInRCX(retired: Int, kind: NativeExit) {
         assembler.move(HostRegister.rdx, immediate: UInt64(retired), size: 4)
         assembler.move(HostRegister.rax, immediate: UInt64(kind.rawValue), size: 4)
         assembler.jump(to: epilogue)

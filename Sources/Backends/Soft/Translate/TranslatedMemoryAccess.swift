@@ -41,9 +41,21 @@ extension BlockTranslator {
     /// that cannot help, the instruction is left to the interpreter with the flags as they were. Only
     /// flat segments (ES, CS, SS, DS in 64-bit mode) are translated.
     mutating func memory(_ ins: DecodedInstruction, rip: UInt64, next: UInt64, size: UInt8, write: Bool) -> HostOperand? {
-        let rcx = HostRegister.rcx, rdx = HostRegister.rdx, r11 = HostRegister.r11
         guard ins.isFlat,
-              effectiveAddress(ins, next: next, into: rcx, size: ins.addressSize == 4 ? 4 : 8) else { return nil }
+              effectiveAddress(ins, next: next, into: HostRegister.rcx, size: ins.addressSize == 4 ? 4 : 8) else { return nil }
+        return checkedAccess(size: size, write: write, rip: rip)
+    }
+
+    /// The stack slot at RSP + `offset` (SS is flat in 64-bit mode), checked like `memory`.
+    mutating func stackSlot(offset: Int32, size: UInt8, write: Bool, rip: UInt64) -> HostOperand? {
+        guard let stackPointer = host(4) else { return nil }
+        assembler.instruction(0x8d, size: 8, reg: HostRegister.rcx, .at(stackPointer, offset))
+        return checkedAccess(size: size, write: write, rip: rip)
+    }
+
+    /// The TLB check for an access of `size` bytes at the linear address in RCX.
+    private mutating func checkedAccess(size: UInt8, write: Bool, rip: UInt64) -> HostOperand {
+        let rcx = HostRegister.rcx, rdx = HostRegister.rdx, r11 = HostRegister.r11
         saveFlagsInRAX()
         assembler.instruction(0x8d, size: 8, reg: rdx, .at(rcx, Int32(size) - 1)) // LEA RDX, [RCX + size - 1]
         assembler.instruction(0xc1, size: 8, reg: 5, .register(rdx))              // SHR RDX, 12: its page

@@ -1,10 +1,11 @@
 import DebugExit
+import RTC
 import Serial16550
 import TestDevice
 import VMMKit
 
-/// Wires a standard PC from a `MachineDescription`: RAM, the interrupt controllers, COM1 and the
-/// debug-exit port, the extra devices asked for, and the kernel loaded with vCPU 0's entry state.
+/// Wires a standard PC from a `MachineDescription`: RAM, the interrupt controllers, COM1, the
+/// debug-exit port, the RTC, the extra devices asked for, and the kernel loaded with vCPU 0's entry state.
 public enum PCBoard {
     /// Builds the machine. Anything attached before a failure is stopped again, so a bad device
     /// specification or kernel leaves no thread running and the terminal as it was.
@@ -16,6 +17,11 @@ public enum PCBoard {
             try machine.add(DebugExit())
             for specification in description.devices {
                 try machine.add(registry.makeDevice(specification))
+            }
+            // Every PC has its RTC; one the user configured with `--device rtc` takes its place.
+            if machine.device(named: MC146818.defaultName) == nil {
+                let sharedTimers = machine.devices.lazy.compactMap { ($0 as? PCInterruptController)?.timers }.first
+                try machine.add(MC146818(timers: sharedTimers))
             }
             let kernel = try KernelLoader.load(kernelAt: description.kernelPath, into: machine,
                                                commandLine: description.commandLine, modules: description.bootModules)
@@ -36,6 +42,7 @@ public enum PCBoard {
         Serial16550.deviceType,
         DebugExit.deviceType,
         TestDevice.deviceType,
+        MC146818.deviceType,
     ]
 
     /// A registry holding the built-in device types and then `additional` ones (a program embedding

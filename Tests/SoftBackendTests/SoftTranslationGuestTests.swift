@@ -16,6 +16,12 @@ final class SoftTranslationGuestTests: XCTestCase {
         let translated: UInt64
     }
 
+    func requireTranslation() throws {
+        guard SoftBackend.translationAvailable else {
+            throw XCTSkip("translation is off: VMM_SOFT_JIT=0, or a host that is not x86-64 with LAHF/SAHF in 64-bit mode")
+        }
+    }
+
     /// Boots `name` on the soft backend with `append` on its command line (30-second watchdog).
     func boot(_ name: String, append: String, translation: Bool) throws -> Run {
         let output = SerialOutput.memory()
@@ -38,9 +44,7 @@ final class SoftTranslationGuestTests: XCTestCase {
     func checkTranslated(_ name: String, append: String, expected: String) throws {
         let interpreted = try boot(name, append: append, translation: false)
         let translated = try boot(name, append: append, translation: true)
-        guard SoftBackend.translationAvailable else {
-            throw XCTSkip("translation is off: VMM_SOFT_JIT=0, or a host that is not x86-64 with LAHF/SAHF in 64-bit mode")
-        }
+        try requireTranslation()
         XCTAssertEqual(interpreted.outcome, .guestExit(value: 0), interpreted.serial)
         XCTAssertEqual(translated.outcome, .guestExit(value: 0), translated.serial)
         XCTAssertTrue(translated.serial.contains(expected), translated.serial)
@@ -83,9 +87,7 @@ final class SoftTranslationGuestTests: XCTestCase {
             0xeb, 0xdf,                                     // +31 jmp +0 (second round)
         ]
         let fixture = try SoftCPUFixture(.long64, code: code)
-        guard SoftBackend.translationAvailable else {
-            throw XCTSkip("translation is off: VMM_SOFT_JIT=0, or a host that is not x86-64 with LAHF/SAHF in 64-bit mode")
-        }
+        try requireTranslation()
         fixture.cpu.translationThreshold = 1
         // First round: 1000 passes of 4 instructions, the rewrite (2), then the second round.
         XCTAssertEqual(try fixture.cpu.step(instructions: 4000 + 3 + 4000), .completed)
@@ -113,9 +115,7 @@ final class SoftTranslationGuestTests: XCTestCase {
             0x5b,                                           // +33 pop rbx
             0xc3,                                           // +34 ret
         ]
-        guard SoftBackend.translationAvailable else {
-            throw XCTSkip("translation is off: VMM_SOFT_JIT=0, or a host that is not x86-64 with LAHF/SAHF in 64-bit mode")
-        }
+        try requireTranslation()
         var results: [GeneralRegisters] = []
         for translated in [false, true] {
             let fixture = try SoftCPUFixture(.long64, code: code)
@@ -133,5 +133,29 @@ final class SoftTranslationGuestTests: XCTestCase {
         XCTAssertEqual(results[1].rsp, results[0].rsp, "the stack is balanced")
         XCTAssertEqual(results[1].rip, results[0].rip)
         XCTAssertEqual(results[1].rflags, results[0].rflags)
+    }
+
+    /// Translated blocks chain: a loop whose body is three blocks (a call, the function, the return
+    /// and the loop's branch) goes round without coming back to the run loop each time.
+    func testTranslatedBlocksChainToEachOther() throws {
+        try requireTranslation()
+        let code: [UInt8] = [
+            0x48, 0x31, 0xc0,                               // +0  xor rax, rax
+            0x48, 0xc7, 0xc1, 0x10, 0x27, 0x00, 0x00,       // +3  mov rcx, 10000
+            0xe8, 0x09, 0x00, 0x00, 0x00,                   // +10 call +24
+            0x48, 0xff, 0xc9,                               // +15 dec rcx
+            0x75, 0xf6,                                     // +18 jne +10
+            0xeb, 0x06,                                     // +20 jmp +28
+            0x90, 0x90,                                     // +22
+            0x48, 0x01, 0xc8,                               // +24 add rax, rcx
+            0xc3,                                           // +27 ret
+            0xf4,                                           // +28 hlt
+        ]
+        let fixture = try SoftCPUFixture(.long64, code: code)
+        fixture.cpu.translationThreshold = 1
+        XCTAssertEqual(try fixture.cpu.step(instructions: 60_000), .halted)
+        XCTAssertEqual(try fixture.cpu.generalRegisters().rax, 50_005_000)
+        XCTAssertGreaterThan(fixture.cpu.nativeInstructionsRetired, 45_000)
+        XCTAssertLessThan(fixture.cpu.translatedCodeCalls, 100, "\(fixture.cpu.translatedCodeCalls) calls for 10,000 rounds")
     }
 }

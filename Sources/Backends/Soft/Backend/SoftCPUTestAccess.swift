@@ -84,6 +84,9 @@ extension SoftVirtualCPU {
 
     /// Guest instructions retired by translated code since creation.
     public var nativeInstructionsRetired: UInt64 { core.pointee.native.nativeInstructions }
+
+    /// Calls from the run loop into translated code; blocks that chain to each other need none.
+    public var translatedCodeCalls: UInt64 { core.pointee.native.calls }
 }
 
 extension SoftBackend {

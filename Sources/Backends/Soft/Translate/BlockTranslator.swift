@@ -23,6 +23,8 @@
 struct BlockTranslator {
     struct Translation {
         let entry: UnsafeRawPointer
+        /// Where another translated block continues into this one (`BlockChaining.swift`).
+        let chainEntry: UnsafeRawPointer
         /// The most guest instructions one pass through the block retires.
         let passLength: Int
         let bytes: Int
@@ -53,7 +55,7 @@ struct BlockTranslator {
     private static let unmapped: UInt8 = 0xff
     var stubs: [Stub] = []
     let startRip: UInt64
-    let head: Int, epilogue: Int
+    let head: Int, epilogue: Int, chain: Int, chainEntry: Int
     /// Guest instructions translated so far in one pass.
     var retired = 0
 
@@ -62,6 +64,8 @@ struct BlockTranslator {
         startRip = rip
         head = assembler.newLabel()
         epilogue = assembler.newLabel()
+        chain = assembler.newLabel()
+        chainEntry = assembler.newLabel()
     }
 
     /// Translates as much of the block as it can; nil when too little of it is translatable.
@@ -70,14 +74,14 @@ struct BlockTranslator {
         guard let start = memory.start else { return nil }
         let buffer = start + memory.used
         var translator = BlockTranslator(buffer: buffer, capacity: memory.free, rip: rip)
-        guard let entryOffset = translator.translateBody(block, count: count) else { return nil }
+        guard let offsets = translator.translateBody(block, count: count) else { return nil }
         memory.used += translator.assembler.offset
-        return Translation(entry: UnsafeRawPointer(buffer + entryOffset), passLength: translator.retired,
-                           bytes: translator.assembler.offset)
+        return Translation(entry: UnsafeRawPointer(buffer + offsets.entry), chainEntry: UnsafeRawPointer(buffer + offsets.chainEntry),
+                           passLength: translator.retired, bytes: translator.assembler.offset)
     }
 
-    /// Body, stubs, epilogue and entry; returns the entry's offset.
-    private mutating func translateBody(_ block: UnsafePointer<DecodedInstruction>, count: Int) -> Int? {
+    /// Body, stubs, epilogue and entries; returns the entries' offsets.
+    private mutating func translateBody(_ block: UnsafePointer<DecodedInstruction>, count: Int) -> (entry: Int, chainEntry: Int)? {
         assembler.bind(head)
         var index = 0, rip = startRip, ended = false
         while index < count && !ended {
@@ -122,11 +126,12 @@ struct BlockTranslator {
         guard retired > 0, index == count || ended || retired >= Self.minimumPrefix else { return nil }
         if !ended { leave(to: rip) }
         emitStubs()
+        emitChainDispatch()
         emitEpilogue()
         let entryOffset = assembler.offset
         emitEntry()
         guard assembler.resolve() else { return nil }
-        return entryOffset
+        return (entryOffset, assembler.offset(of: chainEntry))
     }
 
     // MARK: guest registers
@@ -230,8 +235,13 @@ struct BlockTranslator {
         exitWithRIPInRCX(retired: retired, kind: kind)
     }
 
+    /// A `.next` exit goes on to the next block through the chain dispatch when it can.
     private mutating func exitWithRIPInRCX(retired: Int, kind: NativeExit) {
         assembler.move(HostRegister.rdx, immediate: UInt64(retired), size: 4)
+        if kind == .next {
+            assembler.jump(to: chain)
+            return
+        }
         assembler.move(HostRegister.rax, immediate: UInt64(kind.rawValue), size: 4)
         assembler.jump(to: epilogue)
     }
@@ -240,24 +250,33 @@ struct BlockTranslator {
     /// (`NativeFrame.passesLeft`), else jump to the start. Only MOV, LEA and JRCXZ, which leave RFLAGS
     /// alone: the guest's flags are live here.
     private mutating func backEdge(retired: Int) {
-        let frame = Self.context, rcx = HostRegister.rcx
+        let frame = Self.context
         assembler.load(HostRegister.r11, .at(frame, NativeFrame.retired))
         assembler.instruction(0x8d, size: 8, reg: HostRegister.r11, .at(HostRegister.r11, Int32(retired)))
         assembler.store(.at(frame, NativeFrame.retired), HostRegister.r11)
         let out = assembler.newLabel()
         stubs.append(.exit(label: out, rip: startRip, retired: 0, kind: .next, restoreFlags: false))
+        takePass(continuingAt: head, orLeavingTo: out)
+    }
+
+    /// Leaves for `leave` if the vCPU was kicked or the budget holds no further pass
+    /// (`NativeFrame.passesLeft`, shared by back edges and chained blocks); otherwise takes one pass
+    /// and jumps to `next`. MOV, MOVZX, LEA and JRCXZ only (SDM vol. 2, Jcc: JRCXZ reads no flags), as
+    /// the guest's flags are live in RFLAGS. Uses RCX.
+    mutating func takePass(continuingAt next: Int, orLeavingTo leave: Int) {
+        let frame = Self.context, rcx = HostRegister.rcx
         assembler.load(rcx, .at(frame, NativeFrame.kickFlag))
         assembler.instruction(0xb60f, size: 4, reg: rcx, .at(rcx)) // MOVZX ECX, BYTE [RCX]
-        let notKicked = assembler.jumpIfRCXZero() // JRCXZ reads no flags (SDM vol. 2, Jcc)
-        assembler.jump(to: out)
+        let notKicked = assembler.jumpIfRCXZero()
+        assembler.jump(to: leave)
         assembler.bindShortJump(notKicked)
         assembler.load(rcx, .at(frame, NativeFrame.passesLeft))
         let noPassLeft = assembler.jumpIfRCXZero()
         assembler.instruction(0x8d, size: 8, reg: rcx, .at(rcx, -1))
         assembler.store(.at(frame, NativeFrame.passesLeft), rcx)
-        assembler.jump(to: head)
+        assembler.jump(to: next)
         assembler.bindShortJump(noPassLeft)
-        assembler.jump(to: out)
+        assembler.jump(to: leave)
     }
 
     // MARK: flags around TLB checks
@@ -293,20 +312,22 @@ struct BlockTranslator {
         assembler.byte(0xc3)
     }
 
-    /// Called as `(gpr: RDI, frame: RSI) -> EAX` (System V AMD64 ABI).
+    /// Called as `(gpr: RDI, frame: RSI) -> EAX` (System V AMD64 ABI). The chain entry after it
+    /// is where other blocks continue into this one: host flags already hold the guest's.
     private mutating func emitEntry() {
         for register in Self.calleeSaved { assembler.push(register) }
         assembler.instruction(0x89, size: 8, reg: HostRegister.rdi, .register(Self.registers))
         assembler.instruction(0x89, size: 8, reg: HostRegister.rsi, .register(Self.context))
-        for guest in mapped {
-            assembler.load(hostOf[Int(guest)], .at(Self.registers, Int32(guest) * 8))
-        }
         // Only the arithmetic flags reach the host: TF, DF, AC and the rest stay as the ABI wants them.
         assembler.load(HostRegister.rax, .at(Self.context, NativeFrame.flags))
         assembler.instruction(0x81, size: 4, reg: 4, .register(HostRegister.rax)) // AND EAX, imm32
         assembler.int32(Self.arithmeticFlags)
         assembler.push(HostRegister.rax)
         assembler.byte(0x9d) // POPFQ
+        assembler.bind(chainEntry)
+        for guest in mapped {
+            assembler.load(hostOf[Int(guest)], .at(Self.registers, Int32(guest) * 8))
+        }
         assembler.jump(to: head)
     }
 }

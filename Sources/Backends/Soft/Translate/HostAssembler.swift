@@ -167,6 +167,9 @@ struct HostAssembler {
 
     mutating func bind(_ label: Int) { labelOffsets[label] = offset }
 
+    /// Where a bound label is.
+    func offset(of label: Int) -> Int { labelOffsets[label] }
+
     /// JMP rel32 to `label`.
     mutating func jump(to label: Int) {
         byte(0xe9)

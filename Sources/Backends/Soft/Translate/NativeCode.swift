@@ -8,6 +8,8 @@ struct NativeCode {
     struct Entry {
         /// 0 until translated, `untranslatable`, or the address of the code's entry.
         var code: UInt
+        /// Where other translated blocks continue into this one (`BlockChaining.swift`).
+        var chainEntry: UInt
         /// The RIP the code was made for: branch targets and RIP-relative addresses are built in.
         var rip: UInt64
         var passLength: Int32
@@ -24,23 +26,29 @@ struct NativeCode {
     static let heatSlice = 1 << 12
 
     let entries: UnsafeMutablePointer<Entry>
+    /// (RIP, chain entry, epoch) triples, `JumpCache.entries` of them, zeroed: epoch 0 never matches.
+    let jumpCache: UnsafeMutableRawPointer
     var memory = ExecutableMemory()
     let frame = NativeFrame()
     var threshold: Int32
     var enabled: Bool
     private(set) var translatedBlocks = 0
     var nativeInstructions: UInt64 = 0
+    /// Calls from the run loop into translated code (chained blocks continue without one).
+    var calls: UInt64 = 0
 
     init() {
         let count = CodeCache.poolCapacity + CodeCache.maxBlockLength
         // calloc: zero pages the kernel backs only once an entry is touched.
         entries = calloc(count, MemoryLayout<Entry>.stride).unsafelyUnwrapped.bindMemory(to: Entry.self, capacity: count)
+        jumpCache = calloc(JumpCache.entries, 1 << Int(JumpCache.entryShift)).unsafelyUnwrapped
         threshold = Self.defaultThreshold
         enabled = memory.start != nil && Self.hostSupportsTranslation && Self.enabledByEnvironment
     }
 
     func deallocate() {
         free(entries)
+        free(jumpCache)
         memory.deallocate()
         frame.deallocate()
     }
@@ -73,11 +81,20 @@ struct NativeCode {
     func attach(_ core: UnsafeMutablePointer<CPUCore>) {
         frame[NativeFrame.core] = UInt64(UInt(bitPattern: core))
         frame[NativeFrame.refill] = UInt64(UInt(bitPattern: unsafeBitCast(nativeTLBRefill, to: UnsafeRawPointer.self)))
+        frame[NativeFrame.jumpCache] = UInt64(UInt(bitPattern: jumpCache))
+    }
+
+    /// Makes the block at `rip` a chaining target for the rest of `epoch`.
+    func remember(_ entry: UnsafeMutablePointer<Entry>, rip: UInt64, epoch: UInt64) {
+        let slot = jumpCache + JumpCache.slot(rip) << Int(JumpCache.entryShift)
+        slot.storeBytes(of: rip, toByteOffset: JumpCache.ripOffset, as: UInt64.self)
+        slot.storeBytes(of: UInt64(entry.pointee.chainEntry), toByteOffset: JumpCache.codeOffset, as: UInt64.self)
+        slot.storeBytes(of: epoch, toByteOffset: JumpCache.epochOffset, as: UInt64.self)
     }
 
     mutating func record(_ translation: BlockTranslator.Translation, in entry: UnsafeMutablePointer<Entry>, rip: UInt64) {
-        entry.pointee = Entry(code: UInt(bitPattern: translation.entry), rip: rip,
-                              passLength: Int32(translation.passLength), heat: 0)
+        entry.pointee = Entry(code: UInt(bitPattern: translation.entry), chainEntry: UInt(bitPattern: translation.chainEntry),
+                              rip: rip, passLength: Int32(translation.passLength), heat: 0)
         translatedBlocks += 1
     }
 
@@ -107,8 +124,9 @@ extension CPUCore {
         native.record(translation, in: entry, rip: rip)
     }
 
-    /// Runs a translated block for at most `limit` instructions (whole passes of at most its pass
-    /// length); returns the instructions retired and how it ended.
+    /// Runs a translated block, and the blocks it chains to, for at most `limit` instructions (whole
+    /// passes of at most a block's length, `CodeCache.maxBlockLength`); returns the instructions
+    /// retired and how it ended.
     @inline(never)
     mutating func runNative(_ entry: UnsafeMutablePointer<NativeCode.Entry>, limit: Int) -> (retired: Int, exit: NativeExit) {
         flags.materialize()
@@ -118,7 +136,10 @@ extension CPUCore {
         frame[NativeFrame.kickFlag] = UInt64(UInt(bitPattern: signals.kickFlagAddress))
         frame[NativeFrame.flags] = flags.stored
         frame[NativeFrame.retired] = 0
-        frame[NativeFrame.passesLeft] = UInt64(limit / Int(entry.pointee.passLength) - 1)
+        frame[NativeFrame.passesLeft] = UInt64(max(0, limit / CodeCache.maxBlockLength - 1))
+        frame[NativeFrame.epoch] = blockEpoch
+        native.remember(entry, rip: rip, epoch: blockEpoch)
+        native.calls &+= 1
         let code = unsafeBitCast(entry.pointee.code, to: NativeCode.Function.self)
         // The code may call `nativeTLBRefill`, which updates this CPUCore's TLB through its pointer
         // while `self` is borrowed here; nothing below reads what it touches (the TLB, CR2), and the

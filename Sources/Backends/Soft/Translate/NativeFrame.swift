@@ -6,7 +6,10 @@ struct NativeFrame {
     static let tlbRead: Int32 = 0, tlbWrite: Int32 = 8, kickFlag: Int32 = 16, flags: Int32 = 24
     static let exitRip: Int32 = 32, retired: Int32 = 40, passesLeft: Int32 = 48
     static let core: Int32 = 56, refill: Int32 = 64
-    static let size = 72
+    /// The jump cache translated blocks chain through, and the `CPUCore.blockEpoch` its entries
+    /// must carry to be valid (see `BlockChaining.swift`).
+    static let jumpCache: Int32 = 72, epoch: Int32 = 80
+    static let size = 88
 
     let base: UnsafeMutableRawPointer
 

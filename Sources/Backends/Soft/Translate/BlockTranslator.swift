@@ -4,17 +4,21 @@
 /// instruction with host registers in place of guest ones, and RFLAGS are computed by the host exactly
 /// as the hardware the differential tests use as oracle computes them, the undefined bits included.
 /// What the host cannot do for us is translate addresses: every memory operand goes through the
-/// software TLB inline (the compare-and-add of QEMU's softmmu), and a miss leaves for the interpreter.
+/// software TLB inline (the compare-and-add of QEMU's softmmu); a miss calls a page-walk helper, and
+/// what that cannot serve (MMIO, faults, writes to code) leaves for the interpreter.
 ///
 /// Shape of the code for one block:
 /// - the body, one host sequence per guest instruction, with a taken Jcc jumping to an exit stub or,
 ///   when it targets the block's own start, to a back edge that loops without leaving;
-/// - the exit stubs, each loading RCX = guest RIP, EDX = instructions retired in this pass and EAX =
-///   `NativeExit`, then jumping to the epilogue;
+/// - the exit stubs, each loading RCX = guest RIP and EDX = instructions retired in this pass, then
+///   going on to the chain dispatch (`BlockChaining.swift`), or, for an instruction only the
+///   interpreter can finish, to the epilogue with EAX = `NativeExit.interpret`;
+/// - the chain dispatch, which continues into the next translated block when the jump cache knows it;
 /// - the epilogue: saves RFLAGS, the exit RIP and the retired count to the frame, stores the guest
 ///   registers back and returns;
-/// - the entry (prologue): saves host registers, loads the guest registers the block uses and the
-///   guest's arithmetic flags, and jumps to the body.
+/// - the entry (prologue): saves host registers and loads the guest's arithmetic flags; then the
+///   chain entry, where other blocks come in, loads the guest registers the block uses and jumps to
+///   the body.
 ///
 /// Registers: R15 holds the guest GPR array, R14 the `NativeFrame`; RAX, RCX, RDX and R11 are
 /// scratch (RAX holds the guest flags in LAHF/SETO form around a TLB check); the other nine are

@@ -30,8 +30,9 @@ final class InterruptRobustnessTests: XCTestCase {
     /// The periodic local APIC timer at 1000 Hz, counted over one second of PIT time, within 1%: vmm's
     /// timer keeps to absolute period boundaries and owes the expiries its host timer thread slept
     /// through. An expiry that finds the previous one still waiting in IRR is lost, as on hardware,
-    /// and that is what happens while the host deschedules the vCPU thread; so on an overloaded host
-    /// (load average at or above the core count) a count short by more than 1% is a skip, not a pass.
+    /// and that is what happens while the host deschedules the vCPU thread; so on a busy host (a load
+    /// average leaving less than one core for the vCPU and timer threads) a count short by more than
+    /// 1% is a skip, not a pass.
     func testLocalAPICTimerWithinOnePercentOnSoft() throws {
         let result = try InterruptGuests.result(of: Run(guest: "lapic-timer", append: "tolerance=1"), on: .soft)
         if result.status == 3, result.standardOutput.contains("missing"), let load = Self.overload {
@@ -49,11 +50,11 @@ final class InterruptRobustnessTests: XCTestCase {
                       result.standardOutput)
     }
 
-    /// "load L on N cores" when the one-minute load average is at least the number of cores.
+    /// "load L on N cores" when the one-minute load average leaves less than one core free.
     private static var overload: String? {
         var loads = [Double](repeating: 0, count: 1)
         let cores = sysconf(Int32(_SC_NPROCESSORS_ONLN))
-        guard getloadavg(&loads, 1) == 1, cores > 0, loads[0] >= Double(cores) else { return nil }
+        guard getloadavg(&loads, 1) == 1, cores > 0, loads[0] > Double(cores - 1) else { return nil }
         return String(format: "load %.2f on %d cores", loads[0], cores)
     }
 }

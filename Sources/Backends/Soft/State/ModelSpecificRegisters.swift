@@ -9,6 +9,9 @@ enum MSRIndex {
     static let cstar: UInt32 = 0xc000_0083, fmask: UInt32 = 0xc000_0084
     static let fsBase: UInt32 = 0xc000_0100, gsBase: UInt32 = 0xc000_0101, kernelGSBase: UInt32 = 0xc000_0102
     static let tscAux: UInt32 = 0xc000_0103
+    /// AMD's interrupt-pending message register (BKDG for family 0Fh): Linux reads it on the AMD
+    /// CPUs erratum 400 names, ours among them, to see whether C1E is on.
+    static let interruptPendingMessage: UInt32 = 0xc001_0055
 }
 
 /// The MSR-only state of the CPU (FS/GS bases live in the segment caches, EFER in `CPUCore`).

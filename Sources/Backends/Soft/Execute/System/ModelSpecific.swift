@@ -70,6 +70,7 @@ extension CPUCore {
         case MSRIndex.sysenterESP: return msrs.sysenterESP
         case MSRIndex.sysenterEIP: return msrs.sysenterEIP
         case MSRIndex.mcgCap, MSRIndex.mcgStatus, MSRIndex.mtrrCap: return 0
+        case MSRIndex.interruptPendingMessage: return 0 // C1E off: HLT is a plain halt
         case MSRIndex.miscEnable: return msrs.miscEnable
         case MSRIndex.pat: return msrs.pat
         case MSRIndex.mtrrDefType: return msrs.mtrrDefType

@@ -13,7 +13,7 @@ func device(_ name: String, dependencies: [Target.Dependency] = []) -> Target {
     .target(name: name, dependencies: ["VMMKit"] + dependencies, path: "Sources/Devices/\(name)")
 }
 
-let deviceNames = ["Serial16550", "DebugExit", "TestDevice", "I8259", "IOAPIC", "LocalAPIC", "I8254", "RTC"]
+let deviceNames = ["Serial16550", "DebugExit", "TestDevice", "I8259", "IOAPIC", "LocalAPIC", "I8254", "RTC", "ACPIPM"]
 
 let package = Package(
     name: "vmm",
@@ -42,6 +42,7 @@ let package = Package(
         device("LocalAPIC"),
         device("I8254"),
         device("RTC"),
+        device("ACPIPM"),
         .target(
             name: "PCBoard",
             dependencies: ["VMMKit"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },

@@ -42,20 +42,21 @@ final class LinuxGuestTests: XCTestCase {
             .map { $0.replacingOccurrences(of: #"cpu\(s\), \d+ kB"#, with: "cpu(s), <memory> kB", options: .regularExpression) }
     }
 
-    func checkBoot(backend: String, timeout: Double) throws {
+    func checkBoot(backend: String, cpus: Int = 1, timeout: Double) throws {
         let guest = try linuxGuest()
-        let result = try EndToEnd.vmm(["--backend", backend, "--memory", "512M", "--append", Self.commandLine,
-                                       "--initrd", guest.initrd, "--timeout", String(Int(timeout)), guest.kernel],
+        let result = try EndToEnd.vmm(["--backend", backend, "--cpus", String(cpus), "--memory", "512M",
+                                       "--append", Self.commandLine, "--initrd", guest.initrd,
+                                       "--timeout", String(Int(timeout)), guest.kernel],
                                       timeout: timeout + 20)
         let lines = initLines(result.standardOutput)
         let tail = result.standardOutput.split(whereSeparator: \.isNewline).suffix(30).joined(separator: "\n")
         XCTAssertEqual(result.status, 1, "init ends the run through the debug-exit port:\n\(tail)\n\(result.standardError)")
         XCTAssertTrue(lines.first?.hasPrefix("linux-guest: userspace up on ") ?? false, tail)
-        XCTAssertTrue(lines.contains("linux-guest: 1 cpu(s), <memory> kB"), tail)
+        XCTAssertTrue(lines.contains("linux-guest: \(cpus) cpu(s), <memory> kB"), tail)
         XCTAssertTrue(lines.contains("linux-guest: PASS"), tail)
         guard QEMU.executable != nil else { return }
         let reference = QEMU.runKernel(guest.kernel, append: Self.commandLine, timeout: 300,
-                                       extraArguments: ["-initrd", guest.initrd])
+                                       extraArguments: ["-initrd", guest.initrd, "-smp", String(cpus)])
         XCTAssertEqual(reference.status, 1, "QEMU TCG: " + reference.standardOutput.suffix(2000))
         XCTAssertEqual(lines, initLines(reference.standardOutput), "vmm and QEMU TCG print the same from userspace")
     }
@@ -64,6 +65,12 @@ final class LinuxGuestTests: XCTestCase {
     /// release build (about 70 s in the debug build the tests use).
     func testLinuxBootsToUserspaceOnSoft() throws {
         try checkBoot(backend: "soft", timeout: 280)
+    }
+
+    /// Two vCPUs: Linux finds the second in the ACPI MADT, starts it with INIT and SIPI, and runs
+    /// userspace on both.
+    func testLinuxBootsWithTwoCPUsOnSoft() throws {
+        try checkBoot(backend: "soft", cpus: 2, timeout: 280)
     }
 
     /// On a VT-x/AMD-V host the same guest on KVM; on PVM the kernel's supervisor code would run in

@@ -1,3 +1,4 @@
+import ACPIPM
 import DebugExit
 import RTC
 import Serial16550
@@ -5,7 +6,8 @@ import TestDevice
 import VMMKit
 
 /// Wires a standard PC from a `MachineDescription`: RAM, the interrupt controllers, COM1, the
-/// debug-exit port, the RTC, the extra devices asked for, and the kernel loaded with vCPU 0's entry state.
+/// debug-exit port, the RTC, ACPI (tables and PM registers), the extra devices asked for, and the
+/// kernel loaded with vCPU 0's entry state.
 public enum PCBoard {
     /// Builds the machine. Anything attached before a failure is stopped again, so a bad device
     /// specification or kernel leaves no thread running and the terminal as it was.
@@ -15,6 +17,7 @@ public enum PCBoard {
             machine.interruptControllerPlacement = description.interruptControllerPlacement
             try attachInterruptControllers(to: machine)
             try machine.add(DebugExit())
+            try machine.add(ACPIPowerManagement())
             for specification in description.devices {
                 try machine.add(registry.makeDevice(specification))
             }
@@ -23,6 +26,7 @@ public enum PCBoard {
                 let sharedTimers = machine.devices.lazy.compactMap { ($0 as? PCInterruptController)?.timers }.first
                 try machine.add(MC146818(timers: sharedTimers))
             }
+            try ACPITables.write(into: machine.memory, cpus: machine.vcpuCount)
             let kernel = try KernelLoader.load(kernelAt: description.kernelPath, into: machine,
                                                commandLine: description.commandLine, modules: description.bootModules)
             machine.bootState = kernel.bootState

@@ -1,0 +1,110 @@
+import ACPIPM
+import Foundation
+import PCBoard
+import VMMKit
+import XCTest
+
+/// The PC's ACPI: the PM registers (`ACPIPowerManagement`) and the tables the board writes for the
+/// OS, read back from guest memory as an OS would find them.
+final class ACPITests: XCTestCase {
+    private func attached() throws -> (Machine, ACPIPowerManagement) {
+        let machine = try Machine(memorySize: 16 << 20, vcpuCount: 1)
+        let pm = ACPIPowerManagement()
+        try machine.add(pm)
+        return (machine, pm)
+    }
+
+    func testControlBlockSaysACPIModeAndS5PowersOff() throws {
+        let (machine, _) = try attached()
+        XCTAssertEqual(machine.ports.read(0x604, size: 2, vcpu: 0), 1, "SCI_EN: always in ACPI mode")
+        machine.ports.write(0x604, size: 2, value: 5 << 10, vcpu: 0) // SLP_TYP without SLP_EN
+        XCTAssertFalse(machine.runControl.isStopRequested)
+        machine.ports.write(0x604, size: 2, value: 3 << 10 | 1 << 13, vcpu: 0) // another sleep type
+        XCTAssertFalse(machine.runControl.isStopRequested, "only S5 is supported")
+        machine.ports.write(0x604, size: 2, value: 5 << 10 | 1 << 13, vcpu: 0)
+        XCTAssertEqual(machine.runControl.stopOutcome, .poweredOff)
+    }
+
+    func testEventBlockEnableIsReadWriteAndStatusClearsOnWrite() throws {
+        let (machine, _) = try attached()
+        machine.ports.write(0x602, size: 2, value: 0x0121, vcpu: 0)
+        XCTAssertEqual(machine.ports.read(0x602, size: 2, vcpu: 0), 0x0121)
+        XCTAssertEqual(machine.ports.read(0x600, size: 4, vcpu: 0), 0x0121_0000, "no event is ever pending")
+        machine.ports.write(0x600, size: 2, value: 0xFFFF, vcpu: 0)
+        XCTAssertEqual(machine.ports.read(0x602, size: 2, vcpu: 0), 0x0121, "clearing status leaves the enables")
+    }
+
+    func testPMTimerRunsAt3579545Hz() throws {
+        let (machine, _) = try attached()
+        let first = machine.ports.read(0x608, size: 4, vcpu: 0)
+        usleep(20_000)
+        let second = machine.ports.read(0x608, size: 4, vcpu: 0)
+        let elapsed = (second &- first) & 0xFF_FFFF
+        XCTAssertLessThan(first, 1 << 24)
+        XCTAssertGreaterThan(elapsed, 20_000 * 3_579_545 / 1_000_000 / 2, "about 71,600 ticks in 20 ms")
+    }
+
+    // MARK: the tables
+
+    private func assemblePC(cpus: Int) throws -> Machine {
+        let kernel = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Guests/out/hello.elf").path
+        guard FileManager.default.fileExists(atPath: kernel) else {
+            throw XCTSkip("the prebuilt guest \(kernel) is missing (make -C Tests/Guests)")
+        }
+        let description = MachineDescription(kernelPath: kernel, memorySize: 64 << 20, cpus: cpus, serial: .none)
+        return try PCBoard.assemble(description, registry: try PCBoard.deviceRegistry())
+    }
+
+    /// A table found at `address`: its signature and bytes, checksum verified.
+    private func table(_ memory: GuestMemory, at address: UInt64) throws -> (signature: String, bytes: [UInt8]) {
+        let length = Int(try memory.read(UInt32.self, at: address + 4))
+        let bytes = try memory.readBytes(at: address, count: length)
+        XCTAssertEqual(bytes.reduce(0, &+), 0, "checksum of the table at \(address)")
+        return (String(decoding: bytes[0..<4], as: UTF8.self), bytes)
+    }
+
+    private func uint32(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
+        (0..<4).reduce(0) { $0 | UInt32(bytes[offset + $1]) << ($1 * 8) }
+    }
+
+    func testTablesDescribeTheCPUsIOAPICAndPowerManagement() throws {
+        let machine = try assemblePC(cpus: 3)
+        defer { machine.devices.forEach { $0.stop() } }
+        let memory = machine.memory
+        // The RSDP where OSes search for it (ACPI 6.4, 5.2.5.1), both checksums right.
+        let rsdp = try memory.readBytes(at: 0xE_0000, count: 36)
+        XCTAssertEqual(String(decoding: rsdp[0..<8], as: UTF8.self), "RSD PTR ")
+        XCTAssertEqual(rsdp[0..<20].reduce(0, &+), 0)
+        XCTAssertEqual(rsdp.reduce(0, &+), 0)
+        let xsdt = try table(memory, at: UInt64(try memory.read(UInt64.self, at: 0xE_0000 + 24)))
+        XCTAssertEqual(xsdt.signature, "XSDT")
+        var tables: [String: [UInt8]] = [:]
+        for offset in stride(from: 36, to: xsdt.bytes.count, by: 8) {
+            let address = UInt64(uint32(xsdt.bytes, offset)) | UInt64(uint32(xsdt.bytes, offset + 4)) << 32
+            let found = try table(memory, at: address)
+            tables[found.signature] = found.bytes
+        }
+        let fadt = try XCTUnwrap(tables["FACP"]), madt = try XCTUnwrap(tables["APIC"])
+        XCTAssertEqual(uint32(fadt, 64), 0x604, "PM1a_CNT_BLK: ACPIPowerManagement's control block")
+        XCTAssertEqual(uint32(fadt, 76), 0x608, "PM_TMR_BLK")
+        let dsdt = try table(memory, at: UInt64(uint32(fadt, 40)))
+        XCTAssertEqual(dsdt.signature, "DSDT")
+        XCTAssertNotNil(dsdt.bytes.firstRange(of: Array("_S5_".utf8)), "the soft-off sleep type is declared")
+        // MADT entries: type, length, ...
+        var localAPICs: [UInt8] = [], ioAPICs = 0, overrides: [UInt8] = []
+        var offset = 44
+        while offset < madt.count {
+            switch madt[offset] {
+            case 0: localAPICs.append(madt[offset + 3])
+            case 1: ioAPICs += 1
+            case 2: overrides.append(madt[offset + 3])
+            default: break
+            }
+            offset += Int(madt[offset + 1])
+        }
+        XCTAssertEqual(localAPICs, [0, 1, 2], "one local APIC per vCPU")
+        XCTAssertEqual(ioAPICs, 1)
+        XCTAssertEqual(overrides, [0, 9], "IRQ 0 on GSI 2, and the SCI")
+    }
+}

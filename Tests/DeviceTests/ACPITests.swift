@@ -7,6 +7,8 @@ import XCTest
 /// The PC's ACPI: the PM registers (`ACPIPowerManagement`) and the tables the board writes for the
 /// OS, read back from guest memory as an OS would find them.
 final class ACPITests: XCTestCase {
+    private let pm = ACPIPowerManagement.defaultBase
+
     private func attached() throws -> (Machine, ACPIPowerManagement) {
         let machine = try Machine(memorySize: 16 << 20, vcpuCount: 1)
         let pm = ACPIPowerManagement()
@@ -16,29 +18,29 @@ final class ACPITests: XCTestCase {
 
     func testControlBlockSaysACPIModeAndS5PowersOff() throws {
         let (machine, _) = try attached()
-        XCTAssertEqual(machine.ports.read(0x604, size: 2, vcpu: 0), 1, "SCI_EN: always in ACPI mode")
-        machine.ports.write(0x604, size: 2, value: 5 << 10, vcpu: 0) // SLP_TYP without SLP_EN
+        XCTAssertEqual(machine.ports.read(pm + 4, size: 2, vcpu: 0), 1, "SCI_EN: always in ACPI mode")
+        machine.ports.write(pm + 4, size: 2, value: 5 << 10, vcpu: 0) // SLP_TYP without SLP_EN
         XCTAssertFalse(machine.runControl.isStopRequested)
-        machine.ports.write(0x604, size: 2, value: 3 << 10 | 1 << 13, vcpu: 0) // another sleep type
+        machine.ports.write(pm + 4, size: 2, value: 3 << 10 | 1 << 13, vcpu: 0) // another sleep type
         XCTAssertFalse(machine.runControl.isStopRequested, "only S5 is supported")
-        machine.ports.write(0x604, size: 2, value: 5 << 10 | 1 << 13, vcpu: 0)
+        machine.ports.write(pm + 4, size: 2, value: 5 << 10 | 1 << 13, vcpu: 0)
         XCTAssertEqual(machine.runControl.stopOutcome, .poweredOff)
     }
 
     func testEventBlockEnableIsReadWriteAndStatusClearsOnWrite() throws {
         let (machine, _) = try attached()
-        machine.ports.write(0x602, size: 2, value: 0x0121, vcpu: 0)
-        XCTAssertEqual(machine.ports.read(0x602, size: 2, vcpu: 0), 0x0121)
-        XCTAssertEqual(machine.ports.read(0x600, size: 4, vcpu: 0), 0x0121_0000, "no event is ever pending")
-        machine.ports.write(0x600, size: 2, value: 0xFFFF, vcpu: 0)
-        XCTAssertEqual(machine.ports.read(0x602, size: 2, vcpu: 0), 0x0121, "clearing status leaves the enables")
+        machine.ports.write(pm + 2, size: 2, value: 0x0121, vcpu: 0)
+        XCTAssertEqual(machine.ports.read(pm + 2, size: 2, vcpu: 0), 0x0121)
+        XCTAssertEqual(machine.ports.read(pm, size: 4, vcpu: 0), 0x0121_0000, "no event is ever pending")
+        machine.ports.write(pm, size: 2, value: 0xFFFF, vcpu: 0)
+        XCTAssertEqual(machine.ports.read(pm + 2, size: 2, vcpu: 0), 0x0121, "clearing status leaves the enables")
     }
 
     func testPMTimerRunsAt3579545Hz() throws {
         let (machine, _) = try attached()
-        let first = machine.ports.read(0x608, size: 4, vcpu: 0)
+        let first = machine.ports.read(pm + 8, size: 4, vcpu: 0)
         usleep(20_000)
-        let second = machine.ports.read(0x608, size: 4, vcpu: 0)
+        let second = machine.ports.read(pm + 8, size: 4, vcpu: 0)
         let elapsed = (second &- first) & 0xFF_FFFF
         XCTAssertLessThan(first, 1 << 24)
         XCTAssertGreaterThan(elapsed, 20_000 * 3_579_545 / 1_000_000 / 2, "about 71,600 ticks in 20 ms")
@@ -86,8 +88,8 @@ final class ACPITests: XCTestCase {
             tables[found.signature] = found.bytes
         }
         let fadt = try XCTUnwrap(tables["FACP"]), madt = try XCTUnwrap(tables["APIC"])
-        XCTAssertEqual(uint32(fadt, 64), 0x604, "PM1a_CNT_BLK: ACPIPowerManagement's control block")
-        XCTAssertEqual(uint32(fadt, 76), 0x608, "PM_TMR_BLK")
+        XCTAssertEqual(uint32(fadt, 64), UInt32(pm + 4), "PM1a_CNT_BLK: ACPIPowerManagement's control block")
+        XCTAssertEqual(uint32(fadt, 76), UInt32(pm + 8), "PM_TMR_BLK")
         let dsdt = try table(memory, at: UInt64(uint32(fadt, 40)))
         XCTAssertEqual(dsdt.signature, "DSDT")
         XCTAssertNotNil(dsdt.bytes.firstRange(of: Array("_S5_".utf8)), "the soft-off sleep type is declared")

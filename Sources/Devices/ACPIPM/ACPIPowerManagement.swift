@@ -8,9 +8,10 @@ import VMMKit
 /// enable), the PM1a control block, and the PM timer. The machine is always in ACPI mode (SCI_EN
 /// reads 1, the FADT has no SMI command port) and raises no events; writing SLP_EN with the S5
 /// sleep type from the DSDT's \_S5 object powers the machine off, which is how Linux's `poweroff`
-/// ends a run. Layout as QEMU's PIIX4 PM at its own base: event block +0, control +4, timer +8.
+/// ends a run. Layout as QEMU's PIIX4 PM (event block +0, control +4, timer +8), at a base clear of
+/// the ports other devices take (the test device sits at 0x600).
 public final class ACPIPowerManagement: Device, BusDevice, @unchecked Sendable {
-    public static let defaultBase: UInt64 = 0x600
+    public static let defaultBase: UInt64 = 0xB000
     public static let eventBlock: UInt64 = 0, controlBlock: UInt64 = 4, timerBlock: UInt64 = 8
     public static let length: UInt64 = 12
     /// The SLP_TYP value the DSDT's \_S5 package announces for soft-off.

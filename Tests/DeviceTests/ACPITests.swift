@@ -36,6 +36,18 @@ final class ACPITests: XCTestCase {
         XCTAssertEqual(machine.ports.read(pm + 2, size: 2, vcpu: 0), 0x0121, "clearing status leaves the enables")
     }
 
+    /// Every port of the range answers, whatever the offset and size, and none stops the machine.
+    func testEveryPortAndSizeIsHarmless() throws {
+        let (machine, _) = try attached()
+        for offset in 0..<ACPIPowerManagement.length {
+            for size in [1, 2, 4] {
+                _ = machine.ports.read(pm + offset, size: size, vcpu: 0)
+                if offset != ACPIPowerManagement.controlBlock { machine.ports.write(pm + offset, size: size, value: ~0, vcpu: 0) }
+            }
+        }
+        XCTAssertFalse(machine.runControl.isStopRequested)
+    }
+
     func testPMTimerRunsAt3579545Hz() throws {
         let (machine, _) = try attached()
         let first = machine.ports.read(pm + 8, size: 4, vcpu: 0)

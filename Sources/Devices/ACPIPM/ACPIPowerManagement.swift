@@ -43,6 +43,8 @@ public final class ACPIPowerManagement: Device, BusDevice, @unchecked Sendable {
             return UInt64(events.withLock { $0 }) >> shift
         case Self.controlBlock..<Self.controlBlock + 2:
             return offset == Self.controlBlock ? 1 : 0 // SCI_EN: ACPI mode, set by "firmware"
+        case Self.controlBlock + 2..<Self.timerBlock:
+            return 0 // between the blocks: nothing there
         default:
             // PM_TMR: 24 bits of a free-running 3.579545 MHz counter (TMR_VAL_EXT clear in the FADT).
             var now = timespec()

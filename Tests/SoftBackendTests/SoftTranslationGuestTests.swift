@@ -158,4 +158,30 @@ final class SoftTranslationGuestTests: XCTestCase {
         XCTAssertGreaterThan(fixture.cpu.nativeInstructionsRetired, 45_000)
         XCTAssertLessThan(fixture.cpu.translatedCodeCalls, 100, "\(fixture.cpu.translatedCodeCalls) calls for 10,000 rounds")
     }
+
+    /// GS-relative operands in translated code (Linux's per-CPU data): the segment base is added to
+    /// the effective address, as the interpreter does.
+    func testGSRelativeOperandsTranslated() throws {
+        try requireTranslation()
+        let code: [UInt8] = [
+            0x48, 0xc7, 0xc1, 0xe8, 0x03, 0x00, 0x00,                   // +0  mov rcx, 1000
+            0x65, 0x48, 0x8b, 0x04, 0x25, 0x10, 0x00, 0x00, 0x00,       // +7  mov rax, gs:[0x10]
+            0x48, 0x83, 0xc0, 0x03,                                     // +16 add rax, 3
+            0x65, 0x48, 0x89, 0x04, 0x25, 0x10, 0x00, 0x00, 0x00,       // +20 mov gs:[0x10], rax
+            0x48, 0xff, 0xc9,                                           // +29 dec rcx
+            0x75, 0xe5,                                                 // +32 jne +7
+            0xf4,                                                       // +34 hlt
+        ]
+        for translated in [false, true] {
+            let fixture = try SoftCPUFixture(.long64, code: code)
+            try fixture.setSystemRegisters { $0.gs.base = SoftCPUFixture.dataAddress }
+            fixture.cpu.translationEnabled = translated
+            fixture.cpu.translationThreshold = 1
+            XCTAssertEqual(try fixture.cpu.step(instructions: 6000), .halted)
+            XCTAssertEqual(try fixture.machine.memory.read(UInt64.self, at: SoftCPUFixture.dataAddress + 0x10), 3000,
+                           "translated: \(translated)")
+            XCTAssertEqual(try fixture.machine.memory.read(UInt64.self, at: 0x10), 0, "nothing written without the base")
+            if translated { XCTAssertGreaterThan(fixture.cpu.nativeInstructionsRetired, 4000) }
+        }
+    }
 }

@@ -82,6 +82,7 @@ struct NativeCode {
         frame[NativeFrame.core] = UInt64(UInt(bitPattern: core))
         frame[NativeFrame.refill] = UInt64(UInt(bitPattern: unsafeBitCast(nativeTLBRefill, to: UnsafeRawPointer.self)))
         frame[NativeFrame.jumpCache] = UInt64(UInt(bitPattern: jumpCache))
+        frame[NativeFrame.segmentBases] = UInt64(UInt(bitPattern: core.pointee.segmentBase))
     }
 
     /// Makes the block at `rip` a chaining target for the rest of `epoch`.

@@ -9,7 +9,9 @@ struct NativeFrame {
     /// The jump cache translated blocks chain through, and the `CPUCore.blockEpoch` its entries
     /// must carry to be valid (see `BlockChaining.swift`).
     static let jumpCache: Int32 = 72, epoch: Int32 = 80
-    static let size = 88
+    /// `CPUCore.segmentBase`, for FS- and GS-relative operands.
+    static let segmentBases: Int32 = 88
+    static let size = 96
 
     let base: UnsafeMutableRawPointer
 

@@ -38,12 +38,15 @@ extension BlockTranslator {
     /// inline TLB check: the page's entry in the read or write array must carry the tag of the access's
     /// last byte, which also rejects accesses crossing into the next page (their first and last bytes
     /// differ in page and so in slot). A miss calls the refill helper out of line (`refillCall`); if
-    /// that cannot help, the instruction is left to the interpreter with the flags as they were. Only
-    /// flat segments (ES, CS, SS, DS in 64-bit mode) are translated.
+    /// that cannot help, the instruction is left to the interpreter with the flags as they were.
+    /// Translated code is 64-bit code, where ES, CS, SS and DS are flat and FS and GS only add their
+    /// base (SDM vol. 3, 3.4.4), read from `CPUCore.segmentBase`: it changes only through
+    /// instructions that are never translated (WRMSR, SWAPGS, MOV to FS or GS).
     mutating func memory(_ ins: DecodedInstruction, rip: UInt64, next: UInt64, size: UInt8, write: Bool) -> HostOperand? {
-        guard ins.isFlat,
+        let segment = Int(ins.segment)
+        guard ins.isFlat || segment == Segment.fs || segment == Segment.gs,
               effectiveAddress(ins, next: next, into: HostRegister.rcx, size: ins.addressSize == 4 ? 4 : 8) else { return nil }
-        return checkedAccess(size: size, write: write, rip: rip)
+        return checkedAccess(size: size, write: write, rip: rip, segmentBase: ins.isFlat ? nil : segment)
     }
 
     /// The stack slot at RSP + `offset` (SS is flat in 64-bit mode), checked like `memory`.
@@ -53,10 +56,15 @@ extension BlockTranslator {
         return checkedAccess(size: size, write: write, rip: rip)
     }
 
-    /// The TLB check for an access of `size` bytes at the linear address in RCX.
-    private mutating func checkedAccess(size: UInt8, write: Bool, rip: UInt64) -> HostOperand {
+    /// The TLB check for an access of `size` bytes at the address in RCX, plus the base of segment
+    /// `segmentBase` if given (the ADD comes after the flags are saved).
+    private mutating func checkedAccess(size: UInt8, write: Bool, rip: UInt64, segmentBase: Int? = nil) -> HostOperand {
         let rcx = HostRegister.rcx, rdx = HostRegister.rdx, r11 = HostRegister.r11
         saveFlagsInRAX()
+        if let segmentBase {
+            assembler.load(r11, .at(Self.context, NativeFrame.segmentBases))
+            assembler.instruction(0x03, size: 8, reg: rcx, .at(r11, Int32(segmentBase * 8))) // ADD RCX, [bases + segment]
+        }
         assembler.instruction(0x8d, size: 8, reg: rdx, .at(rcx, Int32(size) - 1)) // LEA RDX, [RCX + size - 1]
         assembler.instruction(0xc1, size: 8, reg: 5, .register(rdx))              // SHR RDX, 12: its page
         assembler.immediate(12, size: 1)

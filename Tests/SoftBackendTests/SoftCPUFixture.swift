@@ -84,3 +84,12 @@ enum SoftFlag {
     static let cf: UInt64 = 1, pf: UInt64 = 4, af: UInt64 = 0x10, zf: UInt64 = 0x40, sf: UInt64 = 0x80
     static let `if`: UInt64 = 0x200, df: UInt64 = 0x400, of: UInt64 = 0x800
 }
+
+extension XCTestCase {
+    /// Skips, saying why, where the Soft CPU's block translator cannot run.
+    func requireTranslation() throws {
+        guard SoftBackend.translationAvailable else {
+            throw XCTSkip("translation is off: VMM_SOFT_JIT=0, or a host that is not x86-64 with LAHF/SAHF in 64-bit mode")
+        }
+    }
+}

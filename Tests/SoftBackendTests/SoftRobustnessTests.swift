@@ -68,9 +68,7 @@ final class SoftRobustnessTests: XCTestCase {
 
     func testRandomCodeIn64BitMode() throws { try run(.long64, seed: 0x1234_5678) }
     func testRandomCodeTranslatedIn64BitMode() throws {
-        guard SoftBackend.translationAvailable else {
-            throw XCTSkip("translation is off: VMM_SOFT_JIT=0, or a host that is not x86-64 with LAHF/SAHF in 64-bit mode")
-        }
+        try requireTranslation()
         try run(.long64, seed: 0x5eed_0f_c0de, translateAtOnce: true)
     }
     func testRandomCodeIn32BitMode() throws { try run(.protected32, seed: 0x9abc_def0) }

@@ -16,12 +16,6 @@ final class SoftTranslationGuestTests: XCTestCase {
         let translated: UInt64
     }
 
-    func requireTranslation() throws {
-        guard SoftBackend.translationAvailable else {
-            throw XCTSkip("translation is off: VMM_SOFT_JIT=0, or a host that is not x86-64 with LAHF/SAHF in 64-bit mode")
-        }
-    }
-
     /// Boots `name` on the soft backend with `append` on its command line (30-second watchdog).
     func boot(_ name: String, append: String, translation: Bool) throws -> Run {
         let output = SerialOutput.memory()

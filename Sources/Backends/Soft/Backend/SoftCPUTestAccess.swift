@@ -70,7 +70,7 @@ extension SoftVirtualCPU {
     /// `VMM_SOFT_JIT=0`). Turning it on where the host can't is ignored.
     public var translationEnabled: Bool {
         get { core.pointee.native.enabled }
-        set { core.pointee.native.enabled = newValue && core.pointee.native.memory.start != nil && NativeCode.hostSupportsTranslation }
+        set { core.pointee.native.enabled = newValue && core.pointee.native.canTranslate }
     }
 
     /// Lookups of a block before it is translated; 1 translates a block the first time it is seen.

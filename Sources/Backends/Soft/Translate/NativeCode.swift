@@ -43,8 +43,13 @@ struct NativeCode {
         entries = calloc(count, MemoryLayout<Entry>.stride).unsafelyUnwrapped.bindMemory(to: Entry.self, capacity: count)
         jumpCache = calloc(JumpCache.entries, 1 << Int(JumpCache.entryShift)).unsafelyUnwrapped
         threshold = Self.defaultThreshold
-        enabled = memory.start != nil && Self.hostSupportsTranslation && Self.enabledByEnvironment
+        enabled = false
+        enabled = canTranslate && Self.enabledByEnvironment
     }
+
+    /// Whether translated code can run here at all: an x86-64 host with LAHF/SAHF in 64-bit mode,
+    /// and executable memory.
+    var canTranslate: Bool { memory.start != nil && Self.hostSupportsTranslation }
 
     func deallocate() {
         free(entries)

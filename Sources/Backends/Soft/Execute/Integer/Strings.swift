@@ -8,7 +8,6 @@ extension CPUCore {
     mutating func string(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         let i = ins.pointee
         let size = i.size, addressSize = i.addressSize
-        let addressMask = Self.mask(addressSize)
         let step = flags.stored & RFlags.df != 0 ? 0 &- UInt64(size) : UInt64(size)
         let repeating = i.hasRep
         var remaining = repeating ? register(1, addressSize) : 1
@@ -19,53 +18,15 @@ extension CPUCore {
         var done = 0
         let bulk = repeating && (kind == 0 || kind == 2) && step == UInt64(size)
         while true {
-            if bulk {
-                let elements = repeatWithinPages(kind, size: size, addressSize: addressSize, source: source,
-                                                 count: min(remaining, UInt64(Self.sliceLength - done)))
-                if elements > 0 {
-                    remaining &-= UInt64(elements)
-                    setRegister(1, addressSize, remaining)
-                    if remaining == 0 { return }
-                    done += elements
-                    if done >= Self.sliceLength {
-                        nextRip = rip
-                        breakBlock = true
-                        return
-                    }
-                    continue
-                }
+            // REP MOVS/STOS forward take whole pages at once where they can; otherwise one element.
+            var elements = bulk ? repeatWithinPages(kind, size: size, addressSize: addressSize, source: source,
+                                                    count: min(remaining, UInt64(Self.sliceLength - done))) : 0
+            if elements == 0 {
+                try stringElement(kind, ins, step: step, source: source)
+                guard repeating else { return }
+                elements = 1
             }
-            let si = register(6, addressSize), di = register(7, addressSize)
-            switch kind {
-            case 0: // MOVS
-                try write(Segment.es, di, size, try read(source, si, size))
-                setRegister(6, addressSize, (si &+ step) & addressMask)
-                setRegister(7, addressSize, (di &+ step) & addressMask)
-            case 1: // CMPS: [rSI] - [rDI]
-                let a = try read(source, si, size), b = try read(Segment.es, di, size)
-                _ = alu(7, a, b, size)
-                setRegister(6, addressSize, (si &+ step) & addressMask)
-                setRegister(7, addressSize, (di &+ step) & addressMask)
-            case 2: // STOS
-                try write(Segment.es, di, size, register(0, size))
-                setRegister(7, addressSize, (di &+ step) & addressMask)
-            case 3: // LODS
-                setRegister(0, size, try read(source, si, size))
-                setRegister(6, addressSize, (si &+ step) & addressMask)
-            case 4: // SCAS: rAX - [rDI]
-                _ = alu(7, register(0, size), try read(Segment.es, di, size), size)
-                setRegister(7, addressSize, (di &+ step) & addressMask)
-            case 5: // INS
-                let value = portRead(UInt16(truncatingIfNeeded: gpr[2]), size)
-                try write(Segment.es, di, size, value)
-                setRegister(7, addressSize, (di &+ step) & addressMask)
-            default: // OUTS
-                let value = try read(source, si, size)
-                portWrite(UInt16(truncatingIfNeeded: gpr[2]), size, value)
-                setRegister(6, addressSize, (si &+ step) & addressMask)
-            }
-            guard repeating else { return }
-            remaining &-= 1
+            remaining &-= UInt64(elements)
             setRegister(1, addressSize, remaining)
             if remaining == 0 { return }
             if kind == 1 || kind == 4 {
@@ -73,12 +34,49 @@ extension CPUCore {
                 let zero = flags.zf
                 if i.prefixes & DecodedInstruction.repz != 0 ? !zero : zero { return }
             }
-            done += 1
+            done += elements
             if done >= Self.sliceLength {
                 nextRip = rip
                 breakBlock = true
                 return
             }
+        }
+    }
+
+    /// One element of string operation `kind`, advancing RSI/RDI by `step`.
+    @inline(__always)
+    private mutating func stringElement(_ kind: UInt8, _ ins: UnsafePointer<DecodedInstruction>, step: UInt64,
+                                        source: Int) throws(Fault) {
+        let size = ins.pointee.size, addressSize = ins.pointee.addressSize
+        let addressMask = Self.mask(addressSize)
+        let si = register(6, addressSize), di = register(7, addressSize)
+        switch kind {
+        case 0: // MOVS
+            try write(Segment.es, di, size, try read(source, si, size))
+            setRegister(6, addressSize, (si &+ step) & addressMask)
+            setRegister(7, addressSize, (di &+ step) & addressMask)
+        case 1: // CMPS: [rSI] - [rDI]
+            let a = try read(source, si, size), b = try read(Segment.es, di, size)
+            _ = alu(7, a, b, size)
+            setRegister(6, addressSize, (si &+ step) & addressMask)
+            setRegister(7, addressSize, (di &+ step) & addressMask)
+        case 2: // STOS
+            try write(Segment.es, di, size, register(0, size))
+            setRegister(7, addressSize, (di &+ step) & addressMask)
+        case 3: // LODS
+            setRegister(0, size, try read(source, si, size))
+            setRegister(6, addressSize, (si &+ step) & addressMask)
+        case 4: // SCAS: rAX - [rDI]
+            _ = alu(7, register(0, size), try read(Segment.es, di, size), size)
+            setRegister(7, addressSize, (di &+ step) & addressMask)
+        case 5: // INS
+            let value = portRead(UInt16(truncatingIfNeeded: gpr[2]), size)
+            try write(Segment.es, di, size, value)
+            setRegister(7, addressSize, (di &+ step) & addressMask)
+        default: // OUTS
+            let value = try read(source, si, size)
+            portWrite(UInt16(truncatingIfNeeded: gpr[2]), size, value)
+            setRegister(6, addressSize, (si &+ step) & addressMask)
         }
     }
 

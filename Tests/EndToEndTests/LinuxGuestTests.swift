@@ -7,7 +7,10 @@ import XCTest
 /// entry; its init prints a few lines from userspace (after forks, execs, pipes and page faults) and
 /// ends the run through the debug-exit port. The same files boot under QEMU for comparison.
 final class LinuxGuestTests: XCTestCase {
-    static let commandLine = "console=ttyS0 panic=-1"
+    /// `tsc=reliable`: vmm's TSC is the host's monotonic clock, and Linux's clocksource watchdog,
+    /// which compares it with timer ticks, otherwise declares it unstable when a slow (debug) build
+    /// on a loaded host takes ticks late, and a two-CPU boot can then stall (seen once in CI).
+    static let commandLine = "console=ttyS0 panic=-1 tsc=reliable"
 
     struct LinuxGuest {
         let kernel: String

@@ -1,5 +1,5 @@
 /// ADD OR ADC SBB AND SUB XOR CMP, TEST, INC DEC NEG NOT (SDM vol. 2, chapters 3-4). The logical
-/// operations leave AF undefined; everything else in the status flags is defined.
+/// operations leave AF undefined; AMD and Intel processors clear it, as the Soft CPU does.
 enum ArithmeticFamilies {
     static let aluNames = ["add", "or", "adc", "sbb", "and", "sub", "xor", "cmp"]
 
@@ -7,7 +7,6 @@ enum ArithmeticFamilies {
         var specs: [ModRMSpec] = []
         for (operation, mnemonic) in aluNames.enumerated() {
             let base = UInt8(operation * 8)
-            let logical = [1, 4, 6].contains(operation)
             var forms: [ModRMSpec] = [
                 ModRMSpec("\(mnemonic) r/m{s}, r{s}") { $0 == .byte ? [base] : [base + 1] },
                 ModRMSpec("\(mnemonic) r{s}, r/m{s}") { $0 == .byte ? [base + 2] : [base + 3] },
@@ -21,15 +20,13 @@ enum ArithmeticFamilies {
                     $0.immediateBytes = { _ in 1 }
                 },
             ]
-            if logical { for index in forms.indices { forms[index].undefined = alwaysUndefined(Flag.af) } }
             specs += forms
         }
         specs += [
-            with(ModRMSpec("test r/m{s}, r{s}") { $0 == .byte ? [0x84] : [0x85] }) { $0.undefined = alwaysUndefined(Flag.af) },
+            ModRMSpec("test r/m{s}, r{s}") { $0 == .byte ? [0x84] : [0x85] },
             with(ModRMSpec("test r/m{s}, imm") { $0 == .byte ? [0xf6] : [0xf7] }) {
                 $0.digit = 0
                 $0.immediateBytes = { min($0.bytes, 4) }
-                $0.undefined = alwaysUndefined(Flag.af)
             },
             with(ModRMSpec("inc r/m{s}") { $0 == .byte ? [0xfe] : [0xff] }) { $0.digit = 0 },
             with(ModRMSpec("dec r/m{s}") { $0 == .byte ? [0xfe] : [0xff] }) { $0.digit = 1 },
@@ -52,14 +49,12 @@ enum ArithmeticFamilies {
         for (operation, mnemonic) in aluNames.enumerated() {
             for size in OperandSize.allCases {
                 let name = "\(mnemonic) acc\(size.suffix), imm"
-                let undefinedFlags = [1, 4, 6].contains(operation) ? Flag.af : 0
                 result.append(InstructionTemplate(name, modes: size == .qword ? [.long64] : ExecutionMode.allCases) { rng, _ in
                     var form = InstructionForm(opcode: [UInt8(operation * 8) + (size == .byte ? 4 : 5)])
                     form.select(size)
                     form.immediate = littleEndian(rng.operand(size == .qword ? .dword : size), bytes: min(size.bytes, 4))
                     var instruction = Instruction(name: name, form: form)
                     instruction.prepare = { state, data, rng in OperandLocation.register(0).plant(rng.operand(size), size, &state, &data) }
-                    instruction.undefined = { _, _ in Undefined(flags: undefinedFlags) }
                     return instruction
                 })
             }

@@ -2,38 +2,28 @@
 enum BitFamilies {
     static var templates: [InstructionTemplate] {
         var specs: [ModRMSpec] = []
-        let bitTestUndefined = alwaysUndefined(Flag.of | Flag.sf | Flag.af | Flag.pf)
         for (index, mnemonic) in ["bt", "bts", "btr", "btc"].enumerated() {
             specs.append(with(ModRMSpec("\(mnemonic) r/m{s}, r{s}") { _ in [0x0f, 0xa3 + UInt8(index * 8)] }) {
                 $0.sizes = OperandSize.wide(in:)
-                $0.undefined = bitTestUndefined
                 $0.customize = { instruction, chosen, _ in bitStringInPage(&instruction, chosen.operands, chosen.size) }
             })
             specs.append(with(ModRMSpec("\(mnemonic) r/m{s}, imm8") { _ in [0x0f, 0xba] }) {
                 $0.sizes = OperandSize.wide(in:)
                 $0.digit = 4 + index
                 $0.immediateBytes = { _ in 1 }
-                $0.undefined = bitTestUndefined
             })
         }
-        // BSF/BSR leave the destination undefined for a zero source (AMD documents it unchanged).
+        // BSF/BSR leave the destination undefined for a zero source (AMD documents it unchanged) and
+        // CF OF SF AF PF undefined always: compared with the host like everything else.
         for (opcode, mnemonic) in [(UInt8(0xbc), "bsf"), (0xbd, "bsr")] {
             specs.append(with(ModRMSpec("\(mnemonic) r{s}, r/m{s}") { _ in [0x0f, opcode] }) {
                 $0.sizes = OperandSize.wide(in:)
-                $0.undefined = { operands, size, _ in
-                    { state, data in
-                        var undefined = Undefined(flags: Flag.cf | Flag.of | Flag.sf | Flag.af | Flag.pf)
-                        if operands.rmLocation.read(size, state, data) == 0 { undefined.registers = [operands.reg] }
-                        return undefined
-                    }
-                }
             })
         }
         for (opcode, mnemonic) in [(UInt8(0xbc), "tzcnt"), (0xbd, "lzcnt"), (0xb8, "popcnt")] {
             specs.append(with(ModRMSpec("\(mnemonic) r{s}, r/m{s}") { _ in [0x0f, opcode] }) {
                 $0.prefixes = [0xf3]
                 $0.sizes = OperandSize.wide(in:)
-                if mnemonic != "popcnt" { $0.undefined = alwaysUndefined(Flag.of | Flag.sf | Flag.af | Flag.pf) }
             })
         }
         specs.append(with(ModRMSpec("movbe r{s}, m{s}") { _ in [0x0f, 0x38, 0xf0] }) {
@@ -68,9 +58,7 @@ enum BitFamilies {
                 let register = rng.register(mode)
                 var form = InstructionForm(opcode: [0x0f, 0xc8], opcodeRegister: register)
                 form.select(size)
-                var instruction = Instruction(name: name, form: form)
-                if size == .word { instruction.undefined = { _, _ in Undefined(registers: [register]) } }
-                return instruction
+                return Instruction(name: name, form: form)
             }
         }
     }

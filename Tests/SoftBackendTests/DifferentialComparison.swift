@@ -1,12 +1,11 @@
-/// The differences between the oracle's observation and the subject's, split into defined state
-/// (a failure) and state the SDM leaves undefined (reported, classified, not a failure).
+/// The differences between the oracle's observation and the subject's, each a failure: the Soft CPU
+/// takes even what the SDM leaves undefined from the host CPU.
 struct Differences {
     var defined: [String] = []
-    var undefinedOnly: [String] = []
 
-    var isEmpty: Bool { defined.isEmpty && undefinedOnly.isEmpty }
+    var isEmpty: Bool { defined.isEmpty }
 
-    init(oracle: Observation, subject: Observation, mode: ExecutionMode, undefined: Undefined) {
+    init(oracle: Observation, subject: Observation, mode: ExecutionMode) {
         if !Self.sameOutcome(oracle.result, subject.result) {
             defined.append("outcome: oracle=\(oracle.result) soft=\(subject.result)")
         }
@@ -15,32 +14,28 @@ struct Differences {
             let expected = oracle.state.gpr[index] & mask, actual = subject.state.gpr[index] & mask
             guard expected != actual else { continue }
             let line = "\(MachineState.registerNames[index]): oracle=\(hex(expected)) soft=\(hex(actual))"
-            if undefined.registers.contains(index) { undefinedOnly.append(line) } else { defined.append(line) }
+            defined.append(line)
         }
         if oracle.state.rip & mask != subject.state.rip & mask {
             defined.append("rip: oracle=\(hex(oracle.state.rip & mask)) soft=\(hex(subject.state.rip & mask))")
         }
         for (bit, name) in Flag.names where oracle.state.rflags & bit != subject.state.rflags & bit {
             let line = "rflags.\(name): oracle=\(oracle.state.rflags & bit == 0 ? 0 : 1) soft=\(subject.state.rflags & bit == 0 ? 0 : 1)"
-            if undefined.flags & bit != 0 { undefinedOnly.append(line) } else { defined.append(line) }
+            defined.append(line)
         }
         for index in 0..<mode.registerCount * 2 where oracle.state.xmm[index] != subject.state.xmm[index] {
             defined.append("xmm\(index / 2).\(index % 2 == 0 ? "low" : "high"): oracle=\(hex(oracle.state.xmm[index])) soft=\(hex(subject.state.xmm[index]))")
         }
-        compareData(oracle.data, subject.data, undefined: undefined.dataBytes)
+        compareData(oracle.data, subject.data)
     }
 
-    private mutating func compareData(_ expected: [UInt8], _ actual: [UInt8], undefined: Range<Int>?) {
+    private mutating func compareData(_ expected: [UInt8], _ actual: [UInt8]) {
         guard expected != actual else { return }
         let differing = expected.indices.filter { expected[$0] != actual[$0] }
         guard !differing.isEmpty else { return }
-        let definedOffsets = differing.filter { !(undefined?.contains($0) ?? false) }
-        let describe: ([Int]) -> String = { offsets in
-            offsets.prefix(8).map { "+\(hex(UInt64($0))): oracle=\(hex(UInt64(expected[$0]))) soft=\(hex(UInt64(actual[$0])))" }
-                .joined(separator: ", ") + (offsets.count > 8 ? " (\(offsets.count) bytes)" : "")
-        }
-        if !definedOffsets.isEmpty { defined.append("data page \(describe(definedOffsets))") }
-        if definedOffsets.count < differing.count { undefinedOnly.append("data page \(describe(differing.filter { !definedOffsets.contains($0) }))") }
+        let described = differing.prefix(8).map { "+\(hex(UInt64($0))): oracle=\(hex(UInt64(expected[$0]))) soft=\(hex(UInt64(actual[$0])))" }
+            .joined(separator: ", ") + (differing.count > 8 ? " (\(differing.count) bytes)" : "")
+        defined.append("data page \(described)")
     }
 
     /// Vector always; the error code only where the vector defines one (SDM vol. 3, 6.13),

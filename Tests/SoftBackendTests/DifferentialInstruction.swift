@@ -1,22 +1,12 @@
-/// What the SDM leaves undefined after one instruction: flags, and registers whose result it
-/// does not define. The host sets them a definite way, so they are compared and reported, but a
-/// difference there is classified, not a failure.
-struct Undefined {
-    var flags: UInt64 = 0
-    var registers: [Int] = []
-    /// Data-page bytes the instruction may leave undefined.
-    var dataBytes: Range<Int>?
-}
-
-/// One instruction with the input constraints it needs and its undefined-result rule.
+/// One instruction with the input constraints it needs. Everything it leaves is compared with the
+/// host, flags and results the SDM leaves undefined included: the Soft CPU takes those from the host
+/// too, so an instruction leaves the same state interpreted, translated and on the host.
 struct Instruction {
     var name: String
     var form: InstructionForm
     /// Fits the random input state to the instruction: operand values under test in memory,
     /// pointers into the data page, counts, condition flags.
     var prepare: (inout MachineState, inout [UInt8], inout SeededGenerator) -> Void = { _, _, _ in }
-    /// The undefined part of the result, from the state before the instruction.
-    var undefined: (MachineState, [UInt8]) -> Undefined = { _, _ in Undefined() }
     /// False for forms whose registers must keep their prepared values (addresses, stack, string
     /// counts): random sequences leave them out.
     var sequenceSafe = true
@@ -36,7 +26,7 @@ struct InstructionTemplate {
     }
 }
 
-/// Where an operand lives, to read values for undefined-result rules and to plant values.
+/// Where an operand lives, to read and plant values.
 enum OperandLocation {
     case register(Int)
     /// AH, CH, DH or BH: bits 8-15 of register `number` (0-3).

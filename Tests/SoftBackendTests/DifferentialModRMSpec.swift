@@ -15,7 +15,6 @@ struct ModRMSpec {
     var alignment = 1
     /// The operand size the r/m operand has in memory, when it differs from the operation's.
     var rmSize: ((OperandSize) -> OperandSize)?
-    var undefined: ((ModRMOperands, OperandSize, UInt64) -> (MachineState, [UInt8]) -> Undefined)?
     /// Last adjustments to an instance: extra preparation, sequence safety.
     var customize: ((inout Instruction, SpecInstance, inout SeededGenerator) -> Void)?
 
@@ -58,7 +57,6 @@ struct ModRMSpec {
             operands.rmLocation.plant(rng.operand(memorySize), memorySize, &state, &data)
             if usesRegOperand { operands.regLocation.plant(rng.operand(size), size, &state, &data) }
         }
-        if let undefined { instruction.undefined = undefined(operands, size, immediate) }
         customize?(&instruction, SpecInstance(operands: operands, size: size, immediate: immediate, mode: mode), &rng)
         return instruction
     }
@@ -83,10 +81,6 @@ extension Instruction {
     }
 }
 
-/// A rule leaving the same flags undefined whatever the operands.
-func alwaysUndefined(_ flags: UInt64) -> (ModRMOperands, OperandSize, UInt64) -> (MachineState, [UInt8]) -> Undefined {
-    { _, _, _ in { _, _ in Undefined(flags: flags) } }
-}
 
 /// Applies `change` to a copy of `value`: builds table entries without a var per entry.
 func with<T>(_ value: T, _ change: (inout T) -> Void) -> T {

@@ -1,31 +1,26 @@
 /// MUL, IMUL in its one-, two- and three-operand forms, DIV and IDIV including the divide error
 /// (SDM vol. 2, MUL/IMUL/DIV/IDIV): multiplies leave SF ZF AF PF undefined, divides all six.
 enum MultiplyFamilies {
-    static let multiplyUndefined = Flag.sf | Flag.zf | Flag.af | Flag.pf
 
     static var templates: [InstructionTemplate] {
         var specs: [ModRMSpec] = []
         for (digit, mnemonic) in [(4, "mul"), (5, "imul"), (6, "div"), (7, "idiv")] {
             var spec = ModRMSpec("\(mnemonic) r/m{s}") { $0 == .byte ? [0xf6] : [0xf7] }
             spec.digit = digit
-            spec.undefined = alwaysUndefined(digit >= 6 ? Flag.arithmetic : multiplyUndefined)
             if digit >= 6 { spec.customize = { instruction, chosen, _ in dividendFitsSometimes(&instruction, chosen.size, signed: digit == 7) } }
             specs.append(spec)
         }
         specs += [
             with(ModRMSpec("imul r{s}, r/m{s}") { _ in [0x0f, 0xaf] }) {
                 $0.sizes = OperandSize.wide(in:)
-                $0.undefined = alwaysUndefined(multiplyUndefined)
             },
             with(ModRMSpec("imul r{s}, r/m{s}, imm") { _ in [0x69] }) {
                 $0.sizes = OperandSize.wide(in:)
                 $0.immediateBytes = { min($0.bytes, 4) }
-                $0.undefined = alwaysUndefined(multiplyUndefined)
             },
             with(ModRMSpec("imul r{s}, r/m{s}, imm8") { _ in [0x6b] }) {
                 $0.sizes = OperandSize.wide(in:)
                 $0.immediateBytes = { _ in 1 }
-                $0.undefined = alwaysUndefined(multiplyUndefined)
             },
         ]
         return specs.flatMap(\.templates)

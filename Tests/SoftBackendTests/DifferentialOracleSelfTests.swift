@@ -32,7 +32,6 @@ final class OracleSubject: DifferentialSubject {
         return (current.state, current.data)
     }
 
-    func overwrite(state: MachineState, data: [UInt8]) throws {}
 }
 
 final class DifferentialOracleSelfTests: XCTestCase {
@@ -47,7 +46,7 @@ final class DifferentialOracleSelfTests: XCTestCase {
         }
         print("oracle self-check:\n\(runner.summary)")
         XCTAssertGreaterThan(runner.instructionsCompared, 2000)
-        XCTAssertTrue(runner.failures.isEmpty && runner.subjectErrors.isEmpty && runner.undefinedOnlyTemplates.isEmpty,
+        XCTAssertTrue(runner.failures.isEmpty && runner.subjectErrors.isEmpty,
                       runner.failureMessage)
     }
 

@@ -11,10 +11,8 @@ final class DifferentialRunner {
     private(set) var oracleRuns = 0
     /// Full reports of cases whose defined state differed.
     private(set) var failures: [String] = []
-    /// Template name -> count, for defined and undefined-only differences.
+    /// Template name -> count of mismatches.
     private(set) var failingTemplates: [String: Int] = [:]
-    private(set) var undefinedOnlyTemplates: [String: Int] = [:]
-    private(set) var undefinedOnlyExamples: [String: String] = [:]
     /// Subject errors (an unimplemented path throwing, for instance) by template.
     private(set) var subjectErrors: [String: String] = [:]
 
@@ -53,8 +51,6 @@ final class DifferentialRunner {
     private func compare(_ instructions: [Instruction], code: [UInt8], ends: [Int], mode: ExecutionMode,
                          input: (state: MachineState, data: [UInt8])) throws -> Bool {
         sequences += 1
-        var before = input.state
-        var beforeData = input.data
         do {
             try subject.load(code: code, instructionEnds: ends, data: input.data, state: input.state, mode: mode)
         } catch {
@@ -76,12 +72,7 @@ final class DifferentialRunner {
                 return false
             }
             instructionsCompared += 1
-            let undefined = instruction.undefined(before, beforeData)
-            let differences = Differences(oracle: expected, subject: actual, mode: mode, undefined: undefined)
-            if !differences.undefinedOnly.isEmpty {
-                undefinedOnlyTemplates[instruction.name, default: 0] += 1
-                undefinedOnlyExamples[instruction.name] = differences.undefinedOnly.joined(separator: "; ")
-            }
+            let differences = Differences(oracle: expected, subject: actual, mode: mode)
             if !differences.defined.isEmpty {
                 failingTemplates[instruction.name, default: 0] += 1
                 failures.append(report(instructions, upTo: index, code: code, ends: ends, mode: mode, input: input.state,
@@ -89,9 +80,6 @@ final class DifferentialRunner {
                 return false
             }
             if expected.result != .completed { return true }
-            if !differences.undefinedOnly.isEmpty { try subject.overwrite(state: expected.state, data: expected.data) }
-            before = expected.state
-            beforeData = expected.data
         }
         return true
     }
@@ -106,7 +94,6 @@ final class DifferentialRunner {
         }
         lines.append("  input: \(input.described(mode: mode))")
         lines += differences.defined.map { "  defined:   \($0)" }
-        lines += differences.undefinedOnly.map { "  undefined: \($0)" }
         return lines.joined(separator: "\n")
     }
 
@@ -116,10 +103,6 @@ final class DifferentialRunner {
             + String(format: "%.0f runs/s", Double(oracleRuns) / max(oracleSeconds, 1e-9))]
         lines.append("defined-state mismatches: \(failingTemplates.values.reduce(0, +)) in \(failingTemplates.count) forms")
         for (name, count) in failingTemplates.sorted(by: { $0.key < $1.key }) { lines.append("  \(name): \(count)") }
-        lines.append("undefined-only differences: \(undefinedOnlyTemplates.values.reduce(0, +)) in \(undefinedOnlyTemplates.count) forms")
-        for (name, count) in undefinedOnlyTemplates.sorted(by: { $0.key < $1.key }) {
-            lines.append("  \(name): \(count)  e.g. \(undefinedOnlyExamples[name] ?? "")")
-        }
         lines.append("subject errors: \(subjectErrors.count) forms")
         for (name, error) in subjectErrors.sorted(by: { $0.key < $1.key }) { lines.append("  \(name): \(error)") }
         return lines.joined(separator: "\n")

@@ -21,12 +21,7 @@ enum ShiftFamilies {
                 }
                 spec.digit = digit
                 spec.customize = { instruction, chosen, rng in
-                    let size = chosen.size
                     shiftCount(&instruction, source: source, rng: &rng)
-                    let form = instruction.form
-                    instruction.undefined = { state, _ in
-                        shiftUndefined(digit: digit, size: size, count: count(source, form, state))
-                    }
                 }
                 specs.append(spec)
             }
@@ -38,12 +33,7 @@ enum ShiftFamilies {
                 }
                 spec.sizes = OperandSize.wide(in:)
                 spec.customize = { instruction, chosen, rng in
-                    let size = chosen.size, operands = chosen.operands
                     shiftCount(&instruction, source: source, rng: &rng)
-                    let form = instruction.form
-                    instruction.undefined = { state, _ in
-                        doubleShiftUndefined(size: size, count: count(source, form, state), destination: operands.rmLocation)
-                    }
                 }
                 specs.append(spec)
             }
@@ -63,37 +53,5 @@ enum ShiftFamilies {
                 if rng.chance(0.8) { state.gpr[1] = (state.gpr[1] & ~0xff) | rng.pick(interestingCounts) }
             }
         }
-    }
-
-    static func count(_ source: CountSource, _ form: InstructionForm, _ state: MachineState) -> UInt64 {
-        switch source {
-        case .immediate: return UInt64(form.immediate.last ?? 0)
-        case .one: return 1
-        case .cl: return state.gpr[1] & 0xff
-        }
-    }
-
-    static func shiftUndefined(digit: Int, size: OperandSize, count: UInt64) -> Undefined {
-        let masked = count & (size == .qword ? 63 : 31)
-        guard masked != 0 else { return Undefined() }
-        var flags: UInt64 = masked == 1 ? 0 : Flag.of
-        if digit >= 4 { flags |= Flag.af }
-        if digit == 4 || digit == 5 || digit == 6, masked >= UInt64(size.bits) { flags |= Flag.cf }
-        return Undefined(flags: flags)
-    }
-
-    static func doubleShiftUndefined(size: OperandSize, count: UInt64, destination: OperandLocation) -> Undefined {
-        let masked = count & (size == .qword ? 63 : 31)
-        guard masked != 0 else { return Undefined() }
-        if masked > UInt64(size.bits) {
-            var undefined = Undefined(flags: Flag.arithmetic)
-            switch destination {
-            case let .register(number): undefined.registers = [number]
-            case let .memory(offset): undefined.dataBytes = offset..<offset + size.bytes
-            default: break
-            }
-            return undefined
-        }
-        return Undefined(flags: Flag.af | (masked == 1 ? 0 : Flag.of))
     }
 }

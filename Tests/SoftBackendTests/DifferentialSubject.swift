@@ -8,6 +8,4 @@ protocol DifferentialSubject: AnyObject {
     func step() throws -> StepResult
     /// The registers and data page now.
     func observe() throws -> (state: MachineState, data: [UInt8])
-    /// Replaces registers and data page, to carry the oracle's undefined results forward.
-    func overwrite(state: MachineState, data: [UInt8]) throws
 }

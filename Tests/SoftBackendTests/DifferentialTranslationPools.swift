@@ -1,8 +1,7 @@
 /// The catalog's 64-bit sequence forms sorted by what the block translator does with them
 /// (Sources/Backends/Soft/Translate/TranslatedInstructions.swift): forms it turns into host code, and
-/// forms with fully defined results that it leaves to the interpreter. Forms with undefined results
-/// that only the interpreter runs (SHLD/SHRD past the width, BSWAP r16) are in neither: the end state
-/// is compared whole, so such a result would differ without either side being wrong.
+/// forms that it leaves to the interpreter, whose results (undefined ones included) come from the host
+/// as well, so a block mixing both ends in the host's state.
 enum TranslationPools {
     static let aluMnemonics: Set<String> = ["add", "or", "adc", "sbb", "and", "sub", "xor", "cmp", "test",
                                             "inc", "dec", "not", "neg"]
@@ -10,10 +9,12 @@ enum TranslationPools {
     static let shiftMnemonics: Set<String> = ["rol", "ror", "rcl", "rcr", "shl", "shr", "sal", "sar"]
     static let bitScanMnemonics: Set<String> = ["bsf", "bsr", "tzcnt", "lzcnt", "popcnt"]
     static let bitTestMnemonics: Set<String> = ["bt", "bts", "btr", "btc"]
-    /// Defined results, never translated: multiplies into RDX:RAX, sign extensions of the
-    /// accumulator, exchange-and-add, compare-and-exchange, locked read-modify-writes.
+    /// Never translated: multiplies into RDX:RAX, sign extensions of the accumulator, exchange-and-add,
+    /// compare-and-exchange, locked read-modify-writes, double shifts and BSWAP r16 (whose results
+    /// past the width the SDM leaves undefined).
     static let interpretedPrefixes = ["mul r/m", "imul r/m", "cbw/", "cwd/", "xadd r/m", "cmpxchg r/m",
-                                      "lock add r/m", "lock sub r/m", "lock xadd m"]
+                                      "lock add r/m", "lock sub r/m", "lock xadd m", "shld r/m", "shrd r/m",
+                                      "bswap r16"]
 
     static let all = InstructionCatalog.sequenceTemplates(for: .long64)
     static let translatable = all.filter { isTranslatable($0.name) } + accumulatorForms + constantAddressForms
@@ -31,9 +32,7 @@ enum TranslationPools {
                 var form = InstructionForm(opcode: [size == .byte ? 0xa8 : 0xa9])
                 form.select(size)
                 form.immediate = littleEndian(rng.operand(size == .qword ? .dword : size), bytes: min(size.bytes, 4))
-                return with(Instruction(name: "test acc\(size.suffix), imm", form: form)) {
-                    $0.undefined = { _, _ in Undefined(flags: Flag.af) }
-                }
+                return Instruction(name: "test acc\(size.suffix), imm", form: form)
             }
             guard size != .byte else { return [test] }
             let exchange = InstructionTemplate("xchg acc\(size.suffix), r\(size.suffix)") { rng, mode in

@@ -49,7 +49,7 @@ final class TranslationDifferentialRunner {
         for run in runs {
             total.add(run)
             byPass[run.pass, default: Tally()].add(run)
-            var differences = Differences(oracle: expected, subject: run.observation, mode: .long64, undefined: Undefined()).defined
+            var differences = Differences(oracle: expected, subject: run.observation, mode: .long64).defined
             // Every pass runs the same instructions: translated code must count them as the interpreter does.
             if run.retired != runs[0].retired {
                 differences.append("retired: \(runs[0].pass) pass=\(runs[0].retired) this pass=\(run.retired)")

@@ -1,3 +1,7 @@
+#if arch(x86_64)
+import CHostALU
+#endif
+
 /// Which operation last set the arithmetic flags (QEMU's CC_OP idea): flags are computed from its
 /// operands only when something reads them.
 enum LazyOp: UInt8 {
@@ -34,6 +38,27 @@ struct FlagState {
         self.result = result
     }
 
+    /// Records SHL/SHR/SAR by a non-zero count. On an x86-64 host the flags the manual leaves undefined
+    /// are the host's, which are computed from the flags before the shift: those are made current here.
+    @inline(__always)
+    mutating func recordShift(_ op: LazyOp, shift: UInt8, dst: UInt64, src: UInt64, result: UInt64) {
+        #if arch(x86_64)
+        materialize()
+        #endif
+        record(op, shift: shift, dst: dst, src: src, result: result)
+    }
+
+    #if arch(x86_64)
+    /// CF, OF and AF of the recorded shift as the host CPU leaves them: OF is undefined beyond a
+    /// one-bit count, AF always, CF for SHL/SHR by the width or more (SDM vol. 2, SAL/SAR/SHL/SHR).
+    @inline(never)
+    func hostShiftFlags() -> UInt64 {
+        let kind: Int32 = op == .shl ? 4 : op == .shr ? 5 : 7
+        let size = Int32((64 &- UInt64(shift)) / 8)
+        return host_shift(kind, size, dst & mask, src, stored).flags
+    }
+    #endif
+
     @inline(__always)
     mutating func record(_ op: LazyOp, shift: UInt8, dst: UInt64, src: UInt64, result: UInt64, carryIn: Bool) {
         record(op, shift: shift, dst: dst, src: src, result: result)
@@ -59,6 +84,9 @@ struct FlagState {
         case .sbb: return carryIn ? dst & m <= src & m : dst & m < src & m
         case .logic: return false
         case .inc, .dec: return carryIn
+        #if arch(x86_64)
+        case .shl, .shr, .sar: return hostShiftFlags() & RFlags.cf != 0
+        #else
         case .shl:
             let bits = 64 &- UInt64(shift)
             return src <= bits && (dst &>> (bits &- src)) & 1 != 0
@@ -66,6 +94,7 @@ struct FlagState {
         case .sar:
             let signed = Int64(bitPattern: dst &<< UInt64(shift)) &>> Int64(shift)
             return (signed &>> Int64(min(src &- 1, 63))) & 1 != 0
+        #endif
         }
     }
 
@@ -80,9 +109,14 @@ struct FlagState {
         case .none: return stored & RFlags.of != 0
         case .add, .adc, .inc: return (dst ^ result) & (src ^ result) & sign != 0
         case .sub, .sbb, .dec: return (dst ^ src) & (dst ^ result) & sign != 0
+        #if arch(x86_64)
+        case .logic: return false
+        case .shl, .shr, .sar: return hostShiftFlags() & RFlags.of != 0
+        #else
         case .logic, .sar: return false
         case .shl: return (result & sign != 0) != cf
         case .shr: return src == 1 && dst & sign != 0
+        #endif
         }
     }
 
@@ -90,7 +124,11 @@ struct FlagState {
         switch op {
         case .none: return stored & RFlags.af != 0
         case .logic: return false
+        #if arch(x86_64)
+        case .shl, .shr, .sar: return hostShiftFlags() & RFlags.af != 0
+        #else
         case .shl, .shr, .sar: return true
+        #endif
         default: return (dst ^ src ^ result) & 0x10 != 0
         }
     }
@@ -98,6 +136,9 @@ struct FlagState {
     /// RFLAGS with every bit current.
     var value: UInt64 {
         guard op != .none else { return stored }
+        #if arch(x86_64)
+        if op == .shl || op == .shr || op == .sar { return (stored & ~RFlags.arithmetic) | hostShiftFlags() }
+        #endif
         var bits = stored & ~RFlags.arithmetic
         if cf { bits |= RFlags.cf }
         if pf { bits |= RFlags.pf }

@@ -1,9 +1,18 @@
-/// MSR indices the Soft CPU implements itself (SDM vol. 4, table 2-2).
+/// MSR indices the Soft CPU implements itself (SDM vol. 4, table 2-2; AMD APM vol. 2, appendix A).
+/// Those marked Intel or AMD exist only on that vendor's CPUs and raise #GP on the other's, as they do
+/// on hardware; the vendor is the one CPUID reports (`CPUIDModel.softCPU`).
 enum MSRIndex {
     static let tsc: UInt32 = 0x10, apicBase: UInt32 = 0x1b, mtrrCap: UInt32 = 0xfe
+    /// Intel: IA32_PLATFORM_ID (reads 0: no platform bits to match microcode against).
+    static let platformID: UInt32 = 0x17
+    /// Intel IA32_BIOS_SIGN_ID, AMD PATCH_LEVEL: the microcode revision, 0 (none loaded). Linux reads
+    /// it unguarded on both vendors while identifying the CPU.
+    static let microcodeRevision: UInt32 = 0x8b
     static let sysenterCS: UInt32 = 0x174, sysenterESP: UInt32 = 0x175, sysenterEIP: UInt32 = 0x176
     static let mcgCap: UInt32 = 0x179, mcgStatus: UInt32 = 0x17a
-    static let miscEnable: UInt32 = 0x1a0, pat: UInt32 = 0x277, mtrrDefType: UInt32 = 0x2ff
+    /// Intel only: IA32_MISC_ENABLE.
+    static let miscEnable: UInt32 = 0x1a0
+    static let pat: UInt32 = 0x277, mtrrDefType: UInt32 = 0x2ff
     static let tscDeadline: UInt32 = 0x6e0
     static let efer: UInt32 = 0xc000_0080, star: UInt32 = 0xc000_0081, lstar: UInt32 = 0xc000_0082
     static let cstar: UInt32 = 0xc000_0083, fmask: UInt32 = 0xc000_0084
@@ -12,6 +21,10 @@ enum MSRIndex {
     /// AMD's interrupt-pending message register (BKDG for family 0Fh): Linux reads it on the AMD
     /// CPUs erratum 400 names, ours among them, to see whether C1E is on.
     static let interruptPendingMessage: UInt32 = 0xc001_0055
+    /// AMD's legacy performance counters, on every AMD CPU since K7: PERF_CTL0-3 then PERF_CTR0-3
+    /// (APM vol. 2, 13.2.1). They hold what is written and count nothing: no event reaches them.
+    static let performanceControls: ClosedRange<UInt32> = 0xc001_0000...0xc001_0003
+    static let performanceCounters: ClosedRange<UInt32> = 0xc001_0004...0xc001_0007
 }
 
 /// The MSR-only state of the CPU (FS/GS bases live in the segment caches, EFER in `CPUCore`).
@@ -28,4 +41,17 @@ struct ModelSpecificRegisters {
     var mtrrDefType: UInt64 = 0
     /// Added to the host-derived counter so WRMSR TSC and TSC_ADJUST work.
     var tscOffset: UInt64 = 0
+    /// AMD PERF_CTL0-3 and PERF_CTR0-3, in index order.
+    var performance: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+
+    /// The 48 bits a legacy AMD counter implements (APM vol. 2, 13.2.1.2).
+    static let counterMask: UInt64 = (1 << 48) - 1
+
+    func performanceRegister(_ index: UInt32) -> UInt64 {
+        withUnsafeBytes(of: performance) { $0.load(fromByteOffset: Int(index & 7) * 8, as: UInt64.self) }
+    }
+
+    mutating func setPerformanceRegister(_ index: UInt32, _ value: UInt64) {
+        withUnsafeMutableBytes(of: &performance) { $0.storeBytes(of: value, toByteOffset: Int(index & 7) * 8, as: UInt64.self) }
+    }
 }

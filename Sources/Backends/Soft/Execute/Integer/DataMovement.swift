@@ -1,3 +1,7 @@
+#if arch(x86_64)
+import CHostALU
+#endif
+
 /// MOV and friends, exchanges, sign/zero extension, byte swaps (SDM vol. 2).
 extension CPUCore {
     @inline(__always)
@@ -56,9 +60,13 @@ extension CPUCore {
         }
     }
 
-    /// BSWAP r16 is undefined; AMD and Intel both leave zero in the register.
+    /// BSWAP r16 is undefined: the host's result on an x86-64 host (as translated code gets), else
+    /// zero, which AMD and Intel processors leave.
     mutating func bswap(_ ins: UnsafePointer<DecodedInstruction>) {
         let i = ins.pointee
+        #if arch(x86_64)
+        if i.size == 2 { return setRegister(i.rm, 8, host_bswap16(register(i.rm, 8))) }
+        #endif
         setRegister(i.rm, i.size, i.size == 2 ? 0 : Self.byteSwap(register(i.rm, i.size), i.size))
     }
 

@@ -1,5 +1,10 @@
+#if arch(x86_64)
+import CHostALU
+#endif
+
 /// MUL/IMUL/DIV/IDIV (SDM vol. 2). Division by zero and quotient overflow raise #DE; nothing traps.
-/// The flags the manuals leave undefined follow the AMD processors this was checked against:
+/// The flags the manuals leave undefined (multiplies: SF, ZF, AF, PF; divides: all six) are the host
+/// CPU's on an x86-64 host, as translated code gets them; elsewhere they follow AMD processors:
 /// multiplies keep SF, ZF, AF and PF; divides keep CF and OF, set AF and clear SF, ZF, PF.
 extension CPUCore {
     mutating func mulDiv(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
@@ -55,13 +60,18 @@ extension CPUCore {
             overflow = high != 0
         }
         setAccumulatorPair(size, high: high, low: low)
-        setMultiplyFlags(overflow)
+        setMultiplyFlags(overflow, form: signed ? 1 : 0, size: size, a, source)
     }
 
-    /// CF = OF = the product did not fit; the other arithmetic flags keep their values.
-    private mutating func setMultiplyFlags(_ overflow: Bool) {
+    /// CF = OF = the product did not fit; the others as the host leaves them for the same `form`
+    /// (0 MUL, 1 IMUL, 2 IMUL r, r/m) of `a` by `b`, else unchanged.
+    private mutating func setMultiplyFlags(_ overflow: Bool, form: Int32, size: UInt8, _ a: UInt64, _ b: UInt64) {
+        #if arch(x86_64)
+        flags.setArithmetic(host_multiply_flags(form, Int32(size), a, b, flags.value))
+        #else
         flags.materialize()
         flags.setArithmetic((flags.stored & ~(RFlags.cf | RFlags.of)) | (overflow ? RFlags.cf | RFlags.of : 0))
+        #endif
     }
 
     private mutating func divide(_ divisor: UInt64, _ size: UInt8, signed: Bool) throws(Fault) {
@@ -78,7 +88,7 @@ extension CPUCore {
                 (quotient, remainder) = (dividend / divisor, dividend % divisor)
             }
             setAccumulatorPair(size, high: remainder, low: quotient)
-            setDivideFlags()
+            setDivideFlags(signed: false, size: size, high, low, divisor)
             return
         }
         let negativeDividend = high & Self.signBit(size) != 0
@@ -106,12 +116,17 @@ extension CPUCore {
         let signedQuotient = negativeQuotient ? (0 &- quotient) : quotient
         let signedRemainder = negativeDividend ? (0 &- remainder) : remainder
         setAccumulatorPair(size, high: signedRemainder & Self.mask(size), low: signedQuotient & Self.mask(size))
-        setDivideFlags()
+        setDivideFlags(signed: true, size: size, high, low, divisor)
     }
 
-    private mutating func setDivideFlags() {
+    /// After a division that raised no #DE (checked above, so the host's raises none either).
+    private mutating func setDivideFlags(signed: Bool, size: UInt8, _ high: UInt64, _ low: UInt64, _ divisor: UInt64) {
+        #if arch(x86_64)
+        flags.setArithmetic(host_divide_flags(signed ? 1 : 0, Int32(size), high, low, divisor, flags.value))
+        #else
         flags.materialize()
         flags.setArithmetic((flags.stored & (RFlags.cf | RFlags.of)) | RFlags.af)
+        #endif
     }
 
     /// IMUL r, r/m (and r, r/m, imm): the truncated signed product; CF = OF = it did not fit.
@@ -129,6 +144,6 @@ extension CPUCore {
             overflow = Self.signExtend(low, size) != product.low
         }
         setRegister(i.reg, size, low)
-        setMultiplyFlags(overflow)
+        setMultiplyFlags(overflow, form: 2, size: size, UInt64(bitPattern: a), UInt64(bitPattern: b))
     }
 }

@@ -1,6 +1,12 @@
+#if arch(x86_64)
+import CHostALU
+#endif
+
 /// ROL/ROR/RCL/RCR/SHL/SHR/SAL/SAR and SHLD/SHRD (SDM vol. 2, "SAL/SAR/SHL/SHR", "RCL/RCR/ROL/ROR").
-/// Flags the manuals leave undefined follow the AMD processors this was checked against: OF comes
-/// from the last one-bit step of the shift (so SHR by more than 1 clears it) and shifts set AF.
+/// Flags (and SHLD/SHRD results) the manuals leave undefined are the host CPU's on an x86-64 host,
+/// as translated code gets them (CHostALU; SHL/SHR/SAR ask it only when their flags are read, see
+/// FlagState). Elsewhere they follow the AMD processors this was checked against: OF comes from the
+/// last one-bit step of the shift (so SHR by more than 1 clears it) and shifts set AF.
 extension CPUCore {
     mutating func shift(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         let i = ins.pointee
@@ -37,14 +43,14 @@ extension CPUCore {
         switch ins.pointee.sub {
         case 5:
             result = value &>> count
-            flags.record(.shr, shift: shift, dst: value, src: count, result: result)
+            flags.recordShift(.shr, shift: shift, dst: value, src: count, result: result)
         case 7:
             let signed = Int64(bitPattern: value &<< UInt64(shift)) &>> Int64(shift)
             result = UInt64(bitPattern: signed &>> Int64(count)) & mask
-            flags.record(.sar, shift: shift, dst: value, src: count, result: result)
+            flags.recordShift(.sar, shift: shift, dst: value, src: count, result: result)
         default:
             result = (value &<< count) & mask
-            flags.record(.shl, shift: shift, dst: value, src: count, result: result)
+            flags.recordShift(.shl, shift: shift, dst: value, src: count, result: result)
         }
         setRegister(destination, mask: mask, result)
     }
@@ -54,6 +60,13 @@ extension CPUCore {
         let bits = UInt64(size) * 8
         let mask = Self.mask(size)
         let top = Self.signBit(size)
+        #if arch(x86_64)
+        if kind < 4 {
+            let rotated = host_shift(Int32(kind), Int32(size), value, count, flags.value)
+            flags.setArithmetic(rotated.flags)
+            return rotated.value
+        }
+        #endif
         switch kind {
         case 0, 1: // ROL, ROR: only CF and OF change
             let amount = count % bits
@@ -88,16 +101,16 @@ extension CPUCore {
             return result
         case 5: // SHR (count <= 63: masked above)
             let result = (value &>> count) & mask
-            flags.record(.shr, shift: Self.flagShift(size), dst: value, src: count, result: result)
+            flags.recordShift(.shr, shift: Self.flagShift(size), dst: value, src: count, result: result)
             return result
         case 7: // SAR
             let signed = Self.signExtend(value, size)
             let result = UInt64(bitPattern: Int64(bitPattern: signed) &>> Int64(min(count, 63))) & mask
-            flags.record(.sar, shift: Self.flagShift(size), dst: value, src: count, result: result)
+            flags.recordShift(.sar, shift: Self.flagShift(size), dst: value, src: count, result: result)
             return result
         default: // 4 SHL, 6 SAL
             let result = (value &<< count) & mask
-            flags.record(.shl, shift: Self.flagShift(size), dst: value, src: count, result: result)
+            flags.recordShift(.shl, shift: Self.flagShift(size), dst: value, src: count, result: result)
             return result
         }
     }
@@ -120,9 +133,14 @@ extension CPUCore {
             if !i.isMemory && i.size == 4 { setRegister(i.rm, 4, destination) }
             return
         }
+        let source = register(i.reg, i.size)
+        #if arch(x86_64)
+        let shifted = host_double_shift(Int32(i.sub), Int32(i.size), destination, source, count, flags.value)
+        flags.setArithmetic(shifted.flags)
+        try writeRM(ins, i.size, shifted.value)
+        #else
         let bits = UInt64(i.size) * 8
         let mask = Self.mask(i.size), top = Self.signBit(i.size)
-        let source = register(i.reg, i.size)
         var result: UInt64, carry: Bool
         if i.size == 2 {
             // A 16-bit count above 16 shifts through a 48-bit pattern: the destination and the source
@@ -151,5 +169,6 @@ extension CPUCore {
             : (result & top != 0) != (result & (top >> 1) != 0)
         flags.setResult(result, size: i.size, cf: carry, of: overflow, af: true)
         try writeRM(ins, i.size, result)
+        #endif
     }
 }

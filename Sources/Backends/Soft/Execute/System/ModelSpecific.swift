@@ -62,16 +62,23 @@ extension CPUCore {
         breakBlock = true
     }
 
+    /// The vendor CPUID reports, which decides the vendor-specific MSRs.
+    static let isAMD = CPUIDModel.softCPU.vendor == "AuthenticAMD"
+
     func readOwnMSR(_ index: UInt32) throws(Fault) -> UInt64 {
         switch index {
+        case MSRIndex.microcodeRevision: return 0
+        case MSRIndex.platformID where !Self.isAMD: return 0
+        case MSRIndex.performanceControls where Self.isAMD, MSRIndex.performanceCounters where Self.isAMD:
+            return msrs.performanceRegister(index)
         case MSRIndex.tsc: return timeStampCounter
         case MSRIndex.apicBase: return msrs.apicBase | (vcpuIndex == 0 ? 0x100 : 0)
         case MSRIndex.sysenterCS: return msrs.sysenterCS
         case MSRIndex.sysenterESP: return msrs.sysenterESP
         case MSRIndex.sysenterEIP: return msrs.sysenterEIP
         case MSRIndex.mcgCap, MSRIndex.mcgStatus, MSRIndex.mtrrCap: return 0
-        case MSRIndex.interruptPendingMessage: return 0 // C1E off: HLT is a plain halt
-        case MSRIndex.miscEnable: return msrs.miscEnable
+        case MSRIndex.interruptPendingMessage where Self.isAMD: return 0 // C1E off: HLT is a plain halt
+        case MSRIndex.miscEnable where !Self.isAMD: return msrs.miscEnable
         case MSRIndex.pat: return msrs.pat
         case MSRIndex.mtrrDefType: return msrs.mtrrDefType
         case MSRIndex.efer: return efer
@@ -93,13 +100,21 @@ extension CPUCore {
             guard upper == 0 || upper == -1 else { throw Fault.gp() }
         }
         switch index {
+        // Writing the revision asks the next CPUID to latch it (SDM vol. 3, 10.11.7.1): nothing to do.
+        case MSRIndex.microcodeRevision where !Self.isAMD: break
+        case MSRIndex.performanceControls where Self.isAMD:
+            // Bits 63:42 are reserved and must be zero (APM vol. 2, 13.2.1.1).
+            guard value >> 42 == 0 else { throw Fault.gp() }
+            msrs.setPerformanceRegister(index, value)
+        case MSRIndex.performanceCounters where Self.isAMD:
+            msrs.setPerformanceRegister(index, value & ModelSpecificRegisters.counterMask)
         case MSRIndex.tsc: msrs.tscOffset = value &- Self.hostNanoseconds()
         case MSRIndex.apicBase: msrs.apicBase = value & ~UInt64(0x100)
         case MSRIndex.sysenterCS: msrs.sysenterCS = value & 0xffff
         case MSRIndex.sysenterESP: try canonical(value); msrs.sysenterESP = value
         case MSRIndex.sysenterEIP: try canonical(value); msrs.sysenterEIP = value
         case MSRIndex.mcgStatus: guard value == 0 else { throw Fault.gp() }
-        case MSRIndex.miscEnable: msrs.miscEnable = value
+        case MSRIndex.miscEnable where !Self.isAMD: msrs.miscEnable = value
         case MSRIndex.pat:
             // Each byte must be a valid memory type: 0, 1, 4, 5, 6 or 7 (SDM vol. 3, 11.12.2).
             for byte in 0..<8 {

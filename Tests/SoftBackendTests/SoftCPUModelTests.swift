@@ -1,0 +1,88 @@
+import Foundation
+import SoftBackend
+import VMMKit
+import XCTest
+
+/// The CPU the Soft backend presents: the host's vendor, family, model and stepping (its undefined
+/// flags are the host's), and the MSR set a CPU of that vendor has.
+final class SoftCPUModelTests: XCTestCase {
+    /// A field of /proc/cpuinfo's first processor, e.g. "vendor_id".
+    static func hostCPUInfo(_ field: String) throws -> String {
+        let text = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == field {
+                return parts[1].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        throw XCTSkip("/proc/cpuinfo has no \(field) line")
+    }
+
+    static var hostIsAMD: Bool { (try? hostCPUInfo("vendor_id")) == "AuthenticAMD" }
+
+    func testCPUIDReportsTheHostVendorFamilyModelAndStepping() throws {
+        #if !arch(x86_64)
+        throw XCTSkip("the host identity is taken on x86-64 hosts only")
+        #else
+        // xor eax,eax; cpuid; mov r8d,ebx; mov r9d,edx; mov r10d,ecx; mov eax,1; cpuid
+        let cpu = try SoftCPUFixture(.long64, code: [0x31, 0xc0, 0x0f, 0xa2, 0x41, 0x89, 0xd8, 0x41, 0x89, 0xd1, 0x41,
+                                                     0x89, 0xca, 0xb8, 0x01, 0x00, 0x00, 0x00, 0x0f, 0xa2])
+        let registers = try cpu.step(7)
+        let vendor = [registers.r8, registers.r9, registers.r10].flatMap { word in (0..<4).map { UInt8((word >> ($0 * 8)) & 0xff) } }
+        XCTAssertEqual(String(decoding: vendor, as: UTF8.self), try Self.hostCPUInfo("vendor_id"))
+        let signature = UInt32(truncatingIfNeeded: registers.rax)
+        let baseFamily = (signature >> 8) & 0xf
+        let family = baseFamily == 0xf ? baseFamily + ((signature >> 20) & 0xff) : baseFamily
+        let model = ((signature >> 4) & 0xf) | (baseFamily == 6 || baseFamily == 0xf ? ((signature >> 16) & 0xf) << 4 : 0)
+        // Linux's /proc/cpuinfo decodes the same fields the same way (arch/x86/lib/cpu.c).
+        XCTAssertEqual(String(family), try Self.hostCPUInfo("cpu family"))
+        XCTAssertEqual(String(model), try Self.hostCPUInfo("model"))
+        XCTAssertEqual(String(signature & 0xf), try Self.hostCPUInfo("stepping"))
+        #endif
+    }
+
+    /// Runs `mov ecx, index; [mov eax/edx, value; wrmsr;] rdmsr`; returns RDX:RAX, or nil on #GP(0).
+    func accessMSR(_ index: UInt32, write value: UInt64? = nil) throws -> UInt64? {
+        var code: [UInt8] = [0xb9] + withUnsafeBytes(of: index.littleEndian, Array.init)
+        if let value {
+            code += [0xb8] + withUnsafeBytes(of: UInt32(truncatingIfNeeded: value).littleEndian, Array.init)
+            code += [0xba] + withUnsafeBytes(of: UInt32(truncatingIfNeeded: value >> 32).littleEndian, Array.init)
+            code += [0x0f, 0x30]
+        }
+        code += [0x0f, 0x32]
+        let cpu = try SoftCPUFixture(.long64, code: code)
+        let outcome = try cpu.cpu.step(instructions: value == nil ? 2 : 5)
+        if outcome == .exception(vector: 13, errorCode: 0) { return nil }
+        XCTAssertEqual(outcome, .completed)
+        let registers = try cpu.cpu.generalRegisters()
+        return (registers.rdx << 32) | (registers.rax & 0xffff_ffff)
+    }
+
+    /// AMD's legacy counters (APM vol. 2, 13.2.1) on an AMD identity; IA32_MISC_ENABLE on an Intel one;
+    /// each #GP on the other vendor, as on hardware.
+    func testVendorSpecificMSRsFollowTheReportedVendor() throws {
+        let amd = CPUIDModel.softCPU.vendor == "AuthenticAMD"
+        let control = try accessMSR(0xc001_0000, write: 0x0043_0076)
+        let counter = try accessMSR(0xc001_0007, write: UInt64.max >> 16)
+        let miscEnable = try accessMSR(0x1a0)
+        if amd {
+            XCTAssertEqual(control, 0x0043_0076, "PERF_CTL0: an event select reads back")
+            XCTAssertEqual(counter, (1 << 48) - 1, "PERF_CTR3 keeps its 48 bits")
+            XCTAssertNil(try accessMSR(0xc001_0003, write: 1 << 42), "reserved event-select bits #GP")
+            XCTAssertNil(miscEnable, "IA32_MISC_ENABLE is Intel's")
+        } else {
+            XCTAssertNil(control, "PERF_CTL0 is AMD's")
+            XCTAssertNil(counter, "PERF_CTR3 is AMD's")
+            XCTAssertEqual(miscEnable.map { $0 & 1 }, 1, "IA32_MISC_ENABLE: fast strings on")
+        }
+        XCTAssertEqual(try accessMSR(0x8b), 0, "no microcode revision, on either vendor")
+    }
+
+    func testTheReportedVendorIsTheHostsOnX86() throws {
+        #if arch(x86_64)
+        XCTAssertEqual(CPUIDModel.softCPU.vendor, try Self.hostCPUInfo("vendor_id"))
+        #else
+        throw XCTSkip("the host identity is taken on x86-64 hosts only")
+        #endif
+    }
+}

@@ -85,4 +85,35 @@ final class SoftCPUModelTests: XCTestCase {
         throw XCTSkip("the host identity is taken on x86-64 hosts only")
         #endif
     }
+
+    /// VMCALL and VMMCALL answer with KVM's hypercall ABI on either vendor (hypercalls.rst): 0 for
+    /// KVM_HC_VAPIC_POLL_IRQ, -KVM_ENOSYS for an unknown number, 32 bits wide outside 64-bit mode.
+    func testVMCALLAndVMMCALLAnswerWithKVMsHypercallABI() throws {
+        for instruction: [UInt8] in [[0x0f, 0x01, 0xc1], [0x0f, 0x01, 0xd9]] {
+            // mov eax, 1; hypercall; mov rbx, rax; mov eax, 0x12345; hypercall
+            let long = try SoftCPUFixture(.long64, code: [0xb8, 0x01, 0x00, 0x00, 0x00] + instruction
+                + [0x48, 0x89, 0xc3, 0xb8, 0x45, 0x23, 0x01, 0x00] + instruction)
+            let registers = try long.step(5)
+            XCTAssertEqual(registers.rbx, 0, "KVM_HC_VAPIC_POLL_IRQ")
+            XCTAssertEqual(registers.rax, UInt64(bitPattern: -1000), "unknown: -KVM_ENOSYS")
+            XCTAssertEqual(long.cpu.statistics.hypercall.value, 2)
+            let protected = try SoftCPUFixture(.protected32, code: [0xb8, 0x45, 0x23, 0x01, 0x00] + instruction)
+            XCTAssertEqual(try protected.step(2).rax, 0xffff_fc18, "-KVM_ENOSYS in EAX")
+        }
+    }
+
+    /// PCID and INVPCID are not implemented, so CPUID hides both: INVPCID is #UD and CR4.PCIDE #GP,
+    /// as on a CPU without them (SDM vol. 2, INVPCID; vol. 3, 2.5).
+    func testPCIDAndINVPCIDAreHiddenAndRefused() throws {
+        let model = CPUIDModel.softCPU
+        XCTAssertEqual(model.leaf1ECX & (1 << 17), 0, "CPUID.1:ECX.PCID")
+        XCTAssertEqual(model.leaf7EBX & (1 << 10), 0, "CPUID.7:EBX.INVPCID")
+        // invpcid rax, [rax]
+        let invpcid = try SoftCPUFixture(.long64, code: [0x66, 0x0f, 0x38, 0x82, 0x00])
+        XCTAssertEqual(try invpcid.cpu.step(instructions: 1), .exception(vector: 6, errorCode: nil))
+        // mov rax, cr4; bts rax, 17; mov cr4, rax
+        let pcide = try SoftCPUFixture(.long64, code: [0x0f, 0x20, 0xe0, 0x48, 0x0f, 0xba, 0xe8, 0x11, 0x0f, 0x22, 0xe0])
+        XCTAssertEqual(try pcide.cpu.step(instructions: 3), .exception(vector: 13, errorCode: 0))
+    }
 }
+

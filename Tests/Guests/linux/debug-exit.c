@@ -1,7 +1,10 @@
 /* Ends the run from Linux userspace through the debug-exit device at port 0xf4, as the other test
  * guests end theirs: the status is (0 << 1) | 1 under vmm and QEMU alike. The kernel has no
  * /dev/port (CONFIG_DEVPORT is off in Debian's), so this asks for the port with ioperm(2), which
- * init may do (CAP_SYS_RAWIO), and writes it itself. Built with -nostdlib: raw system calls. */
+ * init may do (CAP_SYS_RAWIO), and writes it itself. Built with -nostdlib: raw system calls.
+ * It first waits for the console to drain (tcdrain: TCSBRK with a non-zero argument, tty_ioctl(4)):
+ * the kernel's serial driver sends queued lines from its interrupt handler, possibly on another
+ * CPU, and a debug exit ends the machine at once, losing whatever the UART had not sent yet. */
 
 static long system_call(long number, long first, long second, long third)
 {
@@ -13,10 +16,11 @@ static long system_call(long number, long first, long second, long third)
     return result;
 }
 
-enum { SYS_exit = 60, SYS_ioperm = 173, DEBUG_EXIT_PORT = 0xf4 };
+enum { SYS_ioctl = 16, SYS_exit = 60, SYS_ioperm = 173, TCSBRK = 0x5409, DEBUG_EXIT_PORT = 0xf4 };
 
 void _start(void)
 {
+    system_call(SYS_ioctl, 1, TCSBRK, 1);
     if (system_call(SYS_ioperm, DEBUG_EXIT_PORT, 1, 1) == 0)
         __asm__ volatile("outb %b0, %w1" : : "a"(0), "Nd"(DEBUG_EXIT_PORT));
     system_call(SYS_exit, 1, 0, 0); /* only reached if the port did not end the run */

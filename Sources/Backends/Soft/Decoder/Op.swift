@@ -45,7 +45,7 @@ enum Op: UInt16 {
     // system
     case nop, hlt, cpuid, rdtsc, rdtscp, rdmsr, wrmsr, rdpmc, movFromCR, movToCR, movFromDR, movToDR
     case invlpg, clts, lgdt, lidt, sgdt, sidt, lldt, ltr, sldt, str, lmsw, smsw, lar, lsl, verr, verw
-    case swapgs, xgetbv, xsetbv, wbinvd, loadFarPointer, ud2
+    case swapgs, xgetbv, xsetbv, wbinvd, loadFarPointer, ud2, hypercall
     // x87 control: sub = 0 fninit, 1 fnstsw ax, 2 fnstsw m16, 3 fnstcw, 4 fldcw, 5 fnclex, 6 fwait,
     // 7 fild m32int, 8 emms (the pair Linux runs before FXRSTOR on AMD CPUs, X86_BUG_FXSAVE_LEAK)
     case x87Control

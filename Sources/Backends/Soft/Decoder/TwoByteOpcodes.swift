@@ -135,6 +135,7 @@ extension Decoder {
             return
         }
         switch modrm {
+        case 0xc1, 0xd9: ins.op = .hypercall // VMCALL, VMMCALL
         case 0xd0: ins.op = .xgetbv
         case 0xd1: ins.op = .xsetbv
         case 0xf8:

@@ -192,6 +192,7 @@ extension CPUCore {
         case .smsw: try smsw(ins)
         case .lar, .lsl, .verr, .verw: try inspectSelector(ins)
         case .swapgs: try swapgs()
+        case .hypercall: hypercall()
         case .xgetbv: try xgetbv()
         case .xsetbv: try xsetbv()
         case .wbinvd: try requireCPL0()

@@ -95,6 +95,35 @@ final class IOAPICTests: XCTestCase {
         XCTAssertEqual(readRegister(0x10 + 18) & 0x4000, 0)
     }
 
+    /// Sequences KVM's in-kernel IOAPIC (arch/x86/kvm/ioapic.c) handles the same way: an entry
+    /// switched from level to edge while remote IRR is set drops it and then sends on every rising
+    /// edge; one EOI ends every level entry with that vector, and only lines still asserted send again.
+    func testEdgeAfterLevelAndSharedVectorEOI() {
+        program(pin: 5, low: 0x8000 | 0x45)
+        ioapic.setPin(5, high: true)
+        XCTAssertNotEqual(readRegister(0x10 + 10) & 0x4000, 0, "remote IRR set")
+        program(pin: 5, low: 0x45) // edge now, unmasked
+        XCTAssertEqual(readRegister(0x10 + 10) & 0x4000, 0, "an edge entry keeps no remote IRR")
+        ioapic.setPin(5, high: false)
+        ioapic.setPin(5, high: true)
+        ioapic.setPin(5, high: false)
+        ioapic.setPin(5, high: true)
+        XCTAssertEqual(sent.messages.count, 3, "the level send, then one per rising edge")
+        XCTAssertFalse(sent.messages[2].levelTriggered)
+
+        sent.clear()
+        program(pin: 6, low: 0x8000 | 0x60)
+        program(pin: 7, low: 0x8000 | 0x60)
+        ioapic.setPin(6, high: true)
+        ioapic.setPin(7, high: true)
+        XCTAssertEqual(sent.messages.count, 2)
+        ioapic.setPin(7, high: false)
+        ioapic.write(BusAccess(address: IOAPIC.defaultBase + 0x40, offset: 0x40, size: 4, vcpu: 0), value: 0x60)
+        XCTAssertEqual(sent.messages.count, 3, "pin 6 is still asserted and sends again; pin 7 does not")
+        XCTAssertNotEqual(readRegister(0x10 + 12) & 0x4000, 0, "pin 6 waits for its next EOI")
+        XCTAssertEqual(readRegister(0x10 + 14) & 0x4000, 0, "pin 7 is done")
+    }
+
     func testUnmaskingAnAssertedLevelLineSends() {
         program(pin: 10, low: 0x1_8000 | 0x50)
         ioapic.setPin(10, high: true)

@@ -7,7 +7,10 @@ import VMMKit
 ///
 /// Two epochs tell the other vCPUs what to drop, and a kick makes them look at once (in `service()`):
 /// `codeEpoch` when decoded code was overwritten (flush the code cache), `writeTrapEpoch` when a page
-/// newly became code (drop write-TLB entries, so writes to it take the trapping slow path).
+/// newly became code (drop write-TLB entries, so writes to it take the trapping slow path). With
+/// several vCPUs a page's word goes from zero to non-zero (`CPUCore.markDecodedCode`) and back
+/// (`CPUCore.flushCodeCache`) only inside the exclusive section, together with its epoch, so no vCPU
+/// runs guest code between a change and catching up with it.
 final class SharedCodeMap: @unchecked Sendable {
     let trackedPages: UInt64
     private let chunks: UnsafeMutablePointer<Atomic<UInt64>>

@@ -40,7 +40,9 @@ public final class SoftVirtualCPU: VirtualCPU {
     // MARK: running
 
     public func run() throws -> VCPUStop {
+        defer { signals.away.store(true, ordering: .sequentiallyConsistent) }
         if index > 0 && !waitForStartup() { return .machineStopped }
+        resumeGuest()
         while true {
             let retiredBefore = core.pointee.instructionsRetired
             let translatedBefore = core.pointee.native.nativeInstructions
@@ -67,7 +69,7 @@ public final class SoftVirtualCPU: VirtualCPU {
     func service() -> VCPUStop? {
         signals.clear()
         core.pointee.checkInterrupts = false
-        core.pointee.synchronizeCodeMap()
+        resumeGuest()
         if machine.runControl.isStopRequested { return .machineStopped }
         let controller = machine.interruptController
         if index > 0, let signal = controller.takeStartupSignal(vcpu: index), signal == .initialize {
@@ -110,7 +112,7 @@ public final class SoftVirtualCPU: VirtualCPU {
             if let stop = service() { return stop }
             guard core.pointee.halted else { break }
             if core.pointee.flags.stored & RFlags.if == 0 && machine.vcpuCount == 1 { return .haltedForever }
-            signals.waitForKick()
+            sleepUntilKicked()
         }
         return nil
     }
@@ -123,10 +125,24 @@ public final class SoftVirtualCPU: VirtualCPU {
             if machine.runControl.isStopRequested { return false }
             if case let .startup(vector)? = machine.interruptController.takeStartupSignal(vcpu: index) {
                 core.pointee.resetForStartup(vector: vector)
+                resumeGuest()
                 return true
             }
-            signals.waitForKick()
+            sleepUntilKicked()
         }
+    }
+
+    /// Sleeps as a vCPU that runs no guest code, so another vCPU's exclusive section need not wait.
+    private func sleepUntilKicked() {
+        signals.away.store(true, ordering: .sequentiallyConsistent)
+        signals.waitForKick()
+    }
+
+    /// Before guest instructions run again: wait out another vCPU's exclusive section, then catch up
+    /// with what it and others changed in the code map.
+    private func resumeGuest() {
+        code.exclusive.waitOut(signals)
+        core.pointee.synchronizeCodeMap()
     }
 
     // MARK: register access

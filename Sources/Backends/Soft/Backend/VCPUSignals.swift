@@ -8,6 +8,8 @@ final class VCPUSignals: @unchecked Sendable {
     /// `Atomic<Bool>` is one byte holding 0 or 1.
     private let kicked: UnsafeMutablePointer<Atomic<Bool>>
     private let wakeUp = DispatchSemaphore(value: 0)
+    /// True while the vCPU runs no guest instruction (see `ExclusiveExecution`); it starts away.
+    let away = Atomic<Bool>(true)
 
     init() {
         kicked = .allocate(capacity: 1)

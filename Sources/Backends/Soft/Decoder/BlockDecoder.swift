@@ -34,6 +34,8 @@ extension CPUCore {
         var count = 0
         while count < CodeCache.maxBlockLength && offset < 0x1000 {
             let available = min(0x1000 - offset, 15)
+            // Marked before the bytes are read, as far as the longest instruction could reach.
+            markDecodedCode(page.physical | UInt64(offset), length: available)
             var decoder = Decoder(bytes: UnsafePointer(page.host.assumingMemoryBound(to: UInt8.self) + offset),
                                   available: available, mode: codeSize)
             let instruction: DecodedInstruction
@@ -49,9 +51,6 @@ extension CPUCore {
             }
             codeCache.pool[start + count] = instruction
             if instruction.op == .jcc && count > 0 { fuseWithBranch(codeCache.pool + start + count - 1) }
-            if physical.markCode(page.physical | UInt64(offset), length: Int(instruction.length)) {
-                pageBecameCode()
-            }
             count += 1
             offset += Int(instruction.length)
             if instruction.op.endsBlock { break }

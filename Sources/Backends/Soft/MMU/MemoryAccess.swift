@@ -120,10 +120,20 @@ extension CPUCore {
         }
         guard page.writable else { return }
         Self.store(page.host + Int(linear & 0xfff), size, value)
+        // The store before the look at the code map, against a decoder on another vCPU that marks
+        // before it reads (`SharedCodeMap.mark`).
+        if machine.vcpuCount > 1 { atomicMemoryFence(ordering: .sequentiallyConsistent) }
         let physicalPage = translation.physical & ~0xfff
         if physical.writeTrapped(physicalPage) {
             writeToTrappedPage(translation.physical, Int(size))
-        } else if user == (cpl == 3) {
+        } else {
+            // Another vCPU's flush may have unmarked this page while this one still runs blocks
+            // decoded from it: end the block, so the flush is caught up with before the next one.
+            if machine.vcpuCount > 1 && physical.code.codeEpoch.load(ordering: .sequentiallyConsistent) != seenCodeEpoch {
+                breakBlock = true
+                signals.kick()
+            }
+            guard user == (cpl == 3) else { return }
             install(tlbWrite, linear, page.host, translation)
             install(tlbRead, linear, page.host, translation)
         }
@@ -132,21 +142,34 @@ extension CPUCore {
     /// A write reached a page holding decoded code or a cached page table.
     mutating func writeToTrappedPage(_ physicalAddress: UInt64, _ size: Int) {
         if physical.writeHitsCode(physicalAddress, length: size) {
-            flushCodeCache()
+            flushCodeCache(overwritten: physicalAddress)
         }
         if physical.isPageTable(physicalAddress) { tlb.pageTableWritten() }
     }
 
-    /// Drops every decoded block (self-modifying code, or the cache is full); with several vCPUs all of
-    /// them drop theirs, since the shared code map is cleared.
-    mutating func flushCodeCache() {
-        let shared = machine.vcpuCount > 1
-        if shared {
+    /// Drops every decoded block: code at `overwritten` was written (self- or cross-modifying code),
+    /// or, with nil, the cache is full. Alone, the vCPU clears the marks of the pages it decoded.
+    /// With several vCPUs, overwritten code makes all of them drop theirs: the written page's marks
+    /// are cleared and the epoch moves inside the exclusive section, so no vCPU runs between the two
+    /// (it would see the page unmarked, write it untrapped and keep running its decoded copy), and
+    /// each catches up before it runs again, by its next block at the latest (SDM vol. 3, 9.1.3 asks
+    /// for no later than its next serializing instruction). Marks of other pages stay (a page whose
+    /// code is gone costs at most one more flush, when it is next written), and a full cache is this
+    /// vCPU's business only.
+    mutating func flushCodeCache(overwritten physicalAddress: UInt64? = nil) {
+        guard machine.vcpuCount > 1 else {
+            dropDecodedCode()
+            physical.clearOwnCode()
+            return
+        }
+        physical.codePages.removeAll(keepingCapacity: true)
+        if let physicalAddress {
+            beginExclusive()
+            physical.code.clear(page: physicalAddress >> 12)
             seenCodeEpoch = physical.code.codeEpoch.add(1, ordering: .sequentiallyConsistent).newValue
-            physical.code.kickOthers(than: signals)
+            endExclusive()
         }
         dropDecodedCode()
-        physical.clearCode(everyVCPU: shared)
     }
 
     /// This vCPU's half of a flush: the blocks go, the shared map is someone else's business.
@@ -157,15 +180,27 @@ extension CPUCore {
         breakBlock = true
     }
 
-    /// A page just became code: drop write-TLB entries here and, with several vCPUs, everywhere.
-    mutating func pageBecameCode() {
-        tlb.flushWrites()
-        guard machine.vcpuCount > 1 else { return }
-        seenWriteTrapEpoch = physical.code.writeTrapEpoch.add(1, ordering: .sequentiallyConsistent).newValue
-        physical.code.kickOthers(than: signals)
+    /// Records decoded bytes [physicalAddress, +length) in the code map before the decoder reads them,
+    /// so that a write by another vCPU either lands before the read or sees the mark and flushes
+    /// (SDM vol. 3, 9.1.3). A page's first code is recorded inside the exclusive section, where
+    /// every vCPU's write-TLB entries are dropped (here at once, elsewhere before the vCPU runs on):
+    /// a page with marks then never has write-TLB entries on any vCPU that runs, so no write to it
+    /// misses the trap. (Marks are cleared only in the section too, by `flushCodeCache`.)
+    mutating func markDecodedCode(_ physicalAddress: UInt64, length: Int) {
+        if physical.markMoreCode(physicalAddress, length: length) { return }
+        beginExclusive()
+        if !physical.markMoreCode(physicalAddress, length: length) {
+            physical.markFirstCode(physicalAddress, length: length)
+            tlb.flushWrites()
+            if machine.vcpuCount > 1 {
+                seenWriteTrapEpoch = physical.code.writeTrapEpoch.add(1, ordering: .sequentiallyConsistent).newValue
+            }
+        }
+        endExclusive()
     }
 
-    /// Catches up with other vCPUs' code-map changes (called when kicked).
+    /// Catches up with other vCPUs' code-map changes (between blocks: after a kick, a sleep or another
+    /// vCPU's exclusive section).
     mutating func synchronizeCodeMap() {
         let code = physical.code.codeEpoch.load(ordering: .sequentiallyConsistent)
         if code != seenCodeEpoch {
@@ -173,6 +208,11 @@ extension CPUCore {
             dropDecodedCode()
             physical.codePages.removeAll(keepingCapacity: true)
         }
+        synchronizeWriteTraps()
+    }
+
+    /// Drops write-TLB entries if another vCPU made a page code since this one last looked.
+    mutating func synchronizeWriteTraps() {
         let writeTrap = physical.code.writeTrapEpoch.load(ordering: .sequentiallyConsistent)
         if writeTrap != seenWriteTrapEpoch {
             seenWriteTrapEpoch = writeTrap

@@ -69,15 +69,20 @@ struct PhysicalMemory {
         return code.chunksOfPage(page) != 0 || pageFlags[Int(page)] != 0
     }
 
-    /// Records decoded bytes [physical, physical+length); true if the page was not code before, so
-    /// write TLB entries for it must be dropped (here and, through the epoch, on other vCPUs).
-    mutating func markCode(_ physical: UInt64, length: Int) -> Bool {
+    /// Records decoded bytes [physical, physical+length) on a page that holds code already; false,
+    /// recording nothing, if it holds none yet (`CPUCore.markDecodedCode` then makes it code).
+    func markMoreCode(_ physical: UInt64, length: Int) -> Bool {
         let page = physical >> 12
-        guard page < trackedPages, length > 0 else { return false }
-        let before = code.mark(page: page, bits: SharedCodeMap.chunkBits(offset: physical & 0xfff, length: length))
-        guard before == 0 else { return false }
+        guard page < trackedPages, length > 0 else { return true }
+        return code.markIfAny(page: page, bits: SharedCodeMap.chunkBits(offset: physical & 0xfff, length: length))
+    }
+
+    /// Records the first decoded bytes of a page.
+    mutating func markFirstCode(_ physical: UInt64, length: Int) {
+        let page = physical >> 12
+        guard page < trackedPages, length > 0 else { return }
+        _ = code.mark(page: page, bits: SharedCodeMap.chunkBits(offset: physical & 0xfff, length: length))
         codePages.append(page)
-        return true
     }
 
     /// True if a write of `length` bytes at `physical` (within one page) touches decoded code.
@@ -87,14 +92,9 @@ struct PhysicalMemory {
         return chunks != 0 && chunks & SharedCodeMap.chunkBits(offset: physical & 0xfff, length: length) != 0
     }
 
-    /// Forgets decoded code after a flush: only this vCPU's pages when it is alone, all of them when
-    /// every vCPU is flushing.
-    mutating func clearCode(everyVCPU: Bool) {
-        if everyVCPU {
-            code.clearAll()
-        } else {
-            for page in codePages { code.clear(page: page) }
-        }
+    /// Forgets the code this vCPU decoded, after a flush on a machine where it is the only vCPU.
+    mutating func clearOwnCode() {
+        for page in codePages { code.clear(page: page) }
         codePages.removeAll(keepingCapacity: true)
     }
 

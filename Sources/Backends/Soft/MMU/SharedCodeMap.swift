@@ -7,13 +7,18 @@ import VMMKit
 ///
 /// Two epochs tell the other vCPUs what to drop, and a kick makes them look at once (in `service()`):
 /// `codeEpoch` when decoded code was overwritten (flush the code cache), `writeTrapEpoch` when a page
-/// newly became code (drop write-TLB entries, so writes to it take the trapping slow path).
+/// newly became code (drop write-TLB entries, so writes to it take the trapping slow path). With
+/// several vCPUs a page's word goes from zero to non-zero (`CPUCore.markDecodedCode`) and back
+/// (`CPUCore.flushCodeCache`) only inside the exclusive section, together with its epoch, so no vCPU
+/// runs guest code between a change and catching up with it.
 final class SharedCodeMap: @unchecked Sendable {
     let trackedPages: UInt64
     private let chunks: UnsafeMutablePointer<Atomic<UInt64>>
     let codeEpoch = Atomic<UInt64>(0)
     let writeTrapEpoch = Atomic<UInt64>(0)
     private let members = Mutex<[VCPUSignals]>([])
+    /// The VM's bus lock, which keeps this map's promise when a page newly becomes code.
+    let exclusive = ExclusiveExecution()
 
     init(memory: GuestMemory) {
         trackedPages = (memory.regions.map(\.guestEnd).max() ?? 0) >> 12
@@ -27,9 +32,11 @@ final class SharedCodeMap: @unchecked Sendable {
 
     func join(_ signals: VCPUSignals) { members.withLock { $0.append(signals) } }
 
+    var memberSignals: [VCPUSignals] { members.withLock { $0 } }
+
     /// Kicks every vCPU but `signals`' own.
     func kickOthers(than signals: VCPUSignals) {
-        for member in members.withLock({ $0 }) where member !== signals { member.kick() }
+        for member in memberSignals where member !== signals { member.kick() }
     }
 
     @inline(__always)
@@ -37,20 +44,29 @@ final class SharedCodeMap: @unchecked Sendable {
         page < trackedPages ? chunks[Int(page)].load(ordering: .relaxed) : 0
     }
 
-    /// Sets `bits` for `page`; returns the previous word.
-    func mark(page: UInt64, bits: UInt64) -> UInt64 {
-        guard page < trackedPages else { return UInt64.max }
-        return chunks[Int(page)].bitwiseOr(bits, ordering: .relaxed).oldValue
+    /// Sets `bits` for `page` (below `trackedPages`). Marks are sequentially consistent: a decoder
+    /// marks before it reads the bytes, a writer stores them before it looks at the mark (with a
+    /// fence), so one of the two always sees the other.
+    func mark(page: UInt64, bits: UInt64) {
+        chunks[Int(page)].bitwiseOr(bits, ordering: .sequentiallyConsistent)
+    }
+
+    /// Sets `bits` for `page` if it has any set already; false (nothing set) if it has none.
+    func markIfAny(page: UInt64, bits: UInt64) -> Bool {
+        var current = chunks[Int(page)].load(ordering: .sequentiallyConsistent)
+        while current != 0 {
+            if current & bits == bits { return true }
+            let (exchanged, original) = chunks[Int(page)].compareExchange(
+                expected: current, desired: current | bits, ordering: .sequentiallyConsistent)
+            if exchanged { return true }
+            current = original
+        }
+        return false
     }
 
     func clear(page: UInt64) {
         guard page < trackedPages else { return }
-        chunks[Int(page)].store(0, ordering: .relaxed)
-    }
-
-    /// Forgets all decoded code: every vCPU is about to flush its code cache.
-    func clearAll() {
-        for page in 0..<Int(trackedPages) { chunks[page].store(0, ordering: .relaxed) }
+        chunks[Int(page)].store(0, ordering: .sequentiallyConsistent)
     }
 
     /// The 64-byte chunks of [offset, offset + length) within a page as a bit mask.

@@ -75,6 +75,8 @@ struct CPUCore {
     /// The `SharedCodeMap` epochs this vCPU has caught up with.
     var seenCodeEpoch: UInt64 = 0
     var seenWriteTrapEpoch: UInt64 = 0
+    /// Depth of `beginExclusive()` calls on this vCPU (the machine-wide section is taken at depth 1).
+    var exclusiveNesting = 0
     /// In step mode exceptions are reported instead of delivered.
     var reportExceptions = false
 

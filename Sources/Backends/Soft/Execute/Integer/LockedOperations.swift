@@ -1,38 +1,55 @@
 import Synchronization
 
 /// Read-modify-write memory operands. With LOCK (or XCHG, which is always locked) on a machine with
-/// several vCPUs the update is a host compare-and-swap on the guest's RAM, so other vCPU threads see
-/// it as one indivisible access (SDM vol. 3, 8.1.2.2). A single vCPU needs no atomics.
+/// several vCPUs the update is indivisible for every other vCPU (SDM vol. 3, 9.1.2): a host
+/// compare-and-swap on the guest's RAM when the operand lies within one aligned quadword (or is the
+/// aligned 16 bytes of CMPXCHG16B), on any RAM page, including pages that trap writes (decoded code,
+/// cached page tables), whose write side effects then follow; otherwise (split across quadwords or
+/// pages, MMIO, ROM) the read and write run in the exclusive section, the Soft CPU's bus lock
+/// (9.1.2.2). The two never meet on the same bytes at once: no other vCPU runs during the section.
+/// A single vCPU needs no atomics.
 extension CPUCore {
     /// Reads the operand, stores `update(old)` unless it is nil, and returns the old value.
     mutating func readModifyWrite(_ segment: Int, _ offset: UInt64, _ size: UInt8, locked: Bool,
                                   _ update: (UInt64) -> UInt64?) throws(Fault) -> UInt64 {
         let linear = try linearAddress(segment, offset, Int(size), write: true)
-        if locked && machine.vcpuCount > 1, let pointer = try atomicPointer(linear, size) {
-            return Self.compareAndSwapLoop(pointer, size, update)
+        guard locked && machine.vcpuCount > 1 else { return try plainReadModifyWrite(linear, size, update) }
+        guard linear & 7 &+ UInt64(size) <= 8, let operand = try atomicOperand(linear) else {
+            beginExclusive()
+            defer { endExclusive() }
+            return try plainReadModifyWrite(linear, size, update)
         }
+        let (old, stored) = Self.compareAndSwapLoop(operand.host, size, update)
+        if stored && operand.trapped { writeToTrappedPage(operand.physical, Int(size)) }
+        return old
+    }
+
+    private mutating func plainReadModifyWrite(_ linear: UInt64, _ size: UInt8,
+                                               _ update: (UInt64) -> UInt64?) throws(Fault) -> UInt64 {
         let old = try readLinear(linear, size)
         if let new = update(old) { try writeLinear(linear, size, new) }
         return old
     }
 
-    /// The host address of a naturally aligned, writable, untrapped RAM operand (the write TLB entry
-    /// or a walk for write, which sets the dirty bit); nil sends the access down the ordinary path.
-    private mutating func atomicPointer(_ linear: UInt64, _ size: UInt8) throws(Fault) -> UnsafeMutableRawPointer? {
-        guard linear & UInt64(size &- 1) == 0 else { return nil }
+    /// The host and guest-physical address of a writable RAM operand (the write TLB entry, or a walk
+    /// for write, which sets the dirty bit), and whether its page traps writes; nil for MMIO and ROM.
+    /// The caller has checked that the operand does not leave its page.
+    private mutating func atomicOperand(_ linear: UInt64) throws(Fault)
+        -> (host: UnsafeMutableRawPointer, physical: UInt64, trapped: Bool)?
+    {
         let offset = Int(truncatingIfNeeded: linear & 0xfff)
         let entry = tlbWrite[SoftTLB.slot(linear)]
-        if entry.tag == linear >> 12 { return entry.host + offset }
+        // A write TLB entry exists only for pages that do not trap writes.
+        if entry.tag == linear >> 12 { return (entry.host + offset, entry.physicalPage | UInt64(offset), false) }
         let translation = try translate(linear, .write, user: cpl == 3)
-        guard let page = physical.hostPage(translation.physical), page.writable,
-              !physical.writeTrapped(translation.physical & ~0xfff) else { return nil }
-        return page.host + offset
+        guard let page = physical.hostPage(translation.physical), page.writable else { return nil }
+        return (page.host + offset, translation.physical, physical.writeTrapped(translation.physical & ~0xfff))
     }
 
-    /// A compare-and-swap loop on the aligned quadword holding the operand (a naturally aligned operand
-    /// never straddles one), replacing only the operand's bytes.
+    /// A compare-and-swap loop on the aligned quadword holding the operand, replacing only the
+    /// operand's bytes. Returns the old value and whether a new one was stored.
     private static func compareAndSwapLoop(_ pointer: UnsafeMutableRawPointer, _ size: UInt8,
-                                           _ update: (UInt64) -> UInt64?) -> UInt64 {
+                                           _ update: (UInt64) -> UInt64?) -> (old: UInt64, stored: Bool) {
         let address = UInt(bitPattern: pointer)
         let word = pointer - Int(address & 7)
         let atomic = word.assumingMemoryBound(to: Atomic<UInt64>.self)
@@ -40,11 +57,11 @@ extension CPUCore {
         var current = atomic.pointee.load(ordering: .sequentiallyConsistent)
         while true {
             let old = UInt64(littleEndian: current) &>> shift & mask
-            guard let new = update(old) else { return old }
+            guard let new = update(old) else { return (old, false) }
             let replaced = (UInt64(littleEndian: current) & ~(mask &<< shift)) | ((new & mask) &<< shift)
             let (exchanged, original) = atomic.pointee.compareExchange(
                 expected: current, desired: replaced.littleEndian, ordering: .sequentiallyConsistent)
-            if exchanged { return old }
+            if exchanged { return (old, true) }
             current = original
         }
     }
@@ -54,14 +71,25 @@ extension CPUCore {
     mutating func compareExchange16(_ segment: Int, _ offset: UInt64, locked: Bool, expected: (UInt64, UInt64),
                                     replacement: (UInt64, UInt64)) throws(Fault) -> (UInt64, UInt64) {
         let linear = try linearAddress(segment, offset, 16, write: true)
-        if locked && machine.vcpuCount > 1, let pointer = try atomicPointer(linear, 16) {
-            let atomic = pointer.assumingMemoryBound(to: Atomic<WordPair>.self)
-            let original = atomic.pointee.compareExchange(
-                expected: WordPair(first: UInt(expected.0), second: UInt(expected.1)),
-                desired: WordPair(first: UInt(replacement.0), second: UInt(replacement.1)),
-                ordering: .sequentiallyConsistent).original
-            return (UInt64(original.first), UInt64(original.second))
+        guard locked && machine.vcpuCount > 1 else {
+            return try plainCompareExchange16(linear, expected: expected, replacement: replacement)
         }
+        guard linear & 15 == 0, let operand = try atomicOperand(linear) else {
+            beginExclusive()
+            defer { endExclusive() }
+            return try plainCompareExchange16(linear, expected: expected, replacement: replacement)
+        }
+        let atomic = operand.host.assumingMemoryBound(to: Atomic<WordPair>.self)
+        let (exchanged, original) = atomic.pointee.compareExchange(
+            expected: WordPair(first: UInt(expected.0), second: UInt(expected.1)),
+            desired: WordPair(first: UInt(replacement.0), second: UInt(replacement.1)),
+            ordering: .sequentiallyConsistent)
+        if exchanged && operand.trapped { writeToTrappedPage(operand.physical, 16) }
+        return (UInt64(original.first), UInt64(original.second))
+    }
+
+    private mutating func plainCompareExchange16(_ linear: UInt64, expected: (UInt64, UInt64),
+                                                 replacement: (UInt64, UInt64)) throws(Fault) -> (UInt64, UInt64) {
         let low = try readLinear(linear, 8), high = try readLinear(linear &+ 8, 8)
         if low == expected.0 && high == expected.1 {
             try writeLinear(linear, 8, replacement.0)

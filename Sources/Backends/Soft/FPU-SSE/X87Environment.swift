@@ -24,7 +24,9 @@ extension CPUCore {
                 }
                 initializeX87() // FNSAVE then initializes the unit (SDM vol. 2, FSAVE/FNSAVE)
             } else {
-                x87.controlWord |= 0x3f // FNSTENV then masks every exception (SDM vol. 2, FSTENV/FNSTENV)
+                // FNSTENV then masks every exception (SDM vol. 2, FSTENV/FNSTENV), so none is pending.
+                x87.controlWord |= 0x3f
+                x87.refreshErrorSummary()
             }
         }
     }
@@ -48,7 +50,10 @@ extension CPUCore {
                        x87.lastDataPointer & 0xffff_ffff, UInt64(x87.lastDataSelector)]
         }
         for (index, value) in fields.enumerated() {
-            try write(segment, base &+ UInt64(index) * step, size, wide ? value : value & 0xffff)
+            // The 32-bit format's reserved upper halves of FCW, FSW, FTW and FDS read as ones, as
+            // processors store them.
+            let reservedOnes: UInt64 = wide && [0, 1, 2, 6].contains(index) ? 0xffff_0000 : 0
+            try write(segment, base &+ UInt64(index) * step, size, wide ? value | reservedOnes : value & 0xffff)
         }
     }
 
@@ -66,7 +71,9 @@ extension CPUCore {
         }
         // Every read succeeded: commit.
         x87.controlWord = UInt16(truncatingIfNeeded: fields[0]) & 0x1f3f | 0x40
+        // ES and B follow the loaded flags and masks, whatever the image says (as processors do).
         setX87StatusWord(UInt16(truncatingIfNeeded: fields[1]))
+        x87.refreshErrorSummary()
         let tags = UInt16(truncatingIfNeeded: fields[2])
         if x87RealModeLayout {
             let high = wide ? 0xffff : 0xf

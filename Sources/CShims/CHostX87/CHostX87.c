@@ -10,6 +10,13 @@ _Static_assert(offsetof(host_x87_call, stub) == 536, "asm offsets");
 
 int host_x87_available(void) { return 1; }
 
+uint32_t host_x87_environment_reserved_bits(void) {
+    uint32_t environment[7];
+    // FNSTENV masks every exception; FLDENV puts the control word back.
+    __asm__ volatile("fnstenv %0\n\tfldenv %0" : "=m"(environment));
+    return environment[0] & 0xffff0000u;
+}
+
 // Every stub is 4 bytes: the two opcode bytes, RET, INT3 padding. Register forms first (escape
 // D8-DF x ModRM C0-FF), then memory forms (escape x ModRM.reg, r/m = 111b with mod 00: [RDI]).
 __asm__(
@@ -29,9 +36,8 @@ __asm__(
     "  .endr\n"
     ".endr\n"
     "\n"
-    ".globl host_x87_execute\n"
-    ".type host_x87_execute, @function\n"
-    "host_x87_execute:\n"
+    ".type host_x87_execute_aligned, @function\n"
+    "host_x87_execute_aligned:\n"
     "  push %rbp\n"
     "  mov %rsp, %rbp\n"
     "  push %rbx\n"
@@ -59,11 +65,27 @@ __asm__(
     "  mov -8(%rbp), %rbx\n"
     "  leave\n"
     "  ret\n"
-    ".size host_x87_execute, . - host_x87_execute\n");
+    ".size host_x87_execute_aligned, . - host_x87_execute_aligned\n");
+
+/// The assembly above; `call` must be 16-byte aligned (FXSAVE and FXRSTOR fault otherwise).
+void host_x87_execute_aligned(host_x87_call *call) __asm__("host_x87_execute_aligned");
+
+void host_x87_execute(host_x87_call *call) {
+    if (((uintptr_t)call & 15) == 0) {
+        host_x87_execute_aligned(call);
+        return;
+    }
+    // A caller's copy that is not aligned as the type asks (nothing in C guarantees it across a
+    // language boundary): run on an aligned copy.
+    host_x87_call aligned = *call;
+    host_x87_execute_aligned(&aligned);
+    *call = aligned;
+}
 
 #else
 
 int host_x87_available(void) { return 0; }
+uint32_t host_x87_environment_reserved_bits(void) { return 0xffff0000u; }
 void host_x87_execute(host_x87_call *call) { (void)call; }
 
 #endif

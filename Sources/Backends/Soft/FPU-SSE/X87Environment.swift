@@ -1,3 +1,4 @@
+import CHostX87
 import VMMKit
 
 /// FLDENV, FNSTENV, FRSTOR and FNSAVE: the x87 environment in memory in the 16- or 32-bit format
@@ -31,6 +32,8 @@ extension CPUCore {
         }
     }
 
+    private static let environmentReservedBits = UInt64(host_x87_environment_reserved_bits())
+
     private var x87RealModeLayout: Bool { !protectedMode || v86Mode }
 
     private mutating func storeX87Environment(_ segment: Int, _ base: UInt64, wide: Bool) throws(Fault) {
@@ -50,10 +53,10 @@ extension CPUCore {
                        x87.lastDataPointer & 0xffff_ffff, UInt64(x87.lastDataSelector)]
         }
         for (index, value) in fields.enumerated() {
-            // The 32-bit format's reserved upper halves of FCW, FSW, FTW and FDS read as ones, as
-            // processors store them.
-            let reservedOnes: UInt64 = wide && [0, 1, 2, 6].contains(index) ? 0xffff_0000 : 0
-            try write(segment, base &+ UInt64(index) * step, size, wide ? value | reservedOnes : value & 0xffff)
+            // The 32-bit format's reserved upper halves of FCW, FSW, FTW and FDS: what the host's
+            // FNSTENV stores there (ones on the processors seen so far).
+            let reserved: UInt64 = wide && [0, 1, 2, 6].contains(index) ? Self.environmentReservedBits : 0
+            try write(segment, base &+ UInt64(index) * step, size, wide ? value | reserved : value & 0xffff)
         }
     }
 

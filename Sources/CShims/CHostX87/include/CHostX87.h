@@ -37,6 +37,9 @@ typedef struct host_x87_call {
 
 /// 1 where host_x87_execute runs the host's x87 unit (an x86-64 host), else 0.
 int host_x87_available(void);
+/// What the host's FNSTENV stores in the reserved upper half of the 32-bit format's FCW field
+/// (ones on the processors seen so far; elsewhere 0xFFFF0000).
+uint32_t host_x87_environment_reserved_bits(void);
 /// Executes stub `call->stub` on `call->image` as described above. `call->stub` must name an
 /// instruction the host defines (the caller decodes the guest instruction first).
 void host_x87_execute(host_x87_call *call);

@@ -27,6 +27,10 @@ final class NativeOracle {
         state.gpr.withUnsafeBytes { source in withUnsafeMutableBytes(of: &raw.gpr) { $0.copyMemory(from: source) } }
         state.xmm.withUnsafeBytes { source in withUnsafeMutableBytes(of: &raw.xmm) { $0.copyMemory(from: source) } }
         raw.rflags = state.rflags
+        if state.x87.count == 160 {
+            raw.load_x87 = 1
+            state.x87.withUnsafeBytes { source in withUnsafeMutableBytes(of: &raw.x87) { $0.copyMemory(from: source) } }
+        }
         var page = data
         let result = code.withUnsafeBufferPointer { codeBytes in
             page.withUnsafeMutableBufferPointer { pageBytes in
@@ -38,6 +42,7 @@ final class NativeOracle {
         after.xmm = withUnsafeBytes(of: raw.xmm) { Array($0.bindMemory(to: UInt64.self)) }
         after.rip = raw.rip
         after.rflags = raw.rflags
+        if raw.load_x87 != 0 { after.x87 = withUnsafeBytes(of: raw.x87) { Array($0) } }
         switch Int(result.kind) {
         case Int(ORACLE_COMPLETED.rawValue):
             return Observation(result: .completed, state: after, data: page)

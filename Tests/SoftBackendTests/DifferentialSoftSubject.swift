@@ -9,6 +9,7 @@ final class SoftSubject: DifferentialSubject {
     private let backend = SoftBackend()
     private(set) var cpu: SoftVirtualCPU?
     private var mode = ExecutionMode.long64
+    private var comparesX87 = false
 
     init() throws {
         machine = try Machine(memorySize: 64 << 20, vcpuCount: 1)
@@ -64,6 +65,7 @@ final class SoftSubject: DifferentialSubject {
             state.xmm[2 * index] = value.low
             state.xmm[2 * index + 1] = value.high
         }
+        if comparesX87 { state.x87 = cpu.x87Image() }
         let data = try machine.memory.readBytes(at: DifferentialLayout.dataAddress, count: DifferentialLayout.pageSize)
         return (state, data)
     }
@@ -87,6 +89,8 @@ final class SoftSubject: DifferentialSubject {
         registers.rflags = (state.rflags & Flag.compared) | 0x2
         try cpu.setGeneralRegisters(registers)
         for index in 0..<16 { cpu.setXMM(index, low: state.xmm[2 * index], high: state.xmm[2 * index + 1]) }
+        comparesX87 = !state.x87.isEmpty
+        if comparesX87 { cpu.setX87Image(state.x87) }
         try machine.memory.write(data, at: DifferentialLayout.dataAddress)
     }
 }

@@ -27,6 +27,8 @@ struct MachineState: Equatable {
     var rip: UInt64 = DifferentialLayout.codeAddress
     var rflags: UInt64 = 0x2
     var xmm = [UInt64](repeating: 0, count: 32)
+    /// The x87 part of an FXSAVE image (bytes 0-159), or empty where a test leaves x87 alone.
+    var x87 = [UInt8]()
 
     static let registerNames = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
                                 "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"]

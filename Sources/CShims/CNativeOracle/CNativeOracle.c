@@ -63,6 +63,10 @@ static void load_xmm(ucontext_t *context, const oracle_state *state) {
     memcpy(fp->_xmm, state->xmm, sizeof state->xmm);
     fp->mxcsr = 0x1f80;
     uint8_t *image = (uint8_t *)fp;
+    if (state->load_x87) {
+        memcpy(image, state->x87, 24);
+        memcpy(image + 32, state->x87 + 32, sizeof state->x87 - 32);
+    }
     uint32_t magic;
     memcpy(&magic, image + XSTATE_SW_RESERVED_OFFSET, sizeof magic);
     if (magic == XSTATE_MAGIC1) {
@@ -113,7 +117,14 @@ static void capture(int signal, siginfo_t *info, void *raw) {
     for (int index = 0; index < 16; index++) state->gpr[index] = (uint64_t)g[greg_of_encoding[index]];
     state->rip = (uint64_t)g[REG_RIP];
     state->rflags = (uint64_t)g[REG_EFL];
-    if (context->uc_mcontext.fpregs) memcpy(state->xmm, context->uc_mcontext.fpregs->_xmm, sizeof state->xmm);
+    if (context->uc_mcontext.fpregs) {
+        memcpy(state->xmm, context->uc_mcontext.fpregs->_xmm, sizeof state->xmm);
+        if (state->load_x87) {
+            const uint8_t *image = (const uint8_t *)context->uc_mcontext.fpregs;
+            memcpy(state->x87, image, 24);
+            memcpy(state->x87 + 32, image + 32, sizeof state->x87 - 32);
+        }
+    }
     uint32_t vector = (uint32_t)g[REG_TRAPNO];
     uint64_t end = ORACLE_CODE_ADDRESS + ORACLE_PAGE_SIZE;
     oracle.result.fault_address = (signal == SIGSEGV || signal == SIGBUS) ? (uint64_t)(uintptr_t)info->si_addr : 0;

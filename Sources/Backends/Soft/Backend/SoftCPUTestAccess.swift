@@ -48,6 +48,43 @@ extension SoftVirtualCPU {
         core.pointee.xmm[slot + 1] = high
     }
 
+    /// The x87 state as bytes 0-159 of an FXSAVE image (legacy 32-bit format, SDM vol. 1, table 10-2).
+    public func x87Image() -> [UInt8] {
+        var image = [UInt8](repeating: 0, count: 160)
+        let x87 = core.pointee.x87
+        image.withUnsafeMutableBytes { bytes in
+            bytes.storeBytes(of: x87.controlWord, toByteOffset: 0, as: UInt16.self)
+            bytes.storeBytes(of: x87.statusWord, toByteOffset: 2, as: UInt16.self)
+            bytes.storeBytes(of: x87.tagWord, toByteOffset: 4, as: UInt8.self)
+            bytes.storeBytes(of: x87.lastOpcode, toByteOffset: 6, as: UInt16.self)
+            bytes.storeBytes(of: x87.lastInstructionPointer, toByteOffset: 8, as: UInt64.self)
+            bytes.storeBytes(of: x87.lastDataPointer, toByteOffset: 16, as: UInt64.self)
+            for index in 0..<8 {
+                bytes.storeBytes(of: core.pointee.x87Registers[index * 2], toByteOffset: 32 + index * 16, as: UInt64.self)
+                bytes.storeBytes(of: UInt16(truncatingIfNeeded: core.pointee.x87Registers[index * 2 + 1]),
+                                 toByteOffset: 40 + index * 16, as: UInt16.self)
+            }
+        }
+        return image
+    }
+
+    /// Loads the x87 state from bytes 0-159 of an FXSAVE image (shorter arrays are ignored).
+    public func setX87Image(_ image: [UInt8]) {
+        guard image.count >= 160 else { return }
+        image.withUnsafeBytes { bytes in
+            core.pointee.x87.controlWord = bytes.loadUnaligned(fromByteOffset: 0, as: UInt16.self)
+            core.pointee.x87.statusWord = bytes.loadUnaligned(fromByteOffset: 2, as: UInt16.self)
+            core.pointee.x87.tagWord = bytes[4]
+            core.pointee.x87.lastOpcode = bytes.loadUnaligned(fromByteOffset: 6, as: UInt16.self)
+            core.pointee.x87.lastInstructionPointer = bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            core.pointee.x87.lastDataPointer = bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self)
+            for index in 0..<8 {
+                core.pointee.x87Registers[index * 2] = bytes.loadUnaligned(fromByteOffset: 32 + index * 16, as: UInt64.self)
+                core.pointee.x87Registers[index * 2 + 1] = UInt64(bytes.loadUnaligned(fromByteOffset: 40 + index * 16, as: UInt16.self))
+            }
+        }
+    }
+
     public var instructionsRetired: UInt64 { core.pointee.instructionsRetired }
 
     /// Page walks that filled a software-TLB entry since creation.

@@ -1,3 +1,4 @@
+import CHostX87
 /// The one-byte opcode map (SDM vol. 2, table A-2).
 extension Decoder {
     mutating func decodeOneByte(_ opcode: UInt8) throws(DecodeError) {
@@ -291,20 +292,95 @@ extension Decoder {
         }
     }
 
-    /// The x87 control instructions an OS and compiled integer code use; the rest are undefined here.
+    /// The x87 escapes D8-DF (SDM vol. 2, tables ). The control instructions whose
+    /// result depends on the CPU's mode or that never wait run in Swift (`x87Control`,
+    /// `x87Environment`); every other defined form runs on the host's x87 unit (`x87Host`, see
+    /// CHostX87.h). Reserved encodings, and undocumented aliases some CPUs accept, are undefined.
     private mutating func decodeX87(_ opcode: UInt8) throws(DecodeError) {
         let memory = try readModRM()
-        ins.op = .x87Control
-        switch (opcode, memory, modrmReg, modrm) {
-        case (0xdb, false, _, 0xe3): ins.sub = 0
-        case (0xdf, false, _, 0xe0): ins.sub = 1
-        case (0xdd, true, 7, _): ins.sub = 2
-        case (0xd9, true, 7, _): ins.sub = 3
-        case (0xd9, true, 5, _): ins.sub = 4
-        case (0xdb, false, _, 0xe2): ins.sub = 5
-        case (0xdb, true, 0, _): ins.sub = 7; ins.size = 4
-        default: undefined()
+        let escape = Int(opcode & 7)
+        // FOP: the low three opcode bits and ModRM (SDM vol. 1, 8.1.10).
+        let lastOpcode = UInt64(escape) << 8 | UInt64(modrm)
+        if let control = x87ControlForm(opcode, memory: memory) {
+            ins.op = .x87Control
+            ins.sub = control
+            ins.size = 2
+            return
         }
-        if ins.sub != 7 { ins.size = 2 }
+        if memory, modrmReg & 4 != 0, opcode == 0xd9 || opcode == 0xdd, modrmReg & 1 == 0 {
+            // FLDENV, FNSTENV (D9 /4, /6) and FRSTOR, FNSAVE (DD /4, /6): 14/28 or 94/108 bytes by
+            // operand size (SDM vol. 1, 8.1.10, figures 8-9 to 8-12).
+            ins.op = .x87Environment
+            ins.sub = (opcode == 0xdd ? 2 : 0) | (modrmReg & 2) >> 1
+            ins.size = operandSize()
+            return
+        }
+        let (access, bytes) = memory ? Self.x87MemoryOperand(opcode, Int(modrmReg & 7)) : (UInt8(0), UInt8(0))
+        guard memory ? bytes != 0 : Self.x87RegisterFormDefined(opcode, modrm) else { return undefined() }
+        ins.op = .x87Host
+        ins.sub = access
+        ins.imm2 = UInt16(bytes)
+        let stub = memory ? Int(HOST_X87_MEMORY_STUBS) + escape * 8 + Int(modrmReg & 7) : escape * 64 + Int(modrm & 0x3f)
+        ins.imm = UInt64(stub) | lastOpcode << 16
+        ins.size = 4
     }
+
+    /// The Swift-run control forms: `x87Control` sub codes (see `Op`).
+    private func x87ControlForm(_ opcode: UInt8, memory: Bool) -> UInt8? {
+        switch (opcode, memory, modrmReg & 7, modrm) {
+        case (0xdb, false, _, 0xe3): return 0 // FNINIT
+        case (0xdf, false, _, 0xe0): return 1 // FNSTSW AX
+        case (0xdd, true, 7, _): return 2 // FNSTSW m16
+        case (0xd9, true, 7, _): return 3 // FNSTCW
+        case (0xd9, true, 5, _): return 4 // FLDCW
+        case (0xdb, false, _, 0xe2): return 5 // FNCLEX
+        default: return nil
+        }
+    }
+
+    /// The memory forms of the data instructions: (0 read or 1 write, operand bytes), bytes 0 if
+    /// reserved (SDM vol. 2, tables ).
+    private static func x87MemoryOperand(_ opcode: UInt8, _ member: Int) -> (UInt8, UInt8) {
+        switch opcode {
+        case 0xd8, 0xda: return (0, 4) // arithmetic and compare with m32fp / m32int
+        case 0xdc: return (0, 8) // m64fp
+        case 0xde: return (0, 2) // m16int
+        case 0xd9: return member == 0 ? (0, 4) : member == 2 || member == 3 ? (1, 4) : (0, 0)
+        case 0xdb:
+            switch member {
+            case 0: return (0, 4) // FILD m32int
+            case 1...3: return (1, 4) // FISTTP, FIST, FISTP m32int
+            case 5: return (0, 10) // FLD m80fp
+            case 7: return (1, 10) // FSTP m80fp
+            default: return (0, 0)
+            }
+        case 0xdd: return member == 0 ? (0, 8) : (1...3).contains(member) ? (1, 8) : (0, 0)
+        default: // 0xdf
+            switch member {
+            case 0: return (0, 2) // FILD m16int
+            case 1...3: return (1, 2) // FISTTP, FIST, FISTP m16int
+            case 4: return (0, 10) // FBLD
+            case 5: return (0, 8) // FILD m64int
+            case 6: return (1, 10) // FBSTP
+            default: return (1, 8) // FISTP m64int
+            }
+        }
+    }
+
+    /// The documented register forms (SDM vol. 2, tables, "mod = 11B").
+    private static func x87RegisterFormDefined(_ opcode: UInt8, _ modrm: UInt8) -> Bool {
+        switch opcode {
+        case 0xd8: return true
+        case 0xd9:
+            // FLD, FXCH, FNOP, FCHS, FABS, FTST, FXAM, the constants, F2XM1 ... FCOS.
+            return modrm <= 0xd0 || [0xe0, 0xe1, 0xe4, 0xe5].contains(modrm) || (0xe8...0xee).contains(modrm) || modrm >= 0xf0
+        case 0xda: return modrm <= 0xdf || modrm == 0xe9 // FCMOVcc, FUCOMPP
+        case 0xdb: return modrm <= 0xdf || (0xe8...0xf7).contains(modrm) // FCMOVNcc, FUCOMI, FCOMI
+        case 0xdc: return modrm <= 0xcf || modrm >= 0xe0
+        case 0xdd: return modrm <= 0xc7 || (0xd0...0xef).contains(modrm) // FFREE, FST, FSTP, FUCOM, FUCOMP
+        case 0xde: return modrm <= 0xcf || modrm == 0xd9 || modrm >= 0xe0
+        default: return (0xe8...0xf7).contains(modrm) // DF: FUCOMIP, FCOMIP
+        }
+    }
+
 }

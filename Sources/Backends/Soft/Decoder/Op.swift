@@ -47,8 +47,13 @@ enum Op: UInt16 {
     case invlpg, clts, lgdt, lidt, sgdt, sidt, lldt, ltr, sldt, str, lmsw, smsw, lar, lsl, verr, verw
     case swapgs, xgetbv, xsetbv, wbinvd, loadFarPointer, ud2, hypercall
     // x87 control: sub = 0 fninit, 1 fnstsw ax, 2 fnstsw m16, 3 fnstcw, 4 fldcw, 5 fnclex, 6 fwait,
-    // 7 fild m32int, 8 emms (the pair Linux runs before FXRSTOR on AMD CPUs, X86_BUG_FXSAVE_LEAK)
+    // 8 emms
     case x87Control
+    // x87 environment: sub = 0 fldenv, 1 fnstenv, 2 frstor, 3 fnsave; size = operand size
+    case x87Environment
+    // x87 data instructions run on the host's x87 unit: imm = stub | FOP << 16, imm2 = memory
+    // operand bytes (0: register form), sub = 0 read, 1 write (see FPU-SSE/X87HostExecution.swift)
+    case x87Host
     // SSE state
     case fxsave, fxrstor, xsave, xrstor, ldmxcsr, stmxcsr
     // SSE data: see Execute/SSE*.swift

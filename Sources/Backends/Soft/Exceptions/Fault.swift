@@ -22,6 +22,7 @@ struct Fault: Error {
     static let overflow: UInt8 = 4, bound: UInt8 = 5, invalidOpcode: UInt8 = 6, deviceNotAvailable: UInt8 = 7
     static let doubleFault: UInt8 = 8, invalidTSS: UInt8 = 10, segmentNotPresent: UInt8 = 11
     static let stackFault: UInt8 = 12, generalProtection: UInt8 = 13, pageFault: UInt8 = 14
+    static let x87FloatingPoint: UInt8 = 16
 
     static var ud: Fault { Fault(invalidOpcode) }
     static var de: Fault { Fault(divideError) }
@@ -30,6 +31,7 @@ struct Fault: Error {
     static func np(_ code: UInt32) -> Fault { Fault(segmentNotPresent, code: code) }
     static func ts(_ code: UInt32) -> Fault { Fault(invalidTSS, code: code) }
     static var nm: Fault { Fault(deviceNotAvailable) }
+    static var mf: Fault { Fault(x87FloatingPoint) }
 
     /// Faults that count as "contributory" for double-fault detection (SDM vol. 3, table 6-4).
     var isContributory: Bool { [0, 10, 11, 12, 13].contains(vector) }

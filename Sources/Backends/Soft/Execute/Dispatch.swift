@@ -198,6 +198,8 @@ extension CPUCore {
         case .wbinvd: try requireCPL0()
         case .loadFarPointer: try loadFarPointer(ins)
         case .x87Control: try x87Control(ins)
+        case .x87Environment: try x87Environment(ins)
+        case .x87Host: try x87Host(ins)
         case .fxsave: try fxsave(ins)
         case .fxrstor: try fxrstor(ins)
         case .xsave: try xsave(ins)

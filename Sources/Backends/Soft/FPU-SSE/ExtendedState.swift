@@ -31,8 +31,9 @@ extension CPUCore {
             try write(segment, base &+ 8, 8, x87.lastInstructionPointer)
             try write(segment, base &+ 16, 8, x87.lastDataPointer)
         } else {
-            try write(segment, base &+ 8, 8, x87.lastInstructionPointer & 0xffff_ffff)
-            try write(segment, base &+ 16, 8, x87.lastDataPointer & 0xffff_ffff)
+            // The 32-bit format: FIP, FCS, FDP, FDS (SDM vol. 1, table 10-2).
+            try write(segment, base &+ 8, 8, x87.lastInstructionPointer & 0xffff_ffff | UInt64(x87.lastCodeSelector) << 32)
+            try write(segment, base &+ 16, 8, x87.lastDataPointer & 0xffff_ffff | UInt64(x87.lastDataSelector) << 32)
         }
         for index in 0..<8 {
             try write(segment, base &+ 32 &+ UInt64(index * 16), 8, x87Registers[index * 2])

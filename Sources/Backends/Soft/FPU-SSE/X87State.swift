@@ -1,18 +1,30 @@
 import VMMKit
 
-/// The x87 control state an OS saves and restores. Arithmetic x87 instructions are not implemented
-/// (they raise #UD and are logged); FNINIT/FNSTSW/FNSTCW/FLDCW/FNCLEX/FWAIT are, and so are EMMS and
-/// FILD m32int, which Linux executes before every FXRSTOR/XRSTOR on AMD processors to clear the
-/// last-instruction pointers FXSAVE leaks there (X86_BUG_FXSAVE_LEAK).
+/// The x87 state beyond the registers (SDM vol. 1, 8.1). The data instructions run on the host's x87
+/// unit (X87HostExecution.swift); the control instructions whose effect depends only on this state
+/// run here, as does EMMS.
 struct X87State {
     /// FNINIT values (SDM vol. 1, 8.1.5 and table 8-1... "FINIT/FNINIT").
     var controlWord: UInt16 = 0x37f
     var statusWord: UInt16 = 0
-    /// Abridged tag word as FXSAVE stores it: one bit per register, 1 = valid.
+    /// Abridged tag word as FXSAVE stores it: one bit per physical register, 1 = valid.
     var tagWord: UInt8 = 0
     var lastOpcode: UInt16 = 0
     var lastInstructionPointer: UInt64 = 0
     var lastDataPointer: UInt64 = 0
+    /// FCS and FDS: the selectors of the last instruction and of its memory operand (SDM vol. 1, 8.1.8).
+    var lastCodeSelector: UInt16 = 0
+    var lastDataSelector: UInt16 = 0
+
+    /// ES (bit 7) and B (bit 15) follow the exception flags whose masks are clear: loading a
+    /// control or status word that leaves one unmasked makes it pending (SDM vol. 1, 8.1.3.1, 8.5).
+    mutating func refreshErrorSummary() {
+        if statusWord & ~controlWord & 0x3f != 0 {
+            statusWord |= 0x8080
+        } else {
+            statusWord &= ~0x8080
+        }
+    }
 }
 
 extension CPUCore {
@@ -30,15 +42,16 @@ extension CPUCore {
 
     mutating func x87Control(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         let i = ins.pointee
-        if i.sub == 6 { // FWAIT: #NM only with TS and MP
+        if i.sub == 6 { // FWAIT: #NM only with TS and MP, then any pending exception (SDM vol. 2, WAIT/FWAIT)
             if cr0 & 0xa == 0xa { throw Fault.nm }
+            try raisePendingX87Exception()
             return
         }
         if i.sub == 8 && cr0 & 4 != 0 { throw Fault.ud } // EMMS with CR0.EM (SDM vol. 2, EMMS)
         try checkX87()
         switch i.sub {
         case 0:
-            x87 = X87State()
+            initializeX87()
         case 1:
             setRegister(0, 2, UInt64(x87.statusWord))
         case 2:
@@ -46,9 +59,10 @@ extension CPUCore {
         case 3:
             try writeMemory(ins, 2, UInt64(x87.controlWord))
         case 4:
-            x87.controlWord = UInt16(truncatingIfNeeded: try readMemory(ins, 2)) | 0x40
-        case 7:
-            pushX87(Self.extended(Int32(truncatingIfNeeded: try readMemory(ins, 4))))
+            // FLDCW waits first; bit 6 reads as 1, bits 7 and 13-15 as 0 (SDM vol. 1, figure 8-6).
+            try raisePendingX87Exception()
+            x87.controlWord = UInt16(truncatingIfNeeded: try readMemory(ins, 2)) & 0x1f3f | 0x40
+            x87.refreshErrorSummary()
         case 8:
             x87.tagWord = 0 // EMMS: every register empty (SDM vol. 2, EMMS)
         default:
@@ -56,35 +70,29 @@ extension CPUCore {
         }
     }
 
-    /// Pushes an 80-bit value (significand, sign and exponent) onto the register stack: TOP moves down
-    /// and the new ST0 is tagged valid. Pushing onto a full register is a masked stack overflow when
-    /// IM is set, which loads the real indefinite instead (SDM vol. 1, 8.5.1.1).
-    mutating func pushX87(_ value: (significand: UInt64, signAndExponent: UInt16)) {
-        let top = (x87.statusWord >> 11 &- 1) & 7
-        x87.statusWord = (x87.statusWord & ~0x3800) | top << 11
-        var loaded = value
-        x87.statusWord &= ~0x200 // C1 = 0: no overflow
-        if x87.tagWord & (1 << top) != 0 {
-            x87.statusWord |= 0x41 | 0x200 // SF, IE, C1 = 1: overflow
-            if x87.controlWord & 1 == 0 { x87.statusWord |= 0x8080 } // unmasked: ES and B
-            loaded = (0xc000_0000_0000_0000, 0xffff)
-        }
-        // `x87Registers` holds ST0..ST7 in stack order, as FXSAVE stores them.
-        for index in stride(from: 7, to: 0, by: -1) {
-            x87Registers[index * 2] = x87Registers[index * 2 - 2]
-            x87Registers[index * 2 + 1] = x87Registers[index * 2 - 1]
-        }
-        x87Registers[0] = loaded.significand
-        x87Registers[1] = UInt64(loaded.signAndExponent)
-        x87.tagWord |= 1 << top
+    /// FNINIT (and the end of FNSAVE): the FNINIT values, TOP = 0 included. `x87Registers` is in
+    /// stack order, so the physical registers keep their contents by moving to their new ST slots.
+    mutating func initializeX87() {
+        setX87StatusWord(0)
+        x87 = X87State()
     }
 
-    /// A 32-bit integer as an 80-bit extended real: exact, normalized with the explicit integer bit.
-    static func extended(_ integer: Int32) -> (significand: UInt64, signAndExponent: UInt16) {
-        guard integer != 0 else { return (0, 0) }
-        let magnitude = UInt64(integer.magnitude)
-        let shift = magnitude.leadingZeroBitCount
-        let sign: UInt16 = integer < 0 ? 0x8000 : 0
-        return (magnitude << UInt64(shift), sign | UInt16(16383 + 63 - shift))
+    /// Replaces the status word; a new TOP renames the registers (SDM vol. 1, 8.1.2): ST(i) after is
+    /// physical register (TOP + i), which was ST((new TOP - old TOP + i) mod 8) before.
+    mutating func setX87StatusWord(_ status: UInt16) {
+        let shift = Int((status >> 11 &- x87.statusWord >> 11) & 7)
+        x87.statusWord = status
+        guard shift != 0 else { return }
+        var before = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0),
+                      UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        withUnsafeMutableBytes(of: &before) { $0.copyMemory(from: UnsafeRawBufferPointer(start: x87Registers, count: 128)) }
+        withUnsafeBytes(of: &before) { saved in
+            let values = saved.bindMemory(to: UInt64.self)
+            for index in 0..<8 {
+                let source = (index + shift) & 7
+                x87Registers[index * 2] = values[source * 2]
+                x87Registers[index * 2 + 1] = values[source * 2 + 1]
+            }
+        }
     }
 }

@@ -30,6 +30,11 @@ typedef struct oracle_state {
     uint64_t rflags;
     /// XMMn low quadword at [2n], high quadword at [2n+1].
     uint64_t xmm[32];
+    /// With load_x87 != 0, the x87 part of the FXSAVE image (bytes 0-159: FCW, FSW, abridged FTW,
+    /// FOP, FIP, FDP, ST0-ST7; MXCSR at 24-31 is left alone) is loaded before the run and read back
+    /// after it; otherwise the x87 state is the kernel's and x87 is not written.
+    uint8_t x87[160];
+    uint32_t load_x87;
 } oracle_state;
 
 enum oracle_result_kind {

@@ -213,6 +213,6 @@ final class I8259Tests: XCTestCase {
         raised.assertForOverFulfill = false
         pic.onInterruptOutputRaised = { raised.fulfill() }
         pic.setInput(4, high: true)
-        wait(for: [raised], timeout: 1)
+        wait(for: [raised], timeout: 60)
     }
 }

@@ -13,13 +13,13 @@ final class SoftGuestBootTests: XCTestCase {
         let serial: String
     }
 
-    /// Boots guest `name` on the soft backend (512 MiB, like the QEMU reference run) with a 30-second watchdog.
+    /// Boots guest `name` on the soft backend (512 MiB, like the QEMU reference run) with a 300-second watchdog (only a hang should end it).
     func boot(_ name: String, devices: [String] = []) throws -> Run {
         let output = SerialOutput.memory()
         let description = MachineDescription(kernelPath: try GuestKernels.path(name), memorySize: 512 << 20,
                                              serial: .output(output), devices: devices)
         let machine = try PCBoard.assemble(description, registry: try PCBoard.deviceRegistry())
-        let outcome = try machine.run(on: SoftBackend(), timeout: 30)
+        let outcome = try machine.run(on: SoftBackend(), timeout: 300)
         output.flush()
         return Run(outcome: outcome, serial: output.capturedText)
     }

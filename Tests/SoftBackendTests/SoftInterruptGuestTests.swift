@@ -15,7 +15,7 @@ final class SoftInterruptGuestTests: XCTestCase {
         let description = MachineDescription(kernelPath: try GuestKernels.path(name), memorySize: 256 << 20, cpus: cpus,
                                              commandLine: commandLine, serial: .output(output))
         let machine = try PCBoard.assemble(description, registry: try PCBoard.deviceRegistry())
-        let outcome = try machine.run(on: SoftBackend(), timeout: 30)
+        let outcome = try machine.run(on: SoftBackend(), timeout: 300)
         output.flush()
         XCTAssertEqual(outcome, .guestExit(value: 0), "\(name) \(commandLine): \(output.capturedText)", file: file, line: line)
     }

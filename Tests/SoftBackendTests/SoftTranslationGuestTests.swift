@@ -16,13 +16,14 @@ final class SoftTranslationGuestTests: XCTestCase {
         let translated: UInt64
     }
 
-    /// Boots `name` on the soft backend with `append` on its command line (30-second watchdog).
+    /// Boots `name` on the soft backend with `append` on its command line (a 300-second watchdog: a
+    /// debug build on a loaded machine is slow, and only a hang should end the run).
     func boot(_ name: String, append: String, translation: Bool) throws -> Run {
         let output = SerialOutput.memory()
         let description = MachineDescription(kernelPath: try GuestKernels.path(name), memorySize: 64 << 20,
                                              commandLine: append, serial: .output(output))
         let machine = try PCBoard.assemble(description, registry: try PCBoard.deviceRegistry())
-        let outcome = try machine.run(on: SoftBackend(translatesHotBlocks: translation), timeout: 30)
+        let outcome = try machine.run(on: SoftBackend(translatesHotBlocks: translation), timeout: 300)
         output.flush()
         let rows = Dictionary(machine.statistics, uniquingKeysWith: +)
         return Run(outcome: outcome, serial: output.capturedText,

@@ -40,10 +40,11 @@ extension CPUCore {
     /// single-step trap follows if TF was set when the instruction began (SDM vol. 3, 18.3.1.4).
     /// SYSCALL and INT n are judged by TF after them, as they mask it on the way in (QEMU does the
     /// same for SYSCALL; FMASK with TF keeps a #DB out of the kernel entry). After MOV SS/POP SS the
-    /// trap waits for the next instruction's boundary (SDM vol. 3, 6.8.3).
+    /// trap waits for the next instruction's boundary (SDM vol. 3, 6.8.3). HLT halts without a trap,
+    /// as under QEMU TCG; the event that wakes the vCPU is delivered instead.
     mutating func trapAfterStep(_ executed: Op, trapFlagAtStart: Bool, afterStackLoad: Bool) -> Fault? {
         if executed != .iret { flags.stored &= ~RFlags.rf }
-        guard !afterStackLoad else { return nil }
+        guard !afterStackLoad, !halted else { return nil }
         let judgedByNewFlag = executed == .syscall || executed == .int
         let singleStep = judgedByNewFlag ? flags.stored & RFlags.tf != 0 : trapFlagAtStart
         guard singleStep else { return nil }

@@ -18,6 +18,20 @@ final class SoftFaultDetailTests: XCTestCase {
         XCTAssertEqual(try cpu.cpu.systemRegisters().cr2, 0x4000_0000)
     }
 
+    func testReservedAddressBitsFollowTheAdvertisedMAXPHYADDR() throws {
+        // mov 0x40000000,%eax through the 2 MiB page at 1 GiB with one address bit set: bits from
+        // MAXPHYADDR (CPUID 0x80000008 EAX[7:0]) to 51 are reserved; the bit below it is an address bit
+        // (of memory that does not exist, which reads as all ones).
+        let width = UInt64(CPUIDModel.softCPU.physicalAddressBits)
+        for (bit, reserved) in [(width - 1, false), (width, true), (51, true)] {
+            let cpu = try SoftCPUFixture(.long64, code: [0x8b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x40])
+            let pde = BootLayout.pageTables + 0x3000
+            try cpu.machine.memory.write(try cpu.machine.memory.read(UInt64.self, at: pde) | 1 << bit, at: pde)
+            let expected: SoftStepOutcome = reserved ? .exception(vector: 14, errorCode: 9) : .completed
+            XCTAssertEqual(try cpu.cpu.step(instructions: 1), expected, "bit \(bit)")
+        }
+    }
+
     func testBit21OfA4MiBPageIsReservedIn32BitPaging() throws {
         // 32-bit paging with CR4.PSE: PDE 0 maps the code's 4 MiB, PDE 1 maps 4-8 MiB with bit 21 set,
         // which would be physical bit 40 (SDM vol. 3, table 4-4). movl 0x400000,%eax reads through it.

@@ -16,14 +16,18 @@ enum PageFaultCode {
 }
 
 extension CPUCore {
-    /// Bits above MAXPHYADDR (40, as CPUID 0x80000008 reports) must be zero in PAE and 4-level entries.
-    static let physicalAddressMask: UInt64 = (1 << 40) - 1
+    /// MAXPHYADDR, as CPUID 0x80000008 reports it: address bits above it must be zero in PAE and
+    /// 4-level entries.
+    static let maxPhysicalAddressBits = UInt64(CPUIDModel.softCPU.physicalAddressBits)
+    static let physicalAddressMask: UInt64 = (1 << maxPhysicalAddressBits) - 1
     private static let entryAddressMask: UInt64 = physicalAddressMask & ~0xfff
-    /// Bits 51:40 of a 4-level entry are reserved above MAXPHYADDR; PAE entries also reserve 62:52,
-    /// which 4-level paging leaves to software (SDM vol. 3, tables 4-8 and 4-14).
-    private static let reservedAddressBits: UInt64 = 0x000f_ff00_0000_0000
-    private static let reservedPAEBits: UInt64 = 0x7fff_ff00_0000_0000
-    private static let reservedLargePDE32Bits: UInt64 = 1 << 21
+    /// Bits 51:MAXPHYADDR of a 4-level entry are reserved; PAE entries also reserve 62:52, which
+    /// 4-level paging leaves to software (SDM vol. 3, tables 4-8 and 4-14).
+    private static let reservedAddressBits: UInt64 = 0x000f_ffff_ffff_f000 & ~physicalAddressMask
+    private static let reservedPAEBits: UInt64 = 0x7fff_ffff_ffff_f000 & ~physicalAddressMask
+    /// A 4 MiB PDE carries physical bits 39:32 in bits 20:13 (PSE-36); those past MAXPHYADDR, and
+    /// bit 21, are reserved (SDM vol. 3, table 4-4).
+    private static let reservedLargePDE32Bits: UInt64 = 0x3f_e000 & ~(((1 << (min(maxPhysicalAddressBits, 40) - 32)) - 1) << 13)
 
     /// Bits 63:47 all equal: the 48-bit linear addresses CPUID advertises (SDM vol. 1, 3.3.7.1).
     static func isCanonical(_ linear: UInt64) -> Bool {
@@ -76,8 +80,6 @@ extension CPUCore {
             writable = pde & 2 != 0
             userOK = pde & 4 != 0
             if pde & 0x80 != 0 && cr4 & 0x10 != 0 {
-                // A 4 MiB PDE carries physical bits 39:32 in bits 20:13 (PSE-36); bit 21 would be bit
-                // 40, above MAXPHYADDR, so it is reserved (SDM vol. 3, table 4-4).
                 if pde & Self.reservedLargePDE32Bits != 0 {
                     throw pageFault(linear, code | PageFaultCode.reserved | PageFaultCode.present)
                 }

@@ -33,6 +33,11 @@ struct Fault: Error {
     static var nm: Fault { Fault(deviceNotAvailable) }
     static var mf: Fault { Fault(x87FloatingPoint) }
 
+    /// Fault-class exceptions, which restart the instruction (SDM vol. 3, table 6-1): all but #DB (raised
+    /// here only as a trap: single step, data breakpoint, INT1), the #BP/#OF traps and the #DF abort.
+    var isFault: Bool { vector != Self.debug && vector != Self.breakpoint && vector != Self.overflow
+        && vector != Self.doubleFault }
+
     /// Faults that count as "contributory" for double-fault detection (SDM vol. 3, table 6-4).
     var isContributory: Bool { [0, 10, 11, 12, 13].contains(vector) }
 }

@@ -6,15 +6,21 @@ enum EventSource {
 
 extension CPUCore {
     /// Delivers `vector` through the IVT/IDT, pushing `returnRip` (SDM vol. 3, 6.12 and 6.14; 20.1.4
-    /// for real mode). On success CS:RIP is the handler.
-    mutating func deliver(vector: UInt8, errorCode: UInt32?, source: EventSource, returnRip: UInt64) throws(Fault) {
+    /// for real mode). On success CS:RIP is the handler. `isFault`: the event is a fault, whose pushed
+    /// RFLAGS image has RF set so that IRET restarts the instruction without its instruction breakpoint
+    /// firing again (SDM vol. 3, 18.3.1.1).
+    mutating func deliver(vector: UInt8, errorCode: UInt32?, source: EventSource, returnRip: UInt64,
+                          isFault: Bool = false) throws(Fault) {
         flags.materialize()
+        let flagsImage = flags.value | (isFault ? RFlags.rf : 0)
         if !protectedMode {
             try deliverRealMode(vector: vector, returnRip: returnRip)
         } else if longMode {
-            try deliverLongMode(vector: vector, errorCode: errorCode, source: source, returnRip: returnRip)
+            try deliverLongMode(vector: vector, errorCode: errorCode, source: source, returnRip: returnRip,
+                                flagsImage: flagsImage)
         } else {
-            try deliverProtectedMode(vector: vector, errorCode: errorCode, source: source, returnRip: returnRip)
+            try deliverProtectedMode(vector: vector, errorCode: errorCode, source: source, returnRip: returnRip,
+                                     flagsImage: flagsImage)
         }
         halted = false
         breakBlock = true
@@ -69,7 +75,7 @@ extension CPUCore {
     }
 
     private mutating func deliverProtectedMode(vector: UInt8, errorCode: UInt32?, source: EventSource,
-                                               returnRip: UInt64) throws(Fault) {
+                                               returnRip: UInt64, flagsImage: UInt64) throws(Fault) {
         if v86Mode { throw Fault.gp(gateErrorCode(vector, source)) } // virtual-8086 delivery is not implemented
         let (gate, _) = try readGate(vector: vector, source: source, wide: false)
         let selector = UInt16(truncatingIfNeeded: gate >> 16)
@@ -79,7 +85,7 @@ extension CPUCore {
         var handler = try handlerCodeSegment(selector, source)
         let conforming = handler.type & 4 != 0
         let newCPL = conforming ? cpl : handler.dpl
-        let oldFlags = flags.value
+        let oldFlags = flagsImage
         let oldCS = UInt64(segments[Segment.cs].selector), oldSS = UInt64(segments[Segment.ss].selector)
         let oldESP = gpr[4]
 
@@ -137,7 +143,7 @@ extension CPUCore {
     }
 
     private mutating func deliverLongMode(vector: UInt8, errorCode: UInt32?, source: EventSource,
-                                          returnRip: UInt64) throws(Fault) {
+                                          returnRip: UInt64, flagsImage: UInt64) throws(Fault) {
         let (low, high) = try readGate(vector: vector, source: source, wide: true)
         let selector = UInt16(truncatingIfNeeded: low >> 16)
         let target = (low & 0xffff) | ((low >> 32) & 0xffff_0000) | (high << 32)
@@ -145,7 +151,7 @@ extension CPUCore {
         var handler = try handlerCodeSegment(selector, source)
         guard handler.long && !handler.db else { throw Fault.gp(UInt32(selector & 0xfffc)) }
         let newCPL = handler.type & 4 != 0 ? cpl : handler.dpl
-        let oldFlags = flags.value
+        let oldFlags = flagsImage
         let oldCS = UInt64(segments[Segment.cs].selector), oldSS = UInt64(segments[Segment.ss].selector)
         let oldRSP = gpr[4]
 
@@ -200,7 +206,7 @@ extension CPUCore {
                 // INT3 and INTO are checked against the gate's DPL like INT n (SDM vol. 3, 6.12.1.1).
                 let software = current.vector == Fault.breakpoint || current.vector == Fault.overflow
                 try deliver(vector: current.vector, errorCode: current.hasErrorCode ? current.errorCode : nil,
-                            source: software ? .software : .exception, returnRip: rip)
+                            source: software ? .software : .exception, returnRip: rip, isFault: current.isFault)
                 return true
             } catch {
                 if current.vector == Fault.doubleFault { return false }

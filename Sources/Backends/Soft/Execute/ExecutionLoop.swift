@@ -48,6 +48,22 @@ extension CPUCore {
             } else if checkInterrupts || signals.isKicked {
                 return .attention
             }
+            // Single step, RF or armed breakpoints: one interpreted instruction, checked around.
+            let stepping = debugStepping
+            var trapFlagAtStart = false
+            if stepping {
+                if let fault = instructionBreakpoint() {
+                    if let exit = raiseDebugException(fault) { return exit }
+                    // Counted as a step: a breakpoint on its own handler must not keep the loop from
+                    // ever returning to the vCPU.
+                    remaining &-= 1
+                    continue
+                }
+                (limit, translatedBudget) = (1, 1)
+                interpretNext = true
+                trapFlagAtStart = flags.stored & RFlags.tf != 0
+                debugShadow = false
+            }
             var granted = limit
             breakBlock = false
             do {
@@ -115,8 +131,20 @@ extension CPUCore {
                 continue
             }
             remaining &-= granted &- limit
+            if stepping, granted != limit,
+               let trap = trapAfterStep(blockStart.pointee.op, trapFlagAtStart: trapFlagAtStart, afterStackLoad: debugShadow),
+               let exit = raiseDebugException(trap) {
+                return exit
+            }
         }
         return .budgetExhausted
+    }
+
+    /// A #DB raised between instructions: reported in step mode, else delivered.
+    @inline(never)
+    mutating func raiseDebugException(_ fault: Fault) -> LoopExit? {
+        if reportExceptions { return .exception(fault) }
+        return deliverException(fault) ? nil : .tripleFault
     }
 
     /// Block entries between two pointers into one block (`end` never precedes `start`), without the

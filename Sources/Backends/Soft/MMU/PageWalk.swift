@@ -16,13 +16,24 @@ enum PageFaultCode {
 }
 
 extension CPUCore {
-    /// Bits above MAXPHYADDR (40, as CPUID 0x80000008 reports) must be zero in PAE and 4-level entries.
-    static let physicalAddressMask: UInt64 = (1 << 40) - 1
+    /// MAXPHYADDR, as CPUID 0x80000008 reports it: address bits above it must be zero in PAE and
+    /// 4-level entries.
+    static let maxPhysicalAddressBits = UInt64(CPUIDModel.softCPU.physicalAddressBits)
+    static let physicalAddressMask: UInt64 = (1 << maxPhysicalAddressBits) - 1
     private static let entryAddressMask: UInt64 = physicalAddressMask & ~0xfff
-    /// Bits 51:40 of a 4-level entry are reserved above MAXPHYADDR; PAE entries also reserve 62:52,
-    /// which 4-level paging leaves to software (SDM vol. 3, tables 4-8 and 4-14).
-    private static let reservedAddressBits: UInt64 = 0x000f_ff00_0000_0000
-    private static let reservedPAEBits: UInt64 = 0x7fff_ff00_0000_0000
+    /// Bits 51:MAXPHYADDR of a 4-level entry are reserved; PAE entries also reserve 62:52, which
+    /// 4-level paging leaves to software (SDM vol. 3, tables 4-8 and 4-14).
+    private static let reservedAddressBits: UInt64 = 0x000f_ffff_ffff_f000 & ~physicalAddressMask
+    private static let reservedPAEBits: UInt64 = 0x7fff_ffff_ffff_f000 & ~physicalAddressMask
+    /// A 4 MiB PDE carries physical bits 39:32 in bits 20:13 (PSE-36); those past MAXPHYADDR, and
+    /// bit 21, are reserved (SDM vol. 3, table 4-4).
+    private static let reservedLargePDE32Bits: UInt64 = 0x3f_e000 & ~(((1 << (min(maxPhysicalAddressBits, 40) - 32)) - 1) << 13)
+
+    /// Bits 63:47 all equal: the 48-bit linear addresses CPUID advertises (SDM vol. 1, 3.3.7.1).
+    static func isCanonical(_ linear: UInt64) -> Bool {
+        let upper = Int64(bitPattern: linear) >> 47
+        return upper == 0 || upper == -1
+    }
 
     var pagingEnabled: Bool { cr0 & ControlBits.cr0PG != 0 && protectedMode }
 
@@ -33,8 +44,7 @@ extension CPUCore {
             return Translation(physical: linear & linearMask, global: false, pageShift: 12)
         }
         if longMode {
-            let upper = Int64(bitPattern: linear) >> 47
-            guard upper == 0 || upper == -1 else { throw Fault.gp() }
+            guard Self.isCanonical(linear) else { throw Fault.gp() }
         }
         if let cached = tlb.largePages.lookup(linear),
            accessAllowed(kind, user: user, writable: cached.writable, userOK: cached.user, executable: cached.executable),
@@ -52,7 +62,6 @@ extension CPUCore {
         var writable = true, userOK = true, executable = true
         var physical: UInt64 = 0
         var pageShift: UInt64 = 12
-        var reservedViolation = false
 
         func entryReserved(_ entry: UInt64, large: Bool, level: Int) -> Bool {
             if entry & (longMode ? Self.reservedAddressBits : Self.reservedPAEBits) != 0 { return true }
@@ -71,6 +80,9 @@ extension CPUCore {
             writable = pde & 2 != 0
             userOK = pde & 4 != 0
             if pde & 0x80 != 0 && cr4 & 0x10 != 0 {
+                if pde & Self.reservedLargePDE32Bits != 0 {
+                    throw pageFault(linear, code | PageFaultCode.reserved | PageFaultCode.present)
+                }
                 physical = (pde & 0xffc0_0000) | (((pde >> 13) & 0xff) << 32) | (linear & 0x3f_ffff)
                 pageShift = 22
             } else {
@@ -112,8 +124,11 @@ extension CPUCore {
                 depth += 1
                 guard entry & 1 != 0 else { throw pageFault(linear, code) }
                 let large = level > 1 && entry & 0x80 != 0
+                // A reserved bit ends the walk at this entry: the entries below it are never read, so
+                // a not-present one further down cannot turn the fault into a P=0 one (SDM vol. 3, 4.7:
+                // "RSVD ... reserved bit set in some paging-structure entry").
                 if entryReserved(entry, large: large, level: level) || (large && level == 4) {
-                    reservedViolation = true
+                    throw pageFault(linear, code | PageFaultCode.reserved | PageFaultCode.present)
                 }
                 writable = writable && entry & 2 != 0
                 userOK = userOK && entry & 4 != 0
@@ -127,7 +142,6 @@ extension CPUCore {
                 table = entry & Self.entryAddressMask
                 level -= 1
             }
-            if reservedViolation { throw pageFault(linear, code | PageFaultCode.reserved | PageFaultCode.present) }
         }
 
         guard accessAllowed(kind, user: user, writable: writable, userOK: userOK, executable: executable) else {

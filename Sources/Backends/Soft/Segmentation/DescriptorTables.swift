@@ -81,7 +81,7 @@ extension CPUCore {
     /// After a segment register changes: SS moves CPL and the stack size, FS/GS bases matter in 64-bit mode.
     mutating func segmentLoaded(_ index: Int) {
         modeChanged()
-        if index == Segment.ss { interruptShadow = true }
+        if index == Segment.ss { (interruptShadow, debugShadow) = (true, true) }
     }
 
     /// Loads CS from a code-segment descriptor with RPL = `newCPL` and moves to that privilege level.

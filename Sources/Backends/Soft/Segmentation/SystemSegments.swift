@@ -8,6 +8,8 @@ extension CPUCore {
         let limit = try read(segment, address, 2)
         var base = try read(segment, (address &+ 2) & Self.mask(i.addressSize), in64BitMode ? 8 : 4)
         if !in64BitMode && i.size == 2 { base &= 0xff_ffff }
+        // A 64-bit table base must be canonical (SDM vol. 2, LGDT/LIDT: #GP(0) in 64-bit mode).
+        if in64BitMode && !Self.isCanonical(base) { throw Fault.gp() }
         let table = TableRegister(base: base, limit: UInt32(limit))
         if interrupt { idtr = table } else { gdtr = table }
     }
@@ -56,10 +58,13 @@ extension CPUCore {
         guard selector & 4 == 0 else { throw Fault.gp(code) }
         let address = try descriptorAddress(selector, extraBytes: longMode ? 8 : 0)
         let descriptor = try readSupervisor(address, 8)
-        let upper = longMode ? try readSupervisor(address &+ 8, 8) & 0xffff_ffff : 0
-        let cache = SegmentCache(selector: selector, descriptor: descriptor, upperBase: upper)
+        let upper = longMode ? try readSupervisor(address &+ 8, 8) : 0
+        let cache = SegmentCache(selector: selector, descriptor: descriptor, upperBase: upper & 0xffff_ffff)
         guard !cache.codeOrData, cache.type == first || cache.type == second else { throw Fault.gp(code) }
         guard cache.present else { throw Fault.np(code) }
+        // The upper half of a 16-byte descriptor has a zero type field, and the base it completes must
+        // be canonical (SDM vol. 2, LLDT and LTR: #GP(selector) in 64-bit mode; vol. 3, 8.2.3).
+        if longMode && (upper & 0x1f00_0000_0000 != 0 || !Self.isCanonical(cache.base)) { throw Fault.gp(code) }
         return cache
     }
 

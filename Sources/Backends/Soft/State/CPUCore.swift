@@ -65,6 +65,9 @@ struct CPUCore {
     var checkInterrupts = false
     /// STI and MOV SS/POP SS inhibit interrupts until after the next instruction (SDM vol. 3, 6.8.3).
     var interruptShadow = false
+    /// MOV SS/POP SS also hold back debug exceptions to the next boundary (SDM vol. 3, 6.8.3); only
+    /// read while stepping (`trapAfterStep`).
+    var debugShadow = false
     var halted = false
     /// NMIs are blocked from NMI delivery until the next IRET (SDM vol. 3, 6.7.1).
     var nmiBlocked = false

@@ -5,6 +5,11 @@
 
 #define RESERVED_PML4_BASE 0x8000000000ull
 static void read_through_reserved_pml4e(void) { sink = *(volatile uint32_t *)(uintptr_t)(RESERVED_PML4_BASE + 0x123); }
+/* A PML4 entry with a reserved address bit over a table of not-present entries: the walk ends at
+ * the reserved bit, so the fault is RSVD, not a not-present one from the level below (4.7). */
+#define RESERVED_ABOVE_ABSENT_BASE 0x10000000000ull
+static uint64_t absent_table[512] __attribute__((aligned(4096)));
+static void read_reserved_above_absent(void) { sink = *(volatile uint32_t *)(uintptr_t)(RESERVED_ABOVE_ABSENT_BASE + 0x45); }
 
 void guest_main(void)
 {
@@ -12,6 +17,7 @@ void guest_main(void)
     printf("system: paging, 64-bit 4-level\n");
     test_directory[0] = (uintptr_t)test_table | PTE_P | PTE_RW | PTE_US;
     pml4[1] = (uintptr_t)test_table | PTE_P | PTE_RW | PTE_PS;
+    pml4[2] = (uintptr_t)absent_table | PTE_P | PTE_RW | PTE_RESERVED;
     fill_test_table();
     uint32_t a, b, c, d;
     cpuid(0x80000001, &a, &b, &c, &d);
@@ -22,4 +28,5 @@ void guest_main(void)
     write_cr0(read_cr0() | (1u << 16));
     run_paging_checks(test_directory, nx);
     report_reserved_fault("#PF PS set in a PML4 entry", read_through_reserved_pml4e);
+    report_reserved_fault("#PF reserved bit in a PML4 entry above a not-present PDPTE", read_reserved_above_absent);
 }

@@ -39,6 +39,8 @@ extension CPUCore {
         flags.stored = (before & ~changeable) | (value & changeable) | RFlags.fixed
         if flags.stored & RFlags.if != 0 && before & RFlags.if == 0 { interruptsEnabled() }
         if (flags.stored ^ before) & (RFlags.vm | RFlags.ac) != 0 { modeChanged() }
+        // TF or RF now set: the execution loop must switch to stepping (`debugStepping`).
+        if flags.stored & ~before & (RFlags.tf | RFlags.rf) != 0 { breakBlock = true }
     }
 
     mutating func pusha(_ size: UInt8) throws(Fault) {

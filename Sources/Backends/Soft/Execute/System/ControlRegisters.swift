@@ -83,6 +83,7 @@ extension CPUCore {
 
     mutating func moveFromDebugRegister(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         try requireCPL0()
+        try checkGeneralDetect()
         let i = ins.pointee
         let value: UInt64
         switch i.reg {
@@ -101,9 +102,11 @@ extension CPUCore {
         setRegister(i.rm, i.size, value)
     }
 
-    /// Debug registers are stored but breakpoints are not implemented.
+    /// DR7 enables send the execution loop to its stepping path (`debugStepping`), so a write ends
+    /// the block. Data breakpoints (R/W = 01, 11) are not implemented.
     mutating func moveToDebugRegister(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         try requireCPL0()
+        try checkGeneralDetect()
         let i = ins.pointee
         let value = register(i.rm, i.size)
         switch i.reg {
@@ -117,6 +120,7 @@ extension CPUCore {
         case 5, 7:
             if i.reg == 5 && cr4 & 8 != 0 { throw Fault.ud }
             debug.dr7 = (value & 0xffff_2bff) | 0x400
+            breakBlock = true
         default: throw Fault.ud
         }
     }

@@ -1,0 +1,142 @@
+import SoftBackend
+import VMMKit
+import XCTest
+
+/// Single-step traps, instruction breakpoints, RF and general detect (SDM vol. 3, ch. 18). In step
+/// mode a #DB is reported rather than delivered, with RIP where the handler would get it.
+final class SoftDebugExceptionTests: XCTestCase {
+    private static let trapFlag: UInt64 = 1 << 8, resumeFlag: UInt64 = 1 << 16
+    private static let singleStep: UInt64 = 1 << 14, generalDetect: UInt64 = 1 << 13
+
+    func testPOPFSettingTFTrapsAfterTheNextInstruction() throws {
+        // pushfq; orq $0x100,(%rsp); popfq; nop; nop
+        let cpu = try SoftCPUFixture(.long64, code: [0x9c, 0x48, 0x81, 0x0c, 0x24, 0x00, 0x01, 0x00, 0x00, 0x9d, 0x90, 0x90])
+        XCTAssertEqual(try cpu.cpu.step(instructions: 10), .exception(vector: 1, errorCode: nil))
+        XCTAssertEqual(try cpu.cpu.generalRegisters().rip, SoftCPUFixture.codeAddress + 11, "after the NOP after POPF")
+        XCTAssertNotEqual(try cpu.cpu.debugRegisters().dr6 & Self.singleStep, 0)
+    }
+
+    func testMOVSSHoldsTheTrapToTheFollowingInstruction() throws {
+        // mov %ss,%eax; mov %eax,%ss; nop; nop -- with TF set
+        let cpu = try SoftCPUFixture(.long64, code: [0x8c, 0xd0, 0x8e, 0xd0, 0x90, 0x90])
+        try cpu.setRegisters { $0.rflags |= Self.trapFlag }
+        XCTAssertEqual(try cpu.cpu.step(instructions: 10), .exception(vector: 1, errorCode: nil))
+        XCTAssertEqual(try cpu.cpu.generalRegisters().rip, SoftCPUFixture.codeAddress + 2)
+        XCTAssertEqual(try cpu.cpu.step(instructions: 10), .exception(vector: 1, errorCode: nil))
+        XCTAssertEqual(try cpu.cpu.generalRegisters().rip, SoftCPUFixture.codeAddress + 5, "no trap between MOV SS and NOP")
+    }
+
+    /// SYSCALL with TF set, to a NOP at LSTAR; FMASK as given.
+    private func stepSystemCall(flagMask: UInt64) throws -> (SoftStepOutcome, UInt64) {
+        var code: [UInt8] = [0x0f, 0x05] + [UInt8](repeating: 0x90, count: 14)
+        code += [0x90, 0x90]
+        let cpu = try SoftCPUFixture(.long64, code: code)
+        try cpu.setSystemRegisters { $0.efer |= ControlBits.eferSCE }
+        try cpu.cpu.writeMSR(0xc000_0081, value: 0x0010_0008_0000_0000)
+        try cpu.cpu.writeMSR(0xc000_0082, value: SoftCPUFixture.codeAddress + 0x10)
+        try cpu.cpu.writeMSR(0xc000_0084, value: flagMask)
+        try cpu.setRegisters { $0.rflags |= Self.trapFlag }
+        let outcome = try cpu.cpu.step(instructions: 1)
+        return (outcome, try cpu.cpu.generalRegisters().rip)
+    }
+
+    func testSYSCALLTrapsAtTheEntryPointUnlessFMASKClearsTF() throws {
+        let unmasked = try stepSystemCall(flagMask: 0)
+        XCTAssertEqual(unmasked.0, .exception(vector: 1, errorCode: nil))
+        XCTAssertEqual(unmasked.1, SoftCPUFixture.codeAddress + 0x10)
+        let masked = try stepSystemCall(flagMask: Self.trapFlag)
+        XCTAssertEqual(masked.0, .completed, "FMASK cleared TF: no #DB in the kernel entry")
+        XCTAssertEqual(masked.1, SoftCPUFixture.codeAddress + 0x10)
+    }
+
+    func testInstructionBreakpointIsAFaultThatRFSuppressesOnce() throws {
+        let cpu = try SoftCPUFixture(.long64, code: [0x90, 0x90, 0x90, 0x90])
+        var debug = DebugRegisters()
+        debug.dr0 = SoftCPUFixture.codeAddress + 1
+        debug.dr7 |= 1 // L0, R/W0 = 00: execution
+        try cpu.cpu.setDebugRegisters(debug)
+        XCTAssertEqual(try cpu.cpu.step(instructions: 10), .exception(vector: 1, errorCode: nil))
+        XCTAssertEqual(try cpu.cpu.generalRegisters().rip, SoftCPUFixture.codeAddress + 1, "before the instruction")
+        XCTAssertEqual(try cpu.cpu.debugRegisters().dr6 & 0xf, 1, "B0")
+        XCTAssertEqual(try cpu.cpu.step(instructions: 1), .exception(vector: 1, errorCode: nil), "RF=0: hits again")
+        // What a handler's IRET with RF=1 leaves: the instruction runs once, and RF clears after it.
+        try cpu.setRegisters { $0.rflags |= Self.resumeFlag }
+        XCTAssertEqual(try cpu.cpu.step(instructions: 1), .completed)
+        let registers = try cpu.cpu.generalRegisters()
+        XCTAssertEqual(registers.rip, SoftCPUFixture.codeAddress + 2)
+        XCTAssertEqual(registers.rflags & Self.resumeFlag, 0)
+    }
+
+    func testRFClearsAfterOneInstructionWithoutBreakpoints() throws {
+        let cpu = try SoftCPUFixture(.long64, code: [0x90, 0x90])
+        try cpu.setRegisters { $0.rflags |= Self.resumeFlag }
+        try cpu.step(1)
+        XCTAssertEqual(try cpu.cpu.generalRegisters().rflags & Self.resumeFlag, 0)
+    }
+
+    func testGeneralDetectFaultsOnDebugRegisterAccess() throws {
+        // mov %dr7,%rax with DR7.GD set
+        let cpu = try SoftCPUFixture(.long64, code: [0x0f, 0x21, 0xf8])
+        var debug = DebugRegisters()
+        debug.dr7 |= Self.generalDetect
+        try cpu.cpu.setDebugRegisters(debug)
+        XCTAssertEqual(try cpu.cpu.step(instructions: 1), .exception(vector: 1, errorCode: nil))
+        let after = try cpu.cpu.debugRegisters()
+        XCTAssertEqual(try cpu.cpu.generalRegisters().rip, SoftCPUFixture.codeAddress, "a fault")
+        XCTAssertNotEqual(after.dr6 & Self.generalDetect, 0, "BD")
+        XCTAssertEqual(after.dr7 & Self.generalDetect, 0, "GD cleared for the handler")
+    }
+
+    /// A 64-bit kernel IRETQs to compatibility-mode user code with TF set; the user does SYSCALL (to
+    /// CSTAR, FMASK leaving TF alone), the kernel SYSRETs (32-bit), the user SYSCALLs again with EAX=99
+    /// and the kernel halts. Every #DB goes through a 64-bit gate whose handler counts and IRETQs.
+    func testCompatibilityModeSystemCallsSingleStepped() throws {
+        var code: [UInt8] = [0x6a, 0x23, 0x68, 0x00, 0x00, 0x09, 0x00, 0x68, 0x02, 0x01, 0x00, 0x00, 0x6a, 0x1b, 0x68, 0x00,
+                             0x01, 0x10, 0x00, 0x48, 0xcf] // push $0x23; push $0x90000; push $0x102; push $0x1b; push $user; iretq
+        code += [UInt8](repeating: 0, count: 0x80 - code.count)
+        code += [0x83, 0xf8, 0x63, 0x75, 0x01, 0xf4, 0x0f, 0x07] // CSTAR: cmp $99,%eax; jne 1f; hlt; 1: sysretl
+        code += [UInt8](repeating: 0, count: 0xc0 - code.count)
+        code += [0xff, 0x04, 0x25, 0x00, 0x00, 0x20, 0x00, 0x48, 0xcf] // #DB: incl 0x200000; iretq
+        code += [UInt8](repeating: 0, count: 0x100 - code.count)
+        // user (32-bit): push %eax; pop %eax; syscall; push %eax; pop %eax; mov $99,%eax; syscall
+        code += [0x50, 0x58, 0x0f, 0x05, 0x50, 0x58, 0xb8, 0x63, 0x00, 0x00, 0x00, 0x0f, 0x05]
+        let cpu = try SoftCPUFixture(.long64, code: code)
+        // GDT: null, kernel code 0x08, kernel data 0x10, user 32-bit code 0x18, user data 0x20.
+        let gdt: [UInt64] = [0, 0x00af_9b00_0000_ffff, 0x00cf_9300_0000_ffff, 0x00cf_fb00_0000_ffff, 0x00cf_f300_0000_ffff]
+        for (index, descriptor) in gdt.enumerated() { try cpu.machine.memory.write(descriptor, at: 0x1000 + UInt64(index) * 8) }
+        for offset in stride(from: UInt64(0), to: IdentityPageTables.size, by: 8) {
+            let address = BootLayout.pageTables + offset
+            let value = try cpu.machine.memory.read(UInt64.self, at: address)
+            if value & 1 != 0 { try cpu.machine.memory.write(value | 4, at: address) }
+        }
+        let handler = SoftCPUFixture.codeAddress + 0xc0
+        try cpu.machine.memory.write((handler & 0xffff) | 0x08 << 16 | 0x8e << 40 | (handler & 0xffff_0000) << 32, at: 0x30_0010)
+        try cpu.machine.memory.write(UInt64(0), at: 0x30_0018)
+        try cpu.machine.memory.write(UInt64(0x8_0000), at: 4) // RSP0 of the boot TSS (at 0)
+        try cpu.setSystemRegisters {
+            $0.gdt = DescriptorTableRegister(base: 0x1000, limit: 39)
+            $0.idt = DescriptorTableRegister(base: 0x30_0000, limit: 0xfff)
+            $0.cs.selector = 0x08
+            $0.ss.selector = 0x10
+            $0.efer |= ControlBits.eferSCE
+        }
+        try cpu.cpu.writeMSR(0xc000_0081, value: 0x0018_0008_0000_0000) // STAR: SYSRET base 0x18, SYSCALL CS 0x08
+        try cpu.cpu.writeMSR(0xc000_0083, value: SoftCPUFixture.codeAddress + 0x80) // CSTAR
+        var trapOffsets: [UInt64] = []
+        var outcome = SoftStepOutcome.completed
+        for _ in 0..<40 {
+            outcome = try cpu.cpu.step(instructions: 1000)
+            guard outcome == .exception(vector: 1, errorCode: nil) else { break }
+            trapOffsets.append(try cpu.cpu.generalRegisters().rip - SoftCPUFixture.codeAddress)
+            try cpu.cpu.injectException(vector: 1, errorCode: nil)
+        }
+        XCTAssertEqual(outcome, .halted)
+        // After each instruction run with TF: user push, pop; SYSCALL (TF kept) traps at CSTAR; cmp,
+        // jne (taken); SYSRET traps at the user instruction; push, pop, mov; SYSCALL; cmp, jne; HLT.
+        XCTAssertEqual(trapOffsets, [0x101, 0x102, 0x80, 0x83, 0x86, 0x104, 0x105, 0x106, 0x10b, 0x80, 0x83, 0x85])
+        XCTAssertEqual(try cpu.machine.memory.read(UInt32.self, at: 0x20_0000), UInt32(trapOffsets.count))
+        let system = try cpu.cpu.systemRegisters()
+        XCTAssertEqual(system.cs.selector, 0x08)
+        XCTAssertEqual(try cpu.cpu.generalRegisters().rsp, 0x9_0000, "SYSCALL keeps the user stack pointer")
+    }
+}

@@ -37,8 +37,21 @@ enum SSE4Families {
         specs.append(immediate(with(SSEFamilies.sse("insertps xmm, xmm/m32, imm8", 0x66, [0x0f, 0x3a, 0x21], aligned: false)) {
             $0.rmSize = { _ in .dword }
         }))
-        specs += elementMoves + crc32
+        specs += elementMoves + crc32 + sse3
         return specs.flatMap(\.templates)
+    }
+
+    /// SSE3's xmm forms (FISTTP is x87; MONITOR/MWAIT are not implemented). LDDQU and MOVDDUP's m64
+    /// need no alignment.
+    static var sse3: [ModRMSpec] {
+        let packed: [(String, UInt8, UInt8)] = [
+            ("addsubpd", 0x66, 0xd0), ("addsubps", 0xf2, 0xd0), ("haddpd", 0x66, 0x7c), ("haddps", 0xf2, 0x7c),
+            ("hsubpd", 0x66, 0x7d), ("hsubps", 0xf2, 0x7d), ("movsldup", 0xf3, 0x12), ("movshdup", 0xf3, 0x16),
+        ]
+        return packed.map { floatOperands(SSEFamilies.sse("\($0.0) xmm, xmm/m", $0.1, [0x0f, $0.2], aligned: true)) } + [
+            SSEFamilies.sse("movddup xmm, xmm/m64", 0xf2, [0x0f, 0x12], aligned: false),
+            with(SSEFamilies.sse("lddqu xmm, m128", 0xf2, [0x0f, 0xf0], aligned: false)) { $0.memoryForms = [true] },
+        ]
     }
 
     static func immediate(_ spec: ModRMSpec) -> ModRMSpec { with(spec) { $0.immediateBytes = { _ in 1 } } }
@@ -86,5 +99,51 @@ enum SSE4Families {
                 $0.sizes = OperandSize.wide(in:)
             },
         ]
+    }
+
+    /// Plants special floats (signed zeros, infinities, quiet and signalling NaNs with payloads,
+    /// denormals) in random lanes of every XMM register and of the memory operand: the random
+    /// integers of the other families almost never hit them, and NaN propagation (which operand's
+    /// payload wins) is where an implementation goes wrong.
+    static func floatOperands(_ spec: ModRMSpec) -> ModRMSpec {
+        with(spec) {
+            $0.customize = { instruction, instance, _ in
+                instruction.alsoPrepare { state, data, rng in
+                    for index in state.xmm.indices { state.xmm[index] = rng.floatLanes(state.xmm[index]) }
+                    if case let .memory(offset) = instance.operands.rmLocation {
+                        for lane in 0..<2 {
+                            let start = offset + lane * 8
+                            guard start + 8 <= data.count else { continue }
+                            let value = rng.floatLanes(data[start..<start + 8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << UInt64($1.offset * 8) })
+                            for byte in 0..<8 { data[start + byte] = UInt8(truncatingIfNeeded: value >> UInt64(byte * 8)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension SeededGenerator {
+    static let specialDoubles: [UInt64] = [
+        0, 0x8000_0000_0000_0000, 0x7ff0_0000_0000_0000, 0xfff0_0000_0000_0000, 0x7ff8_0000_0000_0000,
+        0x7ff8_0000_dead_beef, 0xfff8_0000_0000_0001, 0x7ff0_0000_0000_0001, 0xfff4_0000_0000_0002,
+        0x0000_0000_0000_0001, 0x800f_ffff_ffff_ffff, 0x3ff0_0000_0000_0000, 0x7fef_ffff_ffff_ffff,
+    ]
+    static let specialFloats: [UInt32] = [
+        0, 0x8000_0000, 0x7f80_0000, 0xff80_0000, 0x7fc0_0000, 0x7fc0_beef, 0xffc0_0001, 0x7f80_0001,
+        0xffa0_0002, 0x0000_0001, 0x807f_ffff, 0x3f80_0000, 0x7f7f_ffff,
+    ]
+
+    /// `value` with some of its double or float lanes replaced by special values.
+    mutating func floatLanes(_ value: UInt64) -> UInt64 {
+        guard chance(0.6) else { return value }
+        if chance(0.5) { return pick(Self.specialDoubles) }
+        var result = value
+        for lane in 0..<2 where chance(0.6) {
+            let shift = UInt64(lane * 32)
+            result = result & ~(0xffff_ffff << shift) | UInt64(pick(Self.specialFloats)) << shift
+        }
+        return result
     }
 }

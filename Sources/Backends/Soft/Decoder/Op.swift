@@ -59,6 +59,8 @@ enum Op: UInt16 {
     case sseBinaryImmediate, sseBlendVariable, ptest, ssePackedExtend, sseExtract, sseInsert, insertps, crc32
     // SSE floating point: imm2 = format (0 ps, 1 pd, 2 ss, 3 sd); see FPU-SSE/SSEFloatingPoint.swift
     case sseFloat, sseCompareOrdered, sseConvert
+    // SSE3: see FPU-SSE/SSE3FloatingPoint.swift
+    case sseHorizontalFloat, sseDuplicate
 }
 
 extension Op {

@@ -37,7 +37,7 @@ enum SSE4Families {
         specs.append(immediate(with(SSEFamilies.sse("insertps xmm, xmm/m32, imm8", 0x66, [0x0f, 0x3a, 0x21], aligned: false)) {
             $0.rmSize = { _ in .dword }
         }))
-        specs += elementMoves + crc32 + sse3
+        specs += elementMoves + crc32 + sse3 + stringCompares
         return specs.flatMap(\.templates)
     }
 
@@ -99,6 +99,31 @@ enum SSE4Families {
                 $0.sizes = OperandSize.wide(in:)
             },
         ]
+    }
+
+    /// PCMPESTRM/I and PCMPISTRM/I. Random operands would almost never hold a zero element, an equal
+    /// pair or a short explicit length, so the operands come from a small alphabet with zeros and
+    /// sign-boundary values, and RAX/RDX are small signed lengths (sometimes huge ones).
+    static var stringCompares: [ModRMSpec] {
+        [("pcmpestrm", UInt8(0x60)), ("pcmpestri", 0x61), ("pcmpistrm", 0x62), ("pcmpistri", 0x63)].map { mnemonic, opcode in
+            with(immediate(SSEFamilies.sse("\(mnemonic) xmm, xmm/m, imm8", 0x66, [0x0f, 0x3a, opcode], aligned: false))) {
+                $0.customize = { instruction, instance, _ in
+                    instruction.alsoPrepare { state, data, rng in
+                        let alphabet: [UInt8] = [0, 0x61, 0x62, 0x63, 0x7f, 0x80, 0xff, 0x01]
+                        func text(_ rng: inout SeededGenerator) -> UInt64 {
+                            (0..<8).reduce(UInt64(0)) { $0 | UInt64(rng.pick(alphabet)) << UInt64($1 * 8) }
+                        }
+                        for index in state.xmm.indices where rng.chance(0.8) { state.xmm[index] = text(&rng) }
+                        if case let .memory(offset) = instance.operands.rmLocation {
+                            for byte in offset..<min(offset + 16, data.count) where rng.chance(0.8) { data[byte] = rng.pick(alphabet) }
+                        }
+                        for register in [0, 2] {
+                            state.gpr[register] = rng.chance(0.9) ? UInt64(bitPattern: Int64(rng.below(41)) - 20) : rng.next()
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Plants special floats (signed zeros, infinities, quiet and signalling NaNs with payloads,

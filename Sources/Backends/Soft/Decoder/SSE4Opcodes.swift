@@ -78,6 +78,10 @@ extension Decoder {
             ins.op = .sseInsert; ins.sub = opcode == 0x20 ? 1 : (rexW ? 8 : 4)
         case 0x21:
             ins.op = .insertps
+        case 0x60...0x63:
+            // PCMPESTRM, PCMPESTRI, PCMPISTRM, PCMPISTRI (SSE4.2): sub bit 0 = index, bit 1 = implicit
+            // lengths; REX.W makes the explicit lengths RAX/RDX.
+            ins.op = .sseStringCompare; ins.sub = opcode - 0x60; ins.imm2 = rexW ? 1 : 0
         default:
             return undefined()
         }

@@ -219,6 +219,7 @@ extension CPUCore {
         case .sseInsert: try sseInsert(ins)
         case .insertps: try insertps(ins)
         case .crc32: try crc32(ins)
+        case .sseStringCompare: try sseStringCompare(ins)
         case .sseHorizontalFloat: try sseHorizontalFloat(ins)
         case .sseDuplicate: try sseDuplicate(ins)
         case .sseShuffle: try sseShuffle(ins)

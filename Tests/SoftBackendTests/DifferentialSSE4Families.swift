@@ -38,6 +38,13 @@ enum SSE4Families {
             $0.rmSize = { _ in .dword }
         }))
         specs += elementMoves + crc32 + sse3 + stringCompares
+        for (mnemonic, opcode) in [("roundps", UInt8(0x08)), ("roundpd", 0x09), ("dpps", 0x40), ("dppd", 0x41)] {
+            specs.append(floatOperands(immediate(SSEFamilies.sse("\(mnemonic) xmm, xmm/m, imm8", 0x66, [0x0f, 0x3a, opcode], aligned: true))))
+        }
+        for (mnemonic, opcode, size) in [("roundss", UInt8(0x0a), OperandSize.dword), ("roundsd", 0x0b, .qword)] {
+            specs.append(floatOperands(immediate(with(SSEFamilies.sse("\(mnemonic) xmm, xmm/m\(size.bits), imm8", 0x66,
+                                                                      [0x0f, 0x3a, opcode], aligned: false)) { $0.rmSize = { _ in size } })))
+        }
         return specs.flatMap(\.templates)
     }
 

@@ -63,6 +63,8 @@ enum Op: UInt16 {
     case sseFloat, sseCompareOrdered, sseConvert
     // SSE3: see FPU-SSE/SSE3FloatingPoint.swift
     case sseHorizontalFloat, sseDuplicate
+    // SSE4.1 floating point: see FPU-SSE/SSE41FloatingPoint.swift
+    case sseRound, sseDotProduct
 }
 
 extension Op {

@@ -66,6 +66,12 @@ extension Decoder {
         ins.size = 16
         try readModRM()
         switch opcode {
+        case 0x08...0x0b:
+            // ROUNDPS, ROUNDPD, ROUNDSS, ROUNDSD: imm2 = format (0 ps, 1 pd, 2 ss, 3 sd).
+            ins.op = .sseRound; ins.imm2 = UInt16(opcode - 0x08)
+        case 0x40, 0x41:
+            // DPPS, DPPD: imm2 = 0 single, 1 double.
+            ins.op = .sseDotProduct; ins.imm2 = UInt16(opcode - 0x40)
         case 0x0c...0x0f, 0x42:
             ins.op = .sseBinaryImmediate
             ins.sub = opcode == 0x42 ? SSE3A.mpsadbw : opcode - 0x0c

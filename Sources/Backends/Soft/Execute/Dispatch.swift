@@ -220,6 +220,8 @@ extension CPUCore {
         case .insertps: try insertps(ins)
         case .crc32: try crc32(ins)
         case .sseStringCompare: try sseStringCompare(ins)
+        case .sseRound: try sseRound(ins)
+        case .sseDotProduct: try sseDotProduct(ins)
         case .sseHorizontalFloat: try sseHorizontalFloat(ins)
         case .sseDuplicate: try sseDuplicate(ins)
         case .sseShuffle: try sseShuffle(ins)

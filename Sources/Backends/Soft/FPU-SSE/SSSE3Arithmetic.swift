@@ -44,9 +44,9 @@ extension CPUCore {
                 result[lane] = Int16(truncatingIfNeeded: ((product >> 14) + 1) >> 1)
             }
             return vector(result)
-        case SSSE3.psignb: return vector(signed(unsafeBitCast(a, to: SIMD16<Int8>.self), unsafeBitCast(b, to: SIMD16<Int8>.self)))
-        case SSSE3.psignw: return vector(signed(unsafeBitCast(a, to: SIMD8<Int16>.self), unsafeBitCast(b, to: SIMD8<Int16>.self)))
-        case SSSE3.psignd: return vector(signed(unsafeBitCast(a, to: SIMD4<Int32>.self), unsafeBitCast(b, to: SIMD4<Int32>.self)))
+        case SSSE3.psignb: return vector(negatedBySign(unsafeBitCast(a, to: SIMD16<Int8>.self), unsafeBitCast(b, to: SIMD16<Int8>.self)))
+        case SSSE3.psignw: return vector(negatedBySign(unsafeBitCast(a, to: SIMD8<Int16>.self), unsafeBitCast(b, to: SIMD8<Int16>.self)))
+        case SSSE3.psignd: return vector(negatedBySign(unsafeBitCast(a, to: SIMD4<Int32>.self), unsafeBitCast(b, to: SIMD4<Int32>.self)))
         case SSSE3.pabsb: return vector(magnitude(unsafeBitCast(b, to: SIMD16<Int8>.self)))
         case SSSE3.pabsw: return vector(magnitude(unsafeBitCast(b, to: SIMD8<Int16>.self)))
         default: return vector(magnitude(unsafeBitCast(b, to: SIMD4<Int32>.self)))
@@ -56,7 +56,7 @@ extension CPUCore {
     static func saturatedWord(_ value: Int32) -> Int16 { Int16(clamping: value) }
 
     /// PSIGN: each element negated, zeroed or kept as the source element is negative, zero or positive.
-    private static func signed<T: SIMD>(_ x: T, _ y: T) -> T where T.Scalar: FixedWidthInteger & SignedInteger {
+    private static func negatedBySign<T: SIMD>(_ x: T, _ y: T) -> T where T.Scalar: FixedWidthInteger & SignedInteger {
         var result = x
         for lane in 0..<x.scalarCount {
             result[lane] = y[lane] < 0 ? 0 &- x[lane] : (y[lane] == 0 ? 0 : x[lane])

@@ -56,7 +56,7 @@ enum MoveFamilies {
                 $0.digit = 0
             })
         }
-        return specs.flatMap(\.templates) + signExtensionTemplates + immediateMoveTemplates
+        return specs.flatMap(\.templates) + signExtensionTemplates + immediateMoveTemplates + flagByteTemplates
     }
 
     /// CMPXCHG stores only when the accumulator equals the destination: make that happen half the time.
@@ -89,6 +89,14 @@ enum MoveFamilies {
                     return Instruction(name: name, form: form)
                 }
             }
+        }
+    }
+
+    /// LAHF (9F) and SAHF (9E), also in 64-bit mode, where they exist only with CPUID
+    /// 0x80000001:ECX.LAHF-SAHF (part of x86-64-v2; SDM vol. 2, LAHF).
+    static var flagByteTemplates: [InstructionTemplate] {
+        [(UInt8(0x9f), "lahf"), (0x9e, "sahf")].map { opcode, name in
+            InstructionTemplate(name, modes: ExecutionMode.allCases) { _, _ in Instruction(name: name, form: InstructionForm(opcode: [opcode])) }
         }
     }
 

@@ -61,6 +61,8 @@ public struct CPUIDModel: Equatable, Sendable {
     }
 
     public enum Leaf1ECX {
+        public static let sse3: UInt32 = 1 << 0, ssse3: UInt32 = 1 << 9
+        public static let sse41: UInt32 = 1 << 19, sse42: UInt32 = 1 << 20
         public static let cx16: UInt32 = 1 << 13, x2apic: UInt32 = 1 << 21, movbe: UInt32 = 1 << 22
         public static let popcnt: UInt32 = 1 << 23, tscDeadline: UInt32 = 1 << 24, xsave: UInt32 = 1 << 26
         public static let osxsave: UInt32 = 1 << 27, hypervisor: UInt32 = 1 << 31

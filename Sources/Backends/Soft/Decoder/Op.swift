@@ -60,8 +60,16 @@ enum Op: UInt16 {
     case sseMoveLoad, sseMoveStore, sseMoveRegReg, sseScalarLoad, sseScalarStore, sseMoveLowHigh
     case movdToXMM, movdFromXMM, movqToXMM, movqStore
     case sseBinary, sseShuffle, sseShiftImm, pmovmskb, pextrw, pinsrw
+    // SSSE3/SSE4.1 beyond `sseBinary`: see FPU-SSE/SSE4Integer.swift; CRC32 (SSE4.2) in Execute/Integer
+    case sseBinaryImmediate, sseBlendVariable, ptest, ssePackedExtend, sseExtract, sseInsert, insertps, crc32
+    // PCMPESTRI/M, PCMPISTRI/M: see FPU-SSE/SSE42StringCompare.swift
+    case sseStringCompare
     // SSE floating point: imm2 = format (0 ps, 1 pd, 2 ss, 3 sd); see FPU-SSE/SSEFloatingPoint.swift
     case sseFloat, sseCompareOrdered, sseConvert
+    // SSE3: see FPU-SSE/SSE3FloatingPoint.swift
+    case sseHorizontalFloat, sseDuplicate
+    // SSE4.1 floating point: see FPU-SSE/SSE41FloatingPoint.swift
+    case sseRound, sseDotProduct
 }
 
 extension Op {

@@ -74,6 +74,20 @@ extension Decoder {
             } else {
                 try sseMove(load: opcode == 0x10, memory: memory, aligned: false)
             }
+        case 0x12 where f3 || f2, 0x16 where f3:
+            // MOVSLDUP (F3 12), MOVSHDUP (F3 16), MOVDDUP (F2 12): SSE3.
+            try readModRM()
+            ins.op = .sseDuplicate; ins.sub = f2 ? 2 : (opcode == 0x16 ? 1 : 0)
+        case 0x7c, 0x7d, 0xd0:
+            // HADDPD/HADDPS, HSUBPD/HSUBPS, ADDSUBPD/ADDSUBPS (66 = pd, F2 = ps): SSE3.
+            guard p66 || f2 else { return undefined() }
+            try readModRM()
+            ins.op = .sseHorizontalFloat; ins.imm2 = p66 ? 1 : 0
+            ins.sub = opcode == 0xd0 ? 0 : (opcode == 0x7c ? 1 : 2)
+        case 0xf0:
+            // LDDQU xmm, m128 (F2): an unaligned load.
+            guard f2, try readModRM() else { return undefined() }
+            ins.op = .sseMoveLoad; ins.sub = 0
         case 0x12, 0x13, 0x16, 0x17:
             guard !f3 && !f2 else { return undefined() }
             let memory = try readModRM()

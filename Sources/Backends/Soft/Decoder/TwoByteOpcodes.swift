@@ -42,6 +42,10 @@ extension Decoder {
         case 0x35: ins.op = .sysexit; ins.size = rexW ? 8 : 4
         case 0x38:
             try decodeThreeByte38(try next())
+        case 0x3a:
+            let third = try next()
+            ins.opcodeBytes = 0x0f3a00 | UInt32(third)
+            try decodeSSE3A(third)
         case 0x40...0x4f:
             ins.size = operandSize()
             try readModRM()
@@ -173,12 +177,24 @@ extension Decoder {
         }
     }
 
-    /// MOVBE (0F 38 F0/F1); the rest of the 0F 38 map is not implemented.
+    /// The 0F 38 map (SDM vol. 2, table A-4): MOVBE (no prefix, F0/F1), CRC32 (F2, F0/F1) and the
+    /// 66-prefixed SSSE3/SSE4 xmm forms in `SSEOpcodes.swift`.
     private mutating func decodeThreeByte38(_ opcode: UInt8) throws(DecodeError) {
         ins.opcodeBytes = 0x0f3800 | UInt32(opcode)
-        guard opcode == 0xf0 || opcode == 0xf1, repPrefix == 0 else { return undefined() }
-        ins.size = operandSize()
-        guard try readModRM() else { return undefined() }
-        ins.op = opcode == 0xf0 ? .movbeLoad : .movbeStore
+        switch (opcode, repPrefix) {
+        case (0xf0, 0), (0xf1, 0):
+            ins.size = operandSize()
+            guard try readModRM() else { return undefined() }
+            ins.op = opcode == 0xf0 ? .movbeLoad : .movbeStore
+        case (0xf0, 0xf2), (0xf1, 0xf2):
+            // CRC32 r32/r64, r/m8 (F0) or r/m16/32/64 (F1): size is the source's; F2 is mandatory here.
+            ins.prefixes &= ~(DecodedInstruction.repz | DecodedInstruction.repnz)
+            ins.size = opcode == 0xf0 ? 1 : operandSize()
+            try readModRM(byteOperands: opcode == 0xf0)
+            ins.reg = modrmReg | ((rex & 4) << 1) // the destination is r32/r64 even for an r/m8 source
+            ins.op = .crc32
+        default:
+            try decodeSSE38(opcode)
+        }
     }
 }

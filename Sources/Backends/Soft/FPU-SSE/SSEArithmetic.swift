@@ -43,6 +43,7 @@ extension CPUCore {
         case S.or: return a | b
         case S.xor: return a ^ b
         case S.punpcklbw...S.punpckhqdq: return unpack(operation, a, b)
+        case Decoder.SSE38.first...Decoder.SSE38.last: return packed38(operation, a, b)
         default: return widePacked(operation, a, b)
         }
     }

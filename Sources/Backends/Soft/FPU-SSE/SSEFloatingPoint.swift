@@ -2,10 +2,10 @@
 /// instructions compiled C uses for float and double. Results use the host's IEEE arithmetic with
 /// round-to-nearest; MXCSR.RC applies to CVTSx2SI; exception flags and FTZ/DAZ are not modelled.
 extension CPUCore {
-    private enum Format { static let ps: UInt16 = 0, pd: UInt16 = 1, ss: UInt16 = 2, sd: UInt16 = 3 }
+    enum Format { static let ps: UInt16 = 0, pd: UInt16 = 1, ss: UInt16 = 2, sd: UInt16 = 3 }
 
     /// The source operand: a register, or 4/8 bytes (scalar) or an aligned 16 (packed) from memory.
-    private mutating func floatSource(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) -> Vector {
+    mutating func floatSource(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) -> Vector {
         let i = ins.pointee
         guard i.isMemory else { return xmmValue(i.rm) }
         switch i.imm2 {
@@ -104,7 +104,7 @@ extension CPUCore {
     }
 
     /// MXCSR.RC (SDM vol. 1, 10.2.3.3).
-    private var roundingRule: FloatingPointRoundingRule {
+    var roundingRule: FloatingPointRoundingRule {
         switch (mxcsr >> 13) & 3 {
         case 0: return .toNearestOrEven
         case 1: return .down

@@ -24,7 +24,8 @@ final class GuestComparisonTests: XCTestCase {
     func testCommandLineReachesGuest() throws {
         let result = try runOnKVM("hello", ["--append", "console=ttyS0 answer=42"])
         XCTAssertEqual(result.status, 1, result.standardError)
-        XCTAssertTrue(result.standardOutput.contains("cmdline: console=ttyS0 answer=42\n"), result.standardOutput)
+        let expected = "cmdline: \(try GuestKernels.path("hello")) console=ttyS0 answer=42\n"
+        XCTAssertTrue(result.standardOutput.contains(expected), result.standardOutput)
     }
     func testMemcpy() throws { try check(Expectation(guest: "memcpy", append: "n=65536", computeBound: true)) }
     func testCRC32() throws { try check(Expectation(guest: "crc32", append: "n=16384", computeBound: true)) }

@@ -28,14 +28,16 @@ final class MultibootLoaderTests: LoaderTestCase {
     }
 
     func testInformationStructureDescribesMemoryCommandLineAndLoader() throws {
-        _ = try load(try write(multibootKernel()), commandLine: "console=ttyS0 n=5")
+        let kernelPath = try write(multibootKernel())
+        _ = try load(kernelPath, commandLine: "console=ttyS0 n=5")
         let info = BootLayout.bootInfo
         let flags = try u32(info)
         XCTAssertEqual(flags, 1 << 0 | 1 << 2 | 1 << 3 | 1 << 6 | 1 << 9)
         XCTAssertEqual(try u32(info + 4), 639, "mem_lower")
         XCTAssertEqual(try u32(info + 8), UInt32((Self.memorySize - 0x10_0000) / 1024), "mem_upper")
         XCTAssertEqual(UInt64(try u32(info + 16)), BootLayout.commandLine)
-        XCTAssertEqual(try string(at: BootLayout.commandLine), "console=ttyS0 n=5")
+        XCTAssertEqual(try string(at: BootLayout.commandLine), "\(kernelPath) console=ttyS0 n=5",
+                       "the kernel's path first, as GRUB and QEMU pass it")
         XCTAssertEqual(try string(at: UInt64(try u32(info + 64))), "vmm")
     }
 

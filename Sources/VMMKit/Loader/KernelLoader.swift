@@ -16,12 +16,8 @@ public enum KernelLoader {
     }
 
     /// `load` with its error type spelled out, against guest memory alone.
-    static func loadKernel(at path: String, into memory: GuestMemory, commandLine: String,
+    static func loadKernel(at path: String, into memory: GuestMemory, commandLine appendText: String,
                            modules modulePaths: [String]) throws(KernelLoadError) -> LoadedKernel {
-        let commandLineBytes = commandLine.utf8.count
-        guard commandLineBytes < BootLayout.commandLineLimit else {
-            throw .commandLineTooLong(path: path, length: commandLineBytes, limit: BootLayout.commandLineLimit)
-        }
         // The boot areas vmm writes (GDT, page tables, boot information, stack) all lie below stackTop.
         let lowRAMEnd = memory.regions.first { $0.guestBase == 0 && $0.kind == .ram }?.guestEnd ?? 0
         guard lowRAMEnd >= BootLayout.stackTop else {
@@ -29,6 +25,11 @@ public enum KernelLoader {
         }
         let file = try ELFFile(path: path)
         let (format, image) = try identify(file)
+        let commandLine = bootCommandLine(appendText, for: format, kernelPath: path)
+        let commandLineBytes = commandLine.utf8.count
+        guard commandLineBytes < BootLayout.commandLineLimit else {
+            throw .commandLineTooLong(path: path, length: commandLineBytes, limit: BootLayout.commandLineLimit)
+        }
         try image.validate(in: memory)
         if format == .elf32 || format == .multiboot || format == .pvh {
             guard image.entry <= UInt64(UInt32.max) else { throw .entryAbove4GiB(path: path, entry: image.entry) }
@@ -68,6 +69,15 @@ public enum KernelLoader {
             throw .writeFailed(path: path, detail: error.description)
         }
         return LoadedKernel(format: format, bootState: bootState, entry: image.entry)
+    }
+
+    /// The command line the kernel receives. A Multiboot loader passes the kernel's own path first,
+    /// as GRUB and QEMU do ("PATH APPEND", with the space even when APPEND is empty), so a kernel
+    /// that reads argv[0] from it sees the arguments where it expects them (Multiboot spec 0.6.96
+    /// section 3.3 leaves the content to the loader; this is the convention kernels are written
+    /// for). PVH (QEMU passes only the append text there) and plain ELF get the text as given.
+    private static func bootCommandLine(_ appendText: String, for format: KernelFormat, kernelPath: String) -> String {
+        format == .multiboot ? kernelPath + " " + appendText : appendText
     }
 
     /// The kernel's boot protocol and the image it describes.

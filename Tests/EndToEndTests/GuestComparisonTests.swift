@@ -27,6 +27,11 @@ final class GuestComparisonTests: XCTestCase {
         let expected = "cmdline: \(try GuestKernels.path("hello")) console=ttyS0 answer=42\n"
         XCTAssertTrue(result.standardOutput.contains(expected), result.standardOutput)
     }
+    /// A Multiboot kernel linked at 64 KiB, over vmm's standard boot information area: vmm puts its
+    /// boot structures elsewhere (`BootLayout.choose`) and the guest runs as under QEMU TCG.
+    func testMultibootKernelLinkedInConventionalMemory() throws {
+        try InterruptGuests.checkAgainstQEMU(InterruptGuests.Run(guest: "lowload", append: "answer=42"))
+    }
     func testMemcpy() throws { try check(Expectation(guest: "memcpy", append: "n=65536", computeBound: true)) }
     func testCRC32() throws { try check(Expectation(guest: "crc32", append: "n=16384", computeBound: true)) }
     func testSieve() throws { try check(Expectation(guest: "sieve", append: "n=20000", computeBound: true)) }

@@ -33,7 +33,7 @@ final class SoftRobustnessTests: XCTestCase {
             for keyPath in [\GeneralRegisters.rax, \.rbx, \.rcx, \.rdx, \.rsi, \.rdi, \.rbp, \.r8, \.r9] {
                 registers[keyPath: keyPath] = random.next() % 3 == 0 ? random.next() : random.next() % 0x4000
             }
-            registers.rsp = mode == .real16 ? 0x7000 : BootLayout.stackTop
+            registers.rsp = mode == .real16 ? 0x7000 : BootLayout.standard.stackTop
             try cpu.cpu.setGeneralRegisters(registers)
             _ = try cpu.cpu.step(instructions: 50)
             outcomes += 1

@@ -34,7 +34,11 @@ struct VMMOptions: ParsableCommand {
     @Option(help: ArgumentHelp("Number of vCPUs (1-64).", valueName: "n"))
     var cpus = "1"
 
-    @Option(help: ArgumentHelp("Kernel command line.", valueName: "text"))
+    /// `.unconditional`: the next word is the value even when it starts with '-' (a command line
+    /// such as "-s" or "--verbose" is the kernel's business, not an unknown vmm option).
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Kernel command line (a Multiboot kernel gets its own path in front, as from QEMU and GRUB).",
+                               valueName: "text"))
     var append = ""
 
     @Option(help: ArgumentHelp("Initial ramdisk, passed as the first boot module.", valueName: "file"))

@@ -57,6 +57,14 @@ final class CommandLineErrorTests: XCTestCase {
         try expectRejection(["--serial", "tcp:4444", try GuestKernels.path("hello")], mentioning: ["tcp:4444"])
     }
 
+    /// A kernel command line may start with '-': the word after --append is its value, not an option.
+    func testAppendValueStartingWithDash() throws {
+        let kernel = try GuestKernels.path("hello")
+        let result = try EndToEnd.vmm(["--backend", "soft", "--append", "-s --verbose", kernel], timeout: 120)
+        XCTAssertEqual(result.status, 1, result.standardError)
+        XCTAssertTrue(result.standardOutput.contains("cmdline: \(kernel) -s --verbose\n"), result.standardOutput)
+    }
+
     func testListingsNeedNoKernel() throws {
         let devices = try EndToEnd.vmm(["--list-devices"], timeout: 30)
         XCTAssertEqual(devices.status, 0)

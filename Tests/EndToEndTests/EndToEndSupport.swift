@@ -43,13 +43,13 @@ enum EndToEnd {
     }
 
     /// Masks the lines that describe the boot loader or the host rather than the guest, where vmm and
-    /// QEMU legitimately differ: QEMU's Multiboot loader puts the kernel path in front of the command
-    /// line, its firmware reserves memory (ACPI tables, more e820 entries) that vmm does not, and
-    /// cycle counts are timings.
+    /// QEMU legitimately differ: QEMU's firmware reserves memory (ACPI tables, more e820 entries) that
+    /// vmm does not, and cycle counts are timings. The command line is compared: both pass a
+    /// Multiboot kernel "PATH APPEND".
     static func maskingLoaderDetails(_ output: String) -> [String] {
         output.split(separator: "\n", omittingEmptySubsequences: false).map { line in
             let text = line.trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
-            for prefix in ["cmdline:", "mem_upper:", "start_info version", "cycles:"] where text.hasPrefix(prefix) {
+            for prefix in ["mem_upper:", "start_info version", "cycles:"] where text.hasPrefix(prefix) {
                 return prefix + " <loader detail>"
             }
             return text

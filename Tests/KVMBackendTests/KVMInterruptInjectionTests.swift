@@ -17,7 +17,7 @@ final class KVMInterruptInjectionTests: XCTestCase {
         try machine.memory.write(X86.out(TestLayout.testPorts, al: Self.vector) + X86.hlt, at: handler)
         try writeInterruptGate(machine.memory, vector: Self.vector, handler: UInt32(handler))
         // Delivery pushes EFLAGS, CS and EIP: the stack must be in RAM.
-        machine.bootState.general.rsp = BootLayout.stackTop
+        machine.bootState.general.rsp = BootLayout.standard.stackTop
         machine.bootState.system.idt = DescriptorTableRegister(base: TestLayout.idt, limit: UInt16(Self.vector) * 8 + 7)
         let controller = OneInterruptController(vector: Self.vector)
         machine.interruptController = controller

@@ -46,7 +46,7 @@ final class BadGuestTests: XCTestCase {
         let idt: UInt64 = 0x30_0000
         let outcome = try run([0x0f, 0x0b], {
             var state = BootState.flatProtectedMode(entry: UInt32(Self.code), eax: 0, ebx: 0)
-            state.general.rsp = BootLayout.stackTop
+            state.general.rsp = BootLayout.standard.stackTop
             state.system.idt = DescriptorTableRegister(base: idt, limit: 256 * 8 - 1)
             return state
         }(), timeout: 1) { machine in

@@ -23,7 +23,7 @@ final class SoftCPUFixture {
             state = BootState.longMode(entry: Self.codeAddress)
         case .protected32:
             var flat = BootState.flatProtectedMode(entry: UInt32(Self.codeAddress), eax: 0, ebx: 0)
-            flat.general.rsp = BootLayout.stackTop
+            flat.general.rsp = BootLayout.standard.stackTop
             state = flat
         case .real16:
             var real = BootState()

@@ -163,7 +163,7 @@ final class SoftIntegerTests: XCTestCase {
         let registers = try cpu.step(27)
         XCTAssertEqual(registers.rax, 56)
         XCTAssertEqual(registers.rip, SoftCPUFixture.codeAddress + UInt64(code.count))
-        XCTAssertEqual(registers.rsp, BootLayout.stackTop)
+        XCTAssertEqual(registers.rsp, BootLayout.standard.stackTop)
         XCTAssertEqual(cpu.cpu.instructionsRetired, 27)
     }
 

@@ -33,7 +33,7 @@ final class SoftRobustnessTests: XCTestCase {
             for keyPath in [\GeneralRegisters.rax, \.rbx, \.rcx, \.rdx, \.rsi, \.rdi, \.rbp, \.r8, \.r9] {
                 registers[keyPath: keyPath] = random.next() % 3 == 0 ? random.next() : random.next() % 0x4000
             }
-            registers.rsp = mode == .real16 ? 0x7000 : BootLayout.stackTop
+            registers.rsp = mode == .real16 ? 0x7000 : BootLayout.standard.stackTop
             // A random POPF or IRET may have left TF set; each run starts without single-stepping, so
             // that a trap after every instruction does not starve the instruction count checked below.
             registers.rflags &= ~UInt64(0x100)

@@ -12,11 +12,11 @@ final class SoftSystemTests: XCTestCase {
         try cpu.writeInterruptGate(vector: 0x20, handler: SoftCPUFixture.codeAddress + 8)
         var registers = try cpu.step(1)
         XCTAssertEqual(registers.rip, SoftCPUFixture.codeAddress + 8)
-        XCTAssertEqual(registers.rsp, BootLayout.stackTop - 40, "SS, RSP, RFLAGS, CS, RIP pushed")
+        XCTAssertEqual(registers.rsp, BootLayout.standard.stackTop - 40, "SS, RSP, RFLAGS, CS, RIP pushed")
         XCTAssertEqual(try cpu.machine.memory.read(UInt64.self, at: registers.rsp), SoftCPUFixture.codeAddress + 2)
         registers = try cpu.step(3)
         XCTAssertEqual([registers.rax, registers.rbx], [2, 1])
-        XCTAssertEqual(registers.rsp, BootLayout.stackTop)
+        XCTAssertEqual(registers.rsp, BootLayout.standard.stackTop)
         XCTAssertEqual(try cpu.cpu.step(instructions: 1), .halted)
     }
 
@@ -30,7 +30,7 @@ final class SoftSystemTests: XCTestCase {
 
         // movl $1,0x400000 with the 2 MiB page at 4 MiB read-only and CR0.WP set: present + write.
         let readOnly = try SoftCPUFixture(.long64, code: [0xc7, 0x04, 0x25, 0x00, 0x00, 0x40, 0x00, 0x01, 0x00, 0x00, 0x00])
-        let entry = BootLayout.pageTables + 0x2000 + 2 * 8
+        let entry = BootLayout.standard.pageTables + 0x2000 + 2 * 8
         try readOnly.machine.memory.write(try readOnly.machine.memory.read(UInt64.self, at: entry) & ~2, at: entry)
         XCTAssertEqual(try readOnly.cpu.step(instructions: 1), .exception(vector: 14, errorCode: 3))
         XCTAssertEqual(try readOnly.cpu.systemRegisters().cr2, 0x40_0000)
@@ -38,7 +38,7 @@ final class SoftSystemTests: XCTestCase {
 
     func testAccessedAndDirtyBitsAreSet() throws {
         let cpu = try SoftCPUFixture(.long64, code: [0xc7, 0x04, 0x25, 0x00, 0x00, 0x40, 0x00, 0x01, 0x00, 0x00, 0x00])
-        let entry = BootLayout.pageTables + 0x2000 + 2 * 8
+        let entry = BootLayout.standard.pageTables + 0x2000 + 2 * 8
         try cpu.step(1)
         XCTAssertEqual(try cpu.machine.memory.read(UInt64.self, at: entry) & 0x60, 0x60)
     }
@@ -57,7 +57,7 @@ final class SoftSystemTests: XCTestCase {
         for (index, descriptor) in gdt.enumerated() { try cpu.machine.memory.write(descriptor, at: 0x1000 + UInt64(index) * 8) }
         // User-accessible identity map: set U/S in the PML4, PDPT and directory entries.
         for offset in stride(from: UInt64(0), to: IdentityPageTables.size, by: 8) {
-            let address = BootLayout.pageTables + offset
+            let address = BootLayout.standard.pageTables + offset
             let value = try cpu.machine.memory.read(UInt64.self, at: address)
             if value & 1 != 0 { try cpu.machine.memory.write(value | 4, at: address) }
         }
@@ -129,7 +129,7 @@ final class SoftSystemTests: XCTestCase {
         XCTAssertEqual(registers.rcx, 0x1234)
         XCTAssertEqual(registers.rdx, 0x56)
         XCTAssertEqual(registers.rsi, 0x1234_5728)
-        XCTAssertEqual(registers.rsp, BootLayout.stackTop)
+        XCTAssertEqual(registers.rsp, BootLayout.standard.stackTop)
     }
 
     func testCPUIDVendorAndMSRs() throws {
@@ -203,7 +203,7 @@ final class SoftSystemTests: XCTestCase {
                              0x22, 0xd8, 0x8b, 0x0c, 0x25, 0x00, 0x00, 0x20, 0x00, 0xf4]
         func refills(cacheEnabled: Bool) throws -> UInt64 {
             let cpu = try SoftCPUFixture(.long64, code: code)
-            let pml4 = try cpu.machine.memory.read(UInt64.self, at: BootLayout.pageTables)
+            let pml4 = try cpu.machine.memory.read(UInt64.self, at: BootLayout.standard.pageTables)
             try cpu.machine.memory.write(pml4, at: 0x3_0000) // a second PML4 sharing the same lower levels
             cpu.cpu.cr3CacheEnabled = cacheEnabled
             XCTAssertEqual(try cpu.cpu.step(instructions: 20), .halted)
@@ -223,7 +223,7 @@ final class SoftSystemTests: XCTestCase {
                              0x48, 0xc7, 0x04, 0x25, 0x08, 0xb0, 0x00, 0x00, 0x83, 0x00, 0x40, 0x00,
                              0x0f, 0x20, 0xd8, 0x0f, 0x22, 0xd8,
                              0x8b, 0x14, 0x25, 0x00, 0x00, 0x20, 0x00, 0xf4]
-        XCTAssertEqual(BootLayout.pageTables + 0x2000 + 8, 0xb008, "the first page directory's second entry")
+        XCTAssertEqual(BootLayout.standard.pageTables + 0x2000 + 8, 0xb008, "the first page directory's second entry")
         for cacheEnabled in [true, false] {
             let cpu = try SoftCPUFixture(.long64, code: code)
             cpu.cpu.cr3CacheEnabled = cacheEnabled

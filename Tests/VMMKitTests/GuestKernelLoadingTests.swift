@@ -24,6 +24,6 @@ final class GuestKernelLoadingTests: XCTestCase {
     func testPVHGuest() throws {
         let kernel = try load("pvh64")
         XCTAssertEqual(kernel.format, .pvh)
-        XCTAssertEqual(kernel.bootState.general.rbx, BootLayout.bootInfo)
+        XCTAssertEqual(kernel.bootState.general.rbx, BootLayout.standard.bootInfo)
     }
 }

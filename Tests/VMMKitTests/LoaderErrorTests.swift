@@ -94,15 +94,22 @@ final class LoaderErrorTests: LoaderTestCase {
         guard case .segmentsOverlap = expectFailure(path) else { return XCTFail("wrong error") }
     }
 
-    func testSegmentOverTheBootInformation() throws {
-        let path = try write(kernel([.init(at: 0xf000, data: Self.body(), memorySize: 0x2000)], entry: 0xf000))
-        guard case let .overlapsBootArea(_, _, _, area) = expectFailure(path) else { return XCTFail("wrong error") }
-        XCTAssertEqual(area, "boot information")
+    func testLowKernelMovesTheBootInformationAndGDT() throws {
+        let path = try write(kernel([.init(at: 0x400, data: TestELF.multibootHeader() + Self.body(), memorySize: 0x1_2000)],
+                                    entry: 0x400 + 12))
+        let loaded = try load(path)
+        let image = 0x400..<UInt64(0x1_2400)
+        XCTAssertFalse(BootArea.gdt.range(in: loaded.layout).overlaps(image))
+        XCTAssertFalse(BootArea.bootInfo.range(in: loaded.layout).overlaps(image))
+        XCTAssertEqual(loaded.bootState.general.rbx, loaded.layout.bootInfo, "EBX points at the moved Multiboot info")
+        XCTAssertEqual(loaded.bootState.system.gdt.base, loaded.layout.gdt)
+        XCTAssertEqual(try u64(loaded.layout.gdt + 16), BootGDT.descriptors[2], "boot GDT written where GDTR points")
     }
 
-    func testSegmentOverTheBootGDT() throws {
-        let path = try write(kernel([.init(at: 0x400, data: Self.body(), memorySize: 0x200)], entry: 0x400))
-        guard case .overlapsBootArea = expectFailure(path) else { return XCTFail("wrong error") }
+    func testKernelCoveringConventionalMemoryIsRefused() throws {
+        let path = try write(kernel([.init(at: 0x1000, data: Self.body(), memorySize: 0x9_e000)], entry: 0x1000))
+        guard case let .noRoomForBootArea(_, area) = expectFailure(path) else { return XCTFail("wrong error") }
+        XCTAssertEqual(area, "identity page tables")
     }
 
     func testFileSizeLargerThanMemorySize() throws {

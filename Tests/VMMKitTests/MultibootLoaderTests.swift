@@ -18,31 +18,33 @@ final class MultibootLoaderTests: LoaderTestCase {
         XCTAssertEqual(kernel.entry, Self.kernelBase + 12)
         XCTAssertEqual(kernel.bootState.general.rip, Self.kernelBase + 12)
         XCTAssertEqual(kernel.bootState.general.rax, 0x2BAD_B002)
-        XCTAssertEqual(kernel.bootState.general.rbx, BootLayout.bootInfo)
+        XCTAssertEqual(kernel.bootState.general.rbx, BootLayout.standard.bootInfo)
         XCTAssertEqual(kernel.bootState.system.cs.selector, BootGDT.code32Selector)
         XCTAssertEqual(kernel.bootState.system.cr0 & ControlBits.cr0PG, 0)
         XCTAssertEqual(try machine.memory.readBytes(at: Self.kernelBase + 12, count: 64), Self.body())
         XCTAssertEqual(try machine.memory.readBytes(at: Self.kernelBase + 0x2000, count: 16), [UInt8](repeating: 0, count: 16),
                        "bss is zeroed")
-        XCTAssertEqual(try u64(BootLayout.gdt + 16), BootGDT.descriptors[2], "boot GDT written")
+        XCTAssertEqual(try u64(BootLayout.standard.gdt + 16), BootGDT.descriptors[2], "boot GDT written")
     }
 
     func testInformationStructureDescribesMemoryCommandLineAndLoader() throws {
-        _ = try load(try write(multibootKernel()), commandLine: "console=ttyS0 n=5")
-        let info = BootLayout.bootInfo
+        let kernelPath = try write(multibootKernel())
+        _ = try load(kernelPath, commandLine: "console=ttyS0 n=5")
+        let info = BootLayout.standard.bootInfo
         let flags = try u32(info)
         XCTAssertEqual(flags, 1 << 0 | 1 << 2 | 1 << 3 | 1 << 6 | 1 << 9)
         XCTAssertEqual(try u32(info + 4), 639, "mem_lower")
         XCTAssertEqual(try u32(info + 8), UInt32((Self.memorySize - 0x10_0000) / 1024), "mem_upper")
-        XCTAssertEqual(UInt64(try u32(info + 16)), BootLayout.commandLine)
-        XCTAssertEqual(try string(at: BootLayout.commandLine), "console=ttyS0 n=5")
+        XCTAssertEqual(UInt64(try u32(info + 16)), BootLayout.standard.commandLine)
+        XCTAssertEqual(try string(at: BootLayout.standard.commandLine), "\(kernelPath) console=ttyS0 n=5",
+                       "the kernel's path first, as GRUB and QEMU pass it")
         XCTAssertEqual(try string(at: UInt64(try u32(info + 64))), "vmm")
     }
 
     func testMemoryMapReservesTheLegacyWindow() throws {
         _ = try load(try write(multibootKernel()))
-        let length = try u32(BootLayout.bootInfo + 44)
-        let address = UInt64(try u32(BootLayout.bootInfo + 48))
+        let length = try u32(BootLayout.standard.bootInfo + 44)
+        let address = UInt64(try u32(BootLayout.standard.bootInfo + 48))
         var entries: [[UInt64]] = []
         var offset: UInt64 = 0
         while offset < UInt64(length) {
@@ -59,8 +61,8 @@ final class MultibootLoaderTests: LoaderTestCase {
         let second = try scratch.write("extra.bin", [UInt8](repeating: 0x5a, count: 5000))
         _ = try load(try write(multibootKernel()), modules: [first, second])
 
-        XCTAssertEqual(try u32(BootLayout.bootInfo + 20), 2, "mods_count")
-        let list = UInt64(try u32(BootLayout.bootInfo + 24))
+        XCTAssertEqual(try u32(BootLayout.standard.bootInfo + 20), 2, "mods_count")
+        let list = UInt64(try u32(BootLayout.standard.bootInfo + 24))
         let kernelEnd = Self.kernelBase + 0x3000
         XCTAssertEqual(UInt64(try u32(list)), kernelEnd)
         XCTAssertEqual(UInt64(try u32(list + 4)), kernelEnd + 12)

@@ -27,17 +27,17 @@ final class PVHLoaderTests: LoaderTestCase {
         XCTAssertEqual(kernel.format, .pvh)
         XCTAssertEqual(kernel.entry, Self.kernelBase + 0x10)
         XCTAssertEqual(kernel.bootState.general.rip, Self.kernelBase + 0x10)
-        XCTAssertEqual(kernel.bootState.general.rbx, BootLayout.bootInfo)
+        XCTAssertEqual(kernel.bootState.general.rbx, BootLayout.standard.bootInfo)
         XCTAssertEqual(kernel.bootState.system.cs.selector, BootGDT.code32Selector)
         XCTAssertEqual(kernel.bootState.system.efer, 0)
         XCTAssertEqual(try machine.memory.readBytes(at: Self.kernelBase, count: 64), Self.body())
 
-        let info = BootLayout.bootInfo
+        let info = BootLayout.standard.bootInfo
         XCTAssertEqual(try u32(info), 0x336e_c578)
         XCTAssertEqual(try u32(info + 4), 1, "version")
         XCTAssertEqual(try u32(info + 12), 1, "nr_modules")
-        XCTAssertEqual(try u64(info + 24), BootLayout.commandLine)
-        XCTAssertEqual(try string(at: BootLayout.commandLine), "root=/dev/vda")
+        XCTAssertEqual(try u64(info + 24), BootLayout.standard.commandLine)
+        XCTAssertEqual(try string(at: BootLayout.standard.commandLine), "root=/dev/vda")
         XCTAssertEqual(try u64(info + 32), 0, "rsdp_paddr")
 
         let moduleEntry = try u64(info + 16)

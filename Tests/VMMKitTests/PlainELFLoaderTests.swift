@@ -12,7 +12,7 @@ final class PlainELFLoaderTests: LoaderTestCase {
         XCTAssertEqual(kernel.bootState.general.rbx, 0)
         XCTAssertEqual(kernel.bootState.system.cs.selector, BootGDT.code32Selector)
         XCTAssertEqual(try machine.memory.readBytes(at: 0x20_0000, count: 64), Self.body())
-        XCTAssertEqual(try u64(BootLayout.gdt + 16), BootGDT.descriptors[2])
+        XCTAssertEqual(try u64(BootLayout.standard.gdt + 16), BootGDT.descriptors[2])
     }
 
     func testELF64EntersLongModeThroughTheIdentityMap() throws {
@@ -23,10 +23,10 @@ final class PlainELFLoaderTests: LoaderTestCase {
         XCTAssertEqual(kernel.bootState.general.rip, 0x20_0008)
         XCTAssertEqual(kernel.bootState.system.cs.selector, BootGDT.code64Selector)
         XCTAssertTrue(kernel.bootState.system.cs.long)
-        XCTAssertEqual(kernel.bootState.system.cr3, BootLayout.pageTables)
+        XCTAssertEqual(kernel.bootState.system.cr3, BootLayout.standard.pageTables)
         XCTAssertNotEqual(kernel.bootState.system.efer & ControlBits.eferLMA, 0)
-        XCTAssertEqual(try u64(BootLayout.pageTables), (BootLayout.pageTables + 0x1000) | 3, "PML4[0] -> PDPT")
-        XCTAssertEqual(try u64(BootLayout.gdt + 32), BootGDT.descriptors[4])
+        XCTAssertEqual(try u64(BootLayout.standard.pageTables), (BootLayout.standard.pageTables + 0x1000) | 3, "PML4[0] -> PDPT")
+        XCTAssertEqual(try u64(BootLayout.standard.gdt + 32), BootGDT.descriptors[4])
     }
 
     func testVirtualEntryIsTranslatedToThePhysicalLoadAddress() throws {

@@ -1,4 +1,4 @@
-/// The flat GDT vmm writes at `BootLayout.gdt` before entry, with the selectors Linux's boot
+/// The flat GDT vmm writes at its boot layout's `gdt` address before entry, with the selectors Linux's boot
 /// protocols expect (__BOOT_CS = 0x10, __BOOT_DS = 0x18; Documentation/arch/x86/boot.rst) and a
 /// 64-bit code segment for long-mode entry.
 public enum BootGDT {
@@ -15,13 +15,15 @@ public enum BootGDT {
         0x00af_9b00_0000_ffff, // 64-bit code: L=1, D=0
     ]
 
-    public static var register: DescriptorTableRegister {
-        DescriptorTableRegister(base: BootLayout.gdt, limit: UInt16(descriptors.count * 8 - 1))
+    public static func register(base: UInt64) -> DescriptorTableRegister {
+        DescriptorTableRegister(base: base, limit: UInt16(descriptors.count * 8 - 1))
     }
 
-    public static func write(into memory: GuestMemory) throws(GuestMemoryError) {
+    public static func write(into memory: GuestMemory, at base: UInt64 = BootLayout.standard.gdt)
+        throws(GuestMemoryError)
+    {
         for (index, descriptor) in descriptors.enumerated() {
-            try memory.write(descriptor, at: BootLayout.gdt + UInt64(index * 8))
+            try memory.write(descriptor, at: base + UInt64(index * 8))
         }
     }
 

@@ -1,4 +1,4 @@
-/// The boot information area (`BootLayout.bootInfo` up to the command line) assembled on the host
+/// The boot information area (`BootLayout.bootInfoSize` bytes at the layout's `bootInfo`) assembled on the host
 /// first and copied into the guest in one write, so a kernel that asks for more than fits is
 /// rejected before guest memory changes.
 struct BootInfoBuffer {
@@ -7,8 +7,7 @@ struct BootInfoBuffer {
     let kernelPath: String
     private(set) var bytes: [UInt8] = []
 
-    init(kernelPath: String, base: UInt64 = BootLayout.bootInfo,
-         capacity: Int = Int(BootLayout.commandLine - BootLayout.bootInfo)) {
+    init(kernelPath: String, base: UInt64, capacity: Int = Int(BootLayout.bootInfoSize)) {
         self.kernelPath = kernelPath
         self.base = base
         self.capacity = capacity

@@ -54,7 +54,7 @@ struct KernelImage {
         }
     }
 
-    /// `size` bytes at `address` are all RAM and overlap no boot area. Shared with modules.
+    /// `size` bytes at `address` are all RAM. Shared with modules.
     static func checkPlacement(path: String, address: UInt64, size: UInt64, in memory: GuestMemory)
         throws(KernelLoadError)
     {
@@ -67,9 +67,6 @@ struct KernelImage {
                 throw .memoryTooSmall(path: path, needed: end, available: lowRAMEnd)
             }
             throw .segmentOutsideRAM(path: path, address: address, size: size)
-        }
-        if let area = BootArea.overlapped(by: address..<end) {
-            throw .overlapsBootArea(path: path, address: address, size: size, area: area)
         }
     }
 

@@ -12,7 +12,7 @@ public enum KernelLoadError: VMMError, Equatable {
     case segmentOutsideRAM(path: String, address: UInt64, size: UInt64)
     case memoryTooSmall(path: String, needed: UInt64, available: UInt64)
     case segmentsOverlap(path: String, first: UInt64, second: UInt64)
-    case overlapsBootArea(path: String, address: UInt64, size: UInt64, area: String)
+    case noRoomForBootArea(path: String, area: String)
     case entryOutsideImage(path: String, entry: UInt64)
     case entryAbove4GiB(path: String, entry: UInt64)
     case badMultibootHeader(path: String, detail: String)
@@ -42,8 +42,9 @@ public enum KernelLoadError: VMMError, Equatable {
             return "\(path): the image reaches \(hex(needed)) but guest RAM below the MMIO hole ends at \(hex(available)); give the guest more --memory"
         case let .segmentsOverlap(path, first, second):
             return "\(path): segments at \(hex(first)) and \(hex(second)) overlap"
-        case let .overlapsBootArea(path, address, size, area):
-            return "\(path): \(size) bytes at \(hex(address)) overlap the \(area) vmm writes before entry"
+        case let .noRoomForBootArea(path, area):
+            return "\(path): no free conventional memory (below 640 KiB) for the \(area) vmm writes before entry: "
+                + "the kernel and modules cover it"
         case let .entryOutsideImage(path, entry): return "\(path): entry point \(hex(entry)) is outside the loaded image"
         case let .entryAbove4GiB(path, entry):
             return "\(path): entry point \(hex(entry)) is not reachable from 32-bit protected mode"

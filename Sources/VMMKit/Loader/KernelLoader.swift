@@ -16,19 +16,20 @@ public enum KernelLoader {
     }
 
     /// `load` with its error type spelled out, against guest memory alone.
-    static func loadKernel(at path: String, into memory: GuestMemory, commandLine: String,
+    static func loadKernel(at path: String, into memory: GuestMemory, commandLine appendText: String,
                            modules modulePaths: [String]) throws(KernelLoadError) -> LoadedKernel {
+        // The standard boot areas (GDT, page tables, boot information, stack) all lie below its stackTop.
+        let lowRAMEnd = memory.regions.first { $0.guestBase == 0 && $0.kind == .ram }?.guestEnd ?? 0
+        guard lowRAMEnd >= BootLayout.standard.stackTop else {
+            throw .memoryTooSmall(path: path, needed: BootLayout.standard.stackTop, available: lowRAMEnd)
+        }
+        let file = try ELFFile(path: path)
+        let (format, image) = try identify(file)
+        let commandLine = bootCommandLine(appendText, for: format, kernelPath: path)
         let commandLineBytes = commandLine.utf8.count
         guard commandLineBytes < BootLayout.commandLineLimit else {
             throw .commandLineTooLong(path: path, length: commandLineBytes, limit: BootLayout.commandLineLimit)
         }
-        // The boot areas vmm writes (GDT, page tables, boot information, stack) all lie below stackTop.
-        let lowRAMEnd = memory.regions.first { $0.guestBase == 0 && $0.kind == .ram }?.guestEnd ?? 0
-        guard lowRAMEnd >= BootLayout.stackTop else {
-            throw .memoryTooSmall(path: path, needed: BootLayout.stackTop, available: lowRAMEnd)
-        }
-        let file = try ELFFile(path: path)
-        let (format, image) = try identify(file)
         try image.validate(in: memory)
         if format == .elf32 || format == .multiboot || format == .pvh {
             guard image.entry <= UInt64(UInt32.max) else { throw .entryAbove4GiB(path: path, entry: image.entry) }
@@ -37,37 +38,50 @@ public enum KernelLoader {
             guard modulePaths.isEmpty else { throw .modulesNeedBootProtocol(path: path) }
         }
         let modules = try BootModule.load(modulePaths, after: image.end, in: memory)
+        let layout = try BootLayout.choose(
+            avoiding: image.segments.map { $0.address..<$0.address + $0.memorySize } + modules.map { $0.address..<$0.end },
+            within: BootLayout.firstFreeLowAddress..<min(BootLayout.conventionalMemoryEnd, lowRAMEnd), path: path)
 
-        var buffer = BootInfoBuffer(kernelPath: path)
+        var buffer = BootInfoBuffer(kernelPath: path, base: layout.bootInfo)
         let bootState: BootState
         let entry = UInt32(truncatingIfNeeded: image.entry)
         switch format {
         case .multiboot:
-            let info = try MultibootInfo.build(in: &buffer, memory: memory, commandLine: BootLayout.commandLine,
+            let info = try MultibootInfo.build(in: &buffer, memory: memory, commandLine: layout.commandLine,
                                                modules: modules)
-            bootState = .flatProtectedMode(entry: entry, eax: MultibootHeader.bootloaderMagic, ebx: UInt32(info))
+            bootState = .flatProtectedMode(entry: entry, eax: MultibootHeader.bootloaderMagic, ebx: UInt32(info),
+                                           layout: layout)
         case .pvh:
-            let info = try PVHStartInfo.build(in: &buffer, memory: memory, commandLine: BootLayout.commandLine,
+            let info = try PVHStartInfo.build(in: &buffer, memory: memory, commandLine: layout.commandLine,
                                               modules: modules)
-            bootState = .flatProtectedMode(entry: entry, eax: 0, ebx: UInt32(info))
+            bootState = .flatProtectedMode(entry: entry, eax: 0, ebx: UInt32(info), layout: layout)
         case .elf32:
-            bootState = .flatProtectedMode(entry: entry, eax: 0, ebx: 0)
+            bootState = .flatProtectedMode(entry: entry, eax: 0, ebx: 0, layout: layout)
         case .elf64:
-            bootState = .longMode(entry: image.entry)
+            bootState = .longMode(entry: image.entry, layout: layout)
         }
 
         do {
             try image.write(from: file, into: memory)
             for module in modules { try module.write(into: memory) }
             try buffer.write(into: memory)
-            try memory.write(Array(commandLine.utf8) + [0], at: BootLayout.commandLine)
-            try BootGDT.write(into: memory)
-            if format == .elf64 { try IdentityPageTables.write(into: memory) }
+            try memory.write(Array(commandLine.utf8) + [0], at: layout.commandLine)
+            try BootGDT.write(into: memory, at: layout.gdt)
+            if format == .elf64 { try IdentityPageTables.write(into: memory, at: layout.pageTables) }
         } catch {
             // Not expected: every range written was checked above.
             throw .writeFailed(path: path, detail: error.description)
         }
-        return LoadedKernel(format: format, bootState: bootState, entry: image.entry)
+        return LoadedKernel(format: format, bootState: bootState, entry: image.entry, layout: layout)
+    }
+
+    /// The command line the kernel receives. A Multiboot loader passes the kernel's own path first,
+    /// as GRUB and QEMU do ("PATH APPEND", with the space even when APPEND is empty), so a kernel
+    /// that reads argv[0] from it sees the arguments where it expects them (Multiboot spec 0.6.96
+    /// section 3.3 leaves the content to the loader; this is the convention kernels are written
+    /// for). PVH (QEMU passes only the append text there) and plain ELF get the text as given.
+    private static func bootCommandLine(_ appendText: String, for format: KernelFormat, kernelPath: String) -> String {
+        format == .multiboot ? kernelPath + " " + appendText : appendText
     }
 
     /// The kernel's boot protocol and the image it describes.

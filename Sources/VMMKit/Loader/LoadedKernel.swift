@@ -16,10 +16,14 @@ public struct LoadedKernel: Sendable {
     public let format: KernelFormat
     public let bootState: BootState
     public let entry: UInt64
+    /// Where the loader put the boot structures (GDT, page tables, boot information, command
+    /// line, stack) clear of the kernel and its modules; `bootState` refers to these addresses.
+    public let layout: BootLayout
 
-    public init(format: KernelFormat, bootState: BootState, entry: UInt64) {
+    public init(format: KernelFormat, bootState: BootState, entry: UInt64, layout: BootLayout = .standard) {
         self.format = format
         self.bootState = bootState
         self.entry = entry
+        self.layout = layout
     }
 }

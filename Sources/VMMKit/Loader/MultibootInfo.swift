@@ -1,5 +1,5 @@
 /// The Multiboot information structure (Multiboot Specification 0.6.96, 3.3) with the memory map,
-/// module list and strings after it, built in a `BootInfoBuffer` at `BootLayout.bootInfo`.
+/// module list and strings after it, built in a `BootInfoBuffer` at the layout's `bootInfo`.
 enum MultibootInfo {
     /// Bytes up to and including boot_loader_name (offset 64); the VBE and framebuffer fields after
     /// it stay absent (flags bits 11 and 12 clear).

@@ -105,7 +105,7 @@ final class SoftDebugExceptionTests: XCTestCase {
         let gdt: [UInt64] = [0, 0x00af_9b00_0000_ffff, 0x00cf_9300_0000_ffff, 0x00cf_fb00_0000_ffff, 0x00cf_f300_0000_ffff]
         for (index, descriptor) in gdt.enumerated() { try cpu.machine.memory.write(descriptor, at: 0x1000 + UInt64(index) * 8) }
         for offset in stride(from: UInt64(0), to: IdentityPageTables.size, by: 8) {
-            let address = BootLayout.pageTables + offset
+            let address = BootLayout.standard.pageTables + offset
             let value = try cpu.machine.memory.read(UInt64.self, at: address)
             if value & 1 != 0 { try cpu.machine.memory.write(value | 4, at: address) }
         }

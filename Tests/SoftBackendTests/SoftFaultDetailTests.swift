@@ -11,7 +11,7 @@ final class SoftFaultDetailTests: XCTestCase {
         // mov 0x40000000,%eax: the PDPTE for 1-2 GiB has bit 45 (above MAXPHYADDR 40) set, and the
         // directory entry below it is not present. The walk ends at the PDPTE: RSVD|P, not P=0.
         let cpu = try SoftCPUFixture(.long64, code: [0x8b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x40])
-        let pdpte = BootLayout.pageTables + 0x1000 + 8, pde = BootLayout.pageTables + 0x3000
+        let pdpte = BootLayout.standard.pageTables + 0x1000 + 8, pde = BootLayout.standard.pageTables + 0x3000
         try cpu.machine.memory.write(try cpu.machine.memory.read(UInt64.self, at: pdpte) | 1 << 45, at: pdpte)
         try cpu.machine.memory.write(try cpu.machine.memory.read(UInt64.self, at: pde) & ~1, at: pde)
         XCTAssertEqual(try cpu.cpu.step(instructions: 1), .exception(vector: 14, errorCode: 9))
@@ -25,7 +25,7 @@ final class SoftFaultDetailTests: XCTestCase {
         let width = UInt64(CPUIDModel.softCPU.physicalAddressBits)
         for (bit, reserved) in [(width - 1, false), (width, true), (51, true)] {
             let cpu = try SoftCPUFixture(.long64, code: [0x8b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x40])
-            let pde = BootLayout.pageTables + 0x3000
+            let pde = BootLayout.standard.pageTables + 0x3000
             try cpu.machine.memory.write(try cpu.machine.memory.read(UInt64.self, at: pde) | 1 << bit, at: pde)
             let expected: SoftStepOutcome = reserved ? .exception(vector: 14, errorCode: 9) : .completed
             XCTAssertEqual(try cpu.cpu.step(instructions: 1), expected, "bit \(bit)")

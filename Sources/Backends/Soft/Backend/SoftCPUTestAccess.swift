@@ -1,3 +1,4 @@
+import Synchronization
 import VMMKit
 
 /// What stopped `SoftVirtualCPU.step(instructions:)`.
@@ -14,7 +15,12 @@ extension SoftVirtualCPU {
     /// returns what stopped it. Pending interrupts are delivered between instructions as in `run()`.
     public func step(instructions count: Int) throws -> SoftStepOutcome {
         core.pointee.reportExceptions = true
-        defer { core.pointee.reportExceptions = false }
+        // Between calls the vCPU runs nothing: away for other vCPUs' exclusive sections, as in `run()`.
+        defer {
+            core.pointee.reportExceptions = false
+            signals.away.store(true, ordering: .sequentiallyConsistent)
+        }
+        resumeGuest()
         var remaining = UInt64(max(count, 0))
         while remaining > 0 {
             let before = core.pointee.instructionsRetired

@@ -140,7 +140,7 @@ public final class SoftVirtualCPU: VirtualCPU {
 
     /// Before guest instructions run again: wait out another vCPU's exclusive section, then catch up
     /// with what it and others changed in the code map.
-    private func resumeGuest() {
+    func resumeGuest() {
         code.exclusive.waitOut(signals)
         core.pointee.synchronizeCodeMap()
     }

@@ -7,17 +7,9 @@
  *   case=3  each CPU rewrites the immediate of its own `mov eax, imm32; ret` in a shared code page
  *           and calls it: the call must return the new immediate (the writer sees its own write at
  *           once; 9.1.3 lets other CPUs see it by their next serializing instruction) */
-#include "../../include/interrupts.h"
+#include "../../include/smp_start.h"
 
-#define TRAMPOLINE_BASE 0x8000
-#define MAX_CPUS 16
-#define AP_STACK_SIZE 4096
 #define CHUNK 64
-
-extern const char trampoline_start[], trampoline_end[];
-
-volatile uint32_t ap_stack_index;
-uint8_t ap_stacks[(MAX_CPUS + 1) * AP_STACK_SIZE] __attribute__((aligned(16)));
 
 /* Code and data in one page: chunk i holds CPU i's stub; the counters sit in the second half. */
 static uint8_t code_page[4096] __attribute__((aligned(4096)));
@@ -73,7 +65,6 @@ static void work(void)
     __atomic_fetch_add(&finished, 1, __ATOMIC_SEQ_CST);
 }
 
-void ap_main(void);
 void ap_main(void) { work(); }
 
 void guest_main(void)
@@ -89,11 +80,7 @@ void guest_main(void)
     pic_set_mask(0xFFFF);
 
     if (cpus > 1) {
-        memcpy((void *)TRAMPOLINE_BASE, trampoline_start, (size_t)(trampoline_end - trampoline_start));
-        lapic_write(LAPIC_ICR_HIGH, 0);
-        lapic_write(LAPIC_ICR_LOW, 0xC4500); /* INIT to all but self */
-        pit_delay_us(10000);
-        lapic_write(LAPIC_ICR_LOW, 0xC4600 | (TRAMPOLINE_BASE >> 12)); /* start-up IPI */
+        start_application_processors();
         for (int waited = 0; next_cpu < cpus - 1 && waited < 500; waited++) pit_delay_us(10000);
         if (next_cpu != cpus - 1) fail("%u of %u application processors started", next_cpu, cpus - 1);
     }

@@ -2,16 +2,7 @@
  * sends INIT and then a start-up IPI to all other processors; each AP runs the trampoline, reads
  * its APIC ID and checks in. The BSP prints every CPU's APIC ID in order. The number of CPUs comes
  * from the command line ("cpus=N", default 2) and must match the machine's. */
-#include "../../include/interrupts.h"
-
-#define TRAMPOLINE_BASE 0x8000
-#define MAX_CPUS 16
-#define AP_STACK_SIZE 4096
-
-extern const char trampoline_start[], trampoline_end[];
-
-volatile uint32_t ap_stack_index;
-uint8_t ap_stacks[(MAX_CPUS + 1) * AP_STACK_SIZE] __attribute__((aligned(16)));
+#include "../../include/smp_start.h"
 
 static volatile uint32_t checked_in;
 static volatile uint32_t seen_ids[MAX_CPUS];
@@ -25,7 +16,6 @@ static uint32_t is_bootstrap_processor(void)
     return (low >> 8) & 1;
 }
 
-void ap_main(void);
 void ap_main(void)
 {
     uint32_t id = lapic_id();
@@ -45,13 +35,7 @@ void guest_main(void)
     seen_ids[bsp < MAX_CPUS ? bsp : 0] = 1;
     printf("cpu: APIC ID %u (BSP)\n", bsp);
 
-    memcpy((void *)TRAMPOLINE_BASE, trampoline_start, (size_t)(trampoline_end - trampoline_start));
-    /* INIT, then one start-up IPI, to all but self. Real hardware wants a second SIPI after
-     * 200 us; virtual CPUs start on the first, and a second would be ignored anyway. */
-    lapic_write(LAPIC_ICR_HIGH, 0);
-    lapic_write(LAPIC_ICR_LOW, 0xC4500);
-    pit_delay_us(10000);
-    lapic_write(LAPIC_ICR_LOW, 0xC4600 | (TRAMPOLINE_BASE >> 12));
+    start_application_processors();
 
     for (int waited = 0; checked_in < cpus - 1 && waited < 200; waited++) pit_delay_us(10000);
     if (checked_in != cpus - 1) fail("%u of %u application processors checked in", checked_in, cpus - 1);

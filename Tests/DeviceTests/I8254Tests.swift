@@ -13,7 +13,7 @@ final class I8254Tests: XCTestCase {
         pit = I8254(timers: timers)
         lines = LineRecorder()
         let machine = try Machine(memorySize: 1 << 20, vcpuCount: 1)
-        machine.interruptController = lines
+        machine.interruptRouter.connect(lines)
         try machine.add(pit)
         self.machine = machine
     }

@@ -1,18 +1,17 @@
 import Synchronization
 import VMMKit
 
-/// An interrupt controller that only records how devices drive their lines, so a device's IRQ
-/// output can be checked without the PIC/IOAPIC behind it.
-final class LineRecorder: InterruptController, @unchecked Sendable {
+/// An interrupt sink that only records how devices drive their lines, so a device's IRQ output
+/// can be checked without the PIC/IOAPIC behind it.
+final class LineRecorder: InterruptSink, @unchecked Sendable {
     private let events = Mutex<[(line: Int, high: Bool)]>([])
+    private let messages = Mutex<[MSIMessage]>([])
 
     func setLine(_ line: Int, high: Bool) { events.withLock { $0.append((line, high)) } }
-    func hasPendingInterrupt(vcpu: Int) -> Bool { false }
-    func acknowledgeInterrupt(vcpu: Int) -> UInt8? { nil }
-    func takeNonMaskableInterrupt(vcpu: Int) -> Bool { false }
-    func taskPriority(vcpu: Int) -> UInt8 { 0 }
-    func setTaskPriority(vcpu: Int, _ value: UInt8) {}
-    func takeStartupSignal(vcpu: Int) -> StartupSignal? { nil }
+    func send(_ message: MSIMessage) { messages.withLock { $0.append(message) } }
+
+    /// Every MSI sent, in order.
+    var sentMessages: [MSIMessage] { messages.withLock { $0 } }
 
     /// Every change, in order.
     var changes: [(line: Int, high: Bool)] { events.withLock { $0 } }

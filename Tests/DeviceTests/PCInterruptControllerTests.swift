@@ -45,7 +45,8 @@ final class PCInterruptControllerTests: XCTestCase {
 
     func testAttachingInstallsTheControllerAndClaimsTheDevices() throws {
         let machine = try XCTUnwrap(machine)
-        XCTAssertTrue(machine.interruptController === controller)
+        XCTAssertTrue(machine.interruptRouter.sink === controller)
+        XCTAssertTrue(machine.interruptSource === controller)
         for port: UInt64 in [0x20, 0xA1, 0x4D0, 0x40, 0x43, 0x61] { XCTAssertTrue(machine.ports.isClaimed(port)) }
         XCTAssertTrue(machine.mmio.isClaimed(0xFEC0_0010))
         XCTAssertTrue(machine.mmio.isClaimed(0xFEE0_0300))
@@ -62,6 +63,17 @@ final class PCInterruptControllerTests: XCTestCase {
         XCTAssertFalse(controller.hasPendingInterrupt(vcpu: 0))
         XCTAssertTrue(controller.hasPendingInterrupt(vcpu: 1))
         XCTAssertEqual(controller.acknowledgeInterrupt(vcpu: 1), 0x34)
+    }
+
+    /// An MSI reaches the addressed local APIC as an IOAPIC message would (SDM vol. 3, 10.11).
+    func testMessageSignalledInterruptReachesTheAddressedAPIC() {
+        enableAPICs()
+        controller.send(MSIMessage(address: 0xFEE0_1000, data: 0x45))
+        XCTAssertEqual(kicks.count(1), 1)
+        XCTAssertFalse(controller.hasPendingInterrupt(vcpu: 0))
+        XCTAssertEqual(controller.acknowledgeInterrupt(vcpu: 1), 0x45)
+        controller.send(MSIMessage(address: 0xFED0_1000, data: 0x46))
+        XCTAssertFalse(controller.hasPendingInterrupt(vcpu: 1), "a write outside the interrupt window reaches no APIC")
     }
 
     func testIRQ0ReachesIOAPICPin2() {

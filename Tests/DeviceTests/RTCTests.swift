@@ -29,7 +29,7 @@ final class RTCTests: XCTestCase {
         rtc = MC146818(timers: timers, start: start)
         lines = LineRecorder()
         let machine = try Machine(memorySize: memorySize, vcpuCount: 1)
-        machine.interruptController = lines
+        machine.interruptRouter.connect(lines)
         try machine.add(rtc)
         self.machine = machine
     }

@@ -12,7 +12,7 @@ final class Serial16550Tests: XCTestCase {
     override func setUpWithError() throws {
         machine = try Machine(memorySize: 1 << 20, vcpuCount: 1)
         lines = LineRecorder()
-        machine.interruptController = lines
+        machine.interruptRouter.connect(lines)
         output = SerialOutput.memory()
         uart = Serial16550(output: output)
         try machine.add(uart)

@@ -29,7 +29,7 @@ final class KVMHaltTests: XCTestCase {
         let realModeCode: [UInt8] = [0xba] + X86.le16(UInt16(TestLayout.testPorts + 1)) + X86.movAL(0x99)
             + X86.outDXAL + X86.hlt
         try machine.memory.write(realModeCode, at: UInt64(startupPage) << 12)
-        machine.interruptController = StartupOnlyController(startupVector: startupPage)
+        machine.interruptSource = StartupOnlyController(startupVector: startupPage)
 
         XCTAssertEqual(try runOnKVM(machine), .poweredOff)
         XCTAssertEqual(Set(device.writes.map { "\($0.vcpu):\(String($0.value, radix: 16))" }), ["0:b5", "1:99"])
@@ -37,10 +37,9 @@ final class KVMHaltTests: XCTestCase {
 }
 
 /// An interrupt controller that only sends INIT and one SIPI to vCPU 1.
-final class StartupOnlyController: InterruptController, @unchecked Sendable {
+final class StartupOnlyController: InterruptSource, @unchecked Sendable {
     private let signals: Mutex<[StartupSignal]>
     init(startupVector: UInt8) { signals = Mutex([.initialize, .startup(vector: startupVector)]) }
-    func setLine(_ line: Int, high: Bool) {}
     func hasPendingInterrupt(vcpu: Int) -> Bool { false }
     func acknowledgeInterrupt(vcpu: Int) -> UInt8? { nil }
     func takeNonMaskableInterrupt(vcpu: Int) -> Bool { false }

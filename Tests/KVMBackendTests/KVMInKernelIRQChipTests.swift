@@ -3,15 +3,17 @@ import VMMKit
 import XCTest
 
 final class KVMInKernelIRQChipTests: XCTestCase {
-    /// With `.inKernel` placement the VM creates KVM's irqchip and PIT and installs its controller;
-    /// an ISA line reaches both the PIC and the IOAPIC, as KVM's default routing says.
+    /// With `.inKernel` placement the VM creates KVM's irqchip and PIT and offers it as the sink the
+    /// machine connects its lines to (as `Machine.run` does); an ISA line reaches both the PIC and
+    /// the IOAPIC, as KVM's default routing says.
     func testInKernelControllerRoutesISALinesToPICAndIOAPIC() throws {
         try requireKVM()
         let machine = try Machine(memorySize: 1 << 20, vcpuCount: 1)
         machine.interruptControllerPlacement = .inKernel
         let vm = try XCTUnwrap(try KVMBackend().createVM(for: machine) as? KVMVirtualMachine)
-        let controller = try XCTUnwrap(machine.interruptController as? KVMInKernelInterruptController)
-        XCTAssertTrue(controller === vm.inKernelInterruptController)
+        let controller = try XCTUnwrap(vm.inKernelIRQChip)
+        XCTAssertTrue(vm.inKernelInterruptSink === controller)
+        machine.interruptRouter.connect(controller)
 
         machine.irqLine(4).raise()
         XCTAssertEqual(try controller.picState(secondary: false).interruptRequest & (1 << 4), 1 << 4)
@@ -20,7 +22,7 @@ final class KVMInKernelIRQChipTests: XCTestCase {
         XCTAssertEqual(try controller.ioapicState().interruptRequest & (1 << 4), 0)
         // Redirection entries start masked (SDM-era 82093AA data sheet, 3.2.4: bit 16).
         XCTAssertEqual(try controller.ioapicState().redirectionTable[4] & (1 << 16), 1 << 16)
-        XCTAssertFalse(controller.hasPendingInterrupt(vcpu: 0))
+        XCTAssertNil(machine.interruptSource, "KVM delivers the in-kernel irqchip's interrupts itself")
     }
 
     func testCreatingTheIRQChipTwiceFails() throws {

@@ -20,7 +20,7 @@ final class KVMInterruptInjectionTests: XCTestCase {
         machine.bootState.general.rsp = BootLayout.standard.stackTop
         machine.bootState.system.idt = DescriptorTableRegister(base: TestLayout.idt, limit: UInt16(Self.vector) * 8 + 7)
         let controller = OneInterruptController(vector: Self.vector)
-        machine.interruptController = controller
+        machine.interruptSource = controller
 
         XCTAssertEqual(try runOnKVM(machine), .poweredOff)
         XCTAssertEqual(device.writes.map(\.value), [1, UInt64(Self.vector)])
@@ -36,7 +36,7 @@ final class KVMInterruptInjectionTests: XCTestCase {
         let code = X86.movEAX(5) + moveToCR8 + X86.out(TestLayout.testPorts, al: 1) + X86.hlt
         let (machine, device) = try makeMachine(code: code, longMode: true)
         let controller = OneInterruptController(vector: nil)
-        machine.interruptController = controller
+        machine.interruptSource = controller
 
         XCTAssertEqual(try runOnKVM(machine), .poweredOff)
         XCTAssertEqual(device.writes.count, 1)
@@ -53,7 +53,7 @@ final class KVMInterruptInjectionTests: XCTestCase {
 
 /// An interrupt controller with at most one interrupt, pending from the start, that records the
 /// task priorities the vCPU reports.
-final class OneInterruptController: InterruptController, @unchecked Sendable {
+final class OneInterruptController: InterruptSource, @unchecked Sendable {
     private let pending: Mutex<UInt8?>
     private let acknowledgements = Mutex(0)
     private let priorities = Mutex<[UInt8]>([])
@@ -61,7 +61,6 @@ final class OneInterruptController: InterruptController, @unchecked Sendable {
     var taskPriorities: [UInt8] { priorities.withLock { $0 } }
 
     init(vector: UInt8?) { pending = Mutex(vector) }
-    func setLine(_ line: Int, high: Bool) {}
     func hasPendingInterrupt(vcpu: Int) -> Bool { pending.withLock { $0 != nil } }
     func acknowledgeInterrupt(vcpu: Int) -> UInt8? {
         acknowledgements.withLock { $0 += 1 }

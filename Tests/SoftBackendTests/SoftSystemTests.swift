@@ -81,9 +81,8 @@ final class SoftSystemTests: XCTestCase {
     }
 
     /// One vector pending from the start; counts acknowledgements.
-    final class OneShotController: InterruptController, @unchecked Sendable {
+    final class OneShotController: InterruptSource, @unchecked Sendable {
         let pending = Mutex<UInt8?>(0x30)
-        func setLine(_ line: Int, high: Bool) {}
         func hasPendingInterrupt(vcpu: Int) -> Bool { pending.withLock { $0 != nil } }
         func acknowledgeInterrupt(vcpu: Int) -> UInt8? { pending.withLock { vector in defer { vector = nil }; return vector } }
         func takeNonMaskableInterrupt(vcpu: Int) -> Bool { false }
@@ -96,7 +95,7 @@ final class SoftSystemTests: XCTestCase {
         // sti; nop; nop; hlt; .org 0x10; mov $0x77,%ebx; hlt
         let code: [UInt8] = [0xfb, 0x90, 0x90, 0xf4] + [UInt8](repeating: 0, count: 12) + [0xbb, 0x77, 0x00, 0x00, 0x00, 0xf4]
         let cpu = try SoftCPUFixture(.long64, code: code)
-        cpu.machine.interruptController = OneShotController()
+        cpu.machine.interruptSource = OneShotController()
         try cpu.writeInterruptGate(vector: 0x30, handler: SoftCPUFixture.codeAddress + 0x10)
         XCTAssertEqual(try cpu.cpu.step(instructions: 10), .halted)
         let registers = try cpu.cpu.generalRegisters()

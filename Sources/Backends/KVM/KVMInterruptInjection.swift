@@ -7,7 +7,7 @@ extension KVMVirtualCPU {
     /// Before each entry: inject an NMI or an interrupt the guest can take now, or ask KVM to exit as
     /// soon as it can (an interrupt window); and give KVM the controller's task priority as CR8.
     @inline(__always)
-    func prepareInterrupts(_ controller: any InterruptController) throws {
+    func prepareInterrupts(_ controller: any InterruptSource) throws {
         let run = kvmRun
         if nmiPending || controller.takeNonMaskableInterrupt(vcpu: index) {
             nmiPending = false
@@ -37,7 +37,7 @@ extension KVMVirtualCPU {
 
     /// After each exit: a guest MOV to CR8 shows up in kvm_run->cr8; the controller learns of it.
     @inline(__always)
-    func noticeTaskPriority(_ controller: any InterruptController) {
+    func noticeTaskPriority(_ controller: any InterruptSource) {
         let priority = UInt8(truncatingIfNeeded: kvmRun.pointee.cr8 & 0xf)
         guard priority != lastTaskPriority else { return }
         lastTaskPriority = priority

@@ -13,18 +13,18 @@ extension KVMVirtualCPU {
     public func run() throws -> VCPUStop {
         kicker.attachCurrentThread()
         defer { kicker.detachThread() }
-        let controller = vm.machine.interruptController
         // With the in-kernel irqchip KVM injects interrupts, runs HLT and holds APs in wait-for-SIPI
         // itself (its mp_state); with userspace controllers all three are ours.
-        let userspaceInterrupts = vm.inKernelInterruptController == nil
-        if userspaceInterrupts, index > 0, let stop = try waitForStartupIPI(controller) { return stop }
+        let userspaceInterrupts = vm.inKernelIRQChip == nil
+        let source = userspaceInterrupts ? vm.machine.interruptSource : nil
+        if userspaceInterrupts, index > 0, let stop = try waitForStartupIPI(source) { return stop }
         while true {
             if runControl.isStopRequested { return .machineStopped }
-            if userspaceInterrupts { try prepareInterrupts(controller) }
+            if let source { try prepareInterrupts(source) }
             let result = ckvm_ioctl_value(fd, CKVM_RUN, 0)
             let error = errno
             ckvm_clear_immediate_exit(kvmRun)
-            if userspaceInterrupts { noticeTaskPriority(controller) }
+            if let source { noticeTaskPriority(source) }
             guard result == 0 else {
                 // EINTR: a kick (immediate_exit or the kick signal); EAGAIN: KVM asks to be re-entered.
                 // Either way the loop looks at the machine again before re-entering.
@@ -32,12 +32,12 @@ extension KVMVirtualCPU {
                 counters.other.increment()
                 continue
             }
-            if let stop = try handleExit(controller) { return stop }
+            if let stop = try handleExit(source) { return stop }
         }
     }
 
     @inline(__always)
-    private func handleExit(_ controller: any InterruptController) throws -> VCPUStop? {
+    private func handleExit(_ source: (any InterruptSource)?) throws -> VCPUStop? {
         switch Int32(bitPattern: kvmRun.pointee.exit_reason) {
         case KVM_EXIT_IO:
             counters.portIO.increment()
@@ -59,7 +59,7 @@ extension KVMVirtualCPU {
             handleMSRWrite()
         case KVM_EXIT_HLT:
             counters.halt.increment()
-            return waitInHalt(controller)
+            return try waitInHalt(source)
         case KVM_EXIT_INTR:
             counters.other.increment()
         default:

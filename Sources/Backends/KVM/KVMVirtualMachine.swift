@@ -19,15 +19,8 @@ public final class KVMVirtualMachine: VirtualMachine {
     let vcpuMappingSize: Int
     /// KVM_GET_SUPPORTED_CPUID, fetched once; each vCPU gets its own adjusted copy.
     let supportedCPUID: [kvm_cpuid_entry2]
-    let haltTracker: KVMHaltTracker
-    public private(set) var inKernelInterruptController: KVMInKernelInterruptController?
+    public private(set) var inKernelIRQChip: KVMInKernelIRQChip?
     private let reservedIndices = Mutex<Set<Int>>([])
-    /// Weak: a vCPU owns its kvm_run page, and the VM must not kick one whose page is gone.
-    private let vcpus = Mutex<[WeakVCPU]>([])
-
-    private struct WeakVCPU {
-        weak var vcpu: KVMVirtualCPU?
-    }
 
     init(machine: Machine, system: KVMSystem) throws(KVMError) {
         try system.requireBaseline()
@@ -35,7 +28,6 @@ public final class KVMVirtualMachine: VirtualMachine {
         self.machine = machine
         vcpuMappingSize = try system.vcpuMappingSize()
         supportedCPUID = try KVMCPUID.supportedEntries(system: system)
-        haltTracker = KVMHaltTracker(vcpuCount: machine.vcpuCount)
         fd = try system.createVMDescriptor()
 
         var identityMap = Self.identityMapAddress
@@ -68,7 +60,7 @@ public final class KVMVirtualMachine: VirtualMachine {
     /// KVM_CREATE_PIT2 (api.rst).
     /// Must precede the first vCPU; a second call fails with `irqchipAlreadyCreated`.
     public func createInKernelIRQChip() throws(KVMError) {
-        guard inKernelInterruptController == nil else { throw .irqchipAlreadyCreated }
+        guard inKernelIRQChip == nil else { throw .irqchipAlreadyCreated }
         try system.require(.irqchip, for: "the in-kernel interrupt controllers")
         try system.require(.pit2, for: "the in-kernel PIT")
         try system.require(.irqRouting, for: "routing the in-kernel PIT to IOAPIC pin 2")
@@ -80,10 +72,10 @@ public final class KVMVirtualMachine: VirtualMachine {
         guard ckvm_set_pc_gsi_routing(fd) == 0 else { throw .ioctlFailed(name: "KVM_SET_GSI_ROUTING", errno: errno) }
         var pit = kvm_pit_config()
         try KVMIoctl.call(fd, CKVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2")
-        let controller = KVMInKernelInterruptController(vmFD: fd)
-        inKernelInterruptController = controller
-        machine.interruptController = controller
+        inKernelIRQChip = KVMInKernelIRQChip(vmFD: fd)
     }
+
+    public var inKernelInterruptSink: (any InterruptSink)? { inKernelIRQChip }
 
     public func createVCPU(index: Int) throws -> any VirtualCPU {
         try createKVMVCPU(index: index)
@@ -100,16 +92,10 @@ public final class KVMVirtualMachine: VirtualMachine {
         do {
             let vcpu = try KVMVirtualCPU(vm: self, index: index)
             try vcpu.installCPUID()
-            vcpus.withLock { $0.append(WeakVCPU(vcpu: vcpu)) }
             return vcpu
         } catch {
             reservedIndices.withLock { _ = $0.remove(index) }
             throw error
         }
-    }
-
-    /// Wakes every vCPU, so those blocked in HLT or wait-for-SIPI re-examine the machine.
-    func kickAll() {
-        for entry in vcpus.withLock({ $0 }) { entry.vcpu?.kick() }
     }
 }

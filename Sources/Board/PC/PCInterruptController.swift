@@ -15,7 +15,7 @@ import VMMKit
 ///
 /// Each device locks its own state and calls the others only with its lock released, so there is no
 /// global lock and no lock-order cycle between the IOAPIC and the local APICs.
-public final class PCInterruptController: InterruptController, Device, @unchecked Sendable {
+public final class PCInterruptController: InterruptSink, InterruptSource, Device, @unchecked Sendable {
     public let name = "pc-interrupts"
     public let timers: DeviceTimers
     public let pic: I8259Pair
@@ -39,11 +39,12 @@ public final class PCInterruptController: InterruptController, Device, @unchecke
         }
     }
 
-    /// Claims the devices' ports, MMIO, MSRs and CPUID bits, becomes the machine's interrupt
-    /// controller and starts the timer thread.
+    /// Claims the devices' ports, MMIO, MSRs and CPUID bits, becomes where the machine's lines go
+    /// and where its vCPUs take interrupts from, and starts the timer thread.
     public func attach(to machine: Machine) throws {
         for device in [pic, ioapic, localAPICs, pit] as [any Device] { try device.attach(to: machine) }
-        machine.interruptController = self
+        machine.interruptRouter.connect(self)
+        machine.interruptSource = self
         try timers.start()
     }
 
@@ -53,12 +54,21 @@ public final class PCInterruptController: InterruptController, Device, @unchecke
 
     public func stop() { timers.stop() }
 
-    // MARK: InterruptController
+    // MARK: InterruptSink
 
     public func setLine(_ line: Int, high: Bool) {
         if line < 16 { pic.setInput(line, high: high) }
         ioapic.setPin(line == 0 ? 2 : line, high: high)
     }
+
+    /// An MSI is an APIC message written to memory: it reaches the local APICs as an IOAPIC
+    /// message would (SDM vol. 3, 10.11). One that decodes to nothing is dropped, as on hardware.
+    public func send(_ message: MSIMessage) {
+        guard let apicMessage = message.apicMessage else { return }
+        localAPICs.deliver(apicMessage)
+    }
+
+    // MARK: InterruptSource
 
     public func hasPendingInterrupt(vcpu: Int) -> Bool {
         guard let apic = localAPICs.apic(vcpu) else { return false }

@@ -32,6 +32,11 @@ public protocol CPUBackend: AnyObject {
 
 /// One VM instance of a backend.
 public protocol VirtualMachine: AnyObject {
+    /// The backend's own interrupt controllers, when the machine asked for them
+    /// (`InterruptControllerPlacement.inKernel`): the machine connects its IRQ lines there before
+    /// the vCPUs start, and the backend then delivers interrupts itself. Nil otherwise.
+    var inKernelInterruptSink: (any InterruptSink)? { get }
+
     /// Creates vCPU `index`; creating the same index twice is an error.
     func createVCPU(index: Int) throws -> any VirtualCPU
 }

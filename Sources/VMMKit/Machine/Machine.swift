@@ -11,9 +11,14 @@ public final class Machine {
     public let msrs = MSRHooks()
     public let cpuid = CPUIDHooks()
     public let runControl = RunControl()
-    /// Set by the board before `run`; lines raised before that go nowhere. With `.inKernel`
-    /// placement the backend installs its own at VM creation.
-    public var interruptController: any InterruptController = NoInterruptController()
+    /// Where every device's IRQ lines and MSIs go. The board connects its userspace controllers
+    /// during assembly; with `.inKernel` placement `run` connects the VM's in-kernel irqchip.
+    public let interruptRouter = InterruptRouter()
+    /// Where the vCPUs take interrupts from: set by the board with userspace controllers; nil when
+    /// nothing delivers interrupts, or when the backend's in-kernel irqchip does it itself.
+    public var interruptSource: (any InterruptSource)?
+    /// HLT, wait-for-SIPI and halted-forever, the same for every backend.
+    public let vcpuArbitration: VCPUArbitration
     /// Where the PIC/IOAPIC/LAPIC/PIT live: our Swift devices, or KVM's in-kernel irqchip.
     public var interruptControllerPlacement: InterruptControllerPlacement = .userspace
     /// The register state vCPU 0 starts in, from the kernel loader. Other vCPUs wait for INIT/SIPI.
@@ -25,6 +30,7 @@ public final class Machine {
     public init(memorySize: UInt64, vcpuCount: Int) throws {
         guard (1...64).contains(vcpuCount) else { throw MachineError.invalidCPUCount(vcpuCount) }
         self.vcpuCount = vcpuCount
+        vcpuArbitration = VCPUArbitration(vcpuCount: vcpuCount, runControl: runControl)
         memory = GuestMemory()
         let low = min(memorySize, BootLayout.mmioHoleStart)
         try memory.addRegion(name: "RAM", at: 0, size: low)
@@ -43,7 +49,7 @@ public final class Machine {
     public func device(named name: String) -> (any Device)? { devices.first { $0.name == name } }
 
     /// ISA IRQ / IOAPIC input `number`, for a device to raise and lower.
-    public func irqLine(_ number: Int) -> IRQLine { IRQLine(number: number, machine: self) }
+    public func irqLine(_ number: Int) -> IRQLine { IRQLine(number: number, sink: interruptRouter) }
 
     /// Makes vCPU `index` notice a new interrupt or a stop request promptly.
     public func kick(vcpu index: Int) {
@@ -64,6 +70,10 @@ public final class Machine {
     /// stops, fails, or `timeout` seconds pass.
     public func run(on backend: any CPUBackend, timeout: Double? = nil) throws -> MachineOutcome {
         let vm = try backend.createVM(for: self)
+        if let irqchip = vm.inKernelInterruptSink {
+            interruptRouter.connect(irqchip)
+            interruptSource = nil
+        }
         for index in 0..<vcpuCount { vcpus.append(try vm.createVCPU(index: index)) }
         try vcpus[0].setSystemRegisters(bootState.system)
         try vcpus[0].setGeneralRegisters(bootState.general)
@@ -72,16 +82,15 @@ public final class Machine {
         let vcpus = self.vcpus
         runControl.onStop { for vcpu in vcpus { vcpu.kick() } }
 
-        let haltedForever = Counter()
         let threads = try vcpus.map { vcpu in
-            try HostThread(name: "vcpu\(vcpu.index)") { [runControl, vcpuCount] in
+            try HostThread(name: "vcpu\(vcpu.index)") { [runControl] in
                 do {
                     switch try vcpu.run() {
                     case .machineStopped:
                         break
                     case .haltedForever:
-                        haltedForever.increment()
-                        if haltedForever.value == UInt64(vcpuCount) { runControl.requestStop(.poweredOff) }
+                        // VCPUArbitration returns this only once every vCPU waits on another.
+                        runControl.requestStop(.poweredOff)
                     case let .shutdown(dump):
                         runControl.requestStop(.shutdown(vcpu: vcpu.index, registerDump: dump))
                     case .reset:

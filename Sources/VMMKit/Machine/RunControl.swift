@@ -37,4 +37,7 @@ public final class RunControl: Sendable {
     public var stopOutcome: MachineOutcome? { outcome.withLock { $0 } }
 
     func onStop(kick: @escaping @Sendable () -> Void) { kickAll.withLock { $0 = kick } }
+
+    /// Kicks every vCPU without asking them to stop, so those asleep re-examine the machine.
+    func wakeEveryVCPU() { kickAll.withLock { $0 }?() }
 }

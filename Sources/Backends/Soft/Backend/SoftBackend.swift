@@ -68,6 +68,9 @@ final class SoftVirtualMachine: VirtualMachine {
         code = SharedCodeMap(memory: machine.memory)
     }
 
+    /// The Soft CPU has no controllers of its own: it takes interrupts from the machine's source.
+    var inKernelInterruptSink: (any InterruptSink)? { nil }
+
     func createVCPU(index: Int) throws -> any VirtualCPU {
         guard index >= 0, index < machine.vcpuCount else {
             throw SoftBackendError.invalidVCPUIndex(index, count: machine.vcpuCount)

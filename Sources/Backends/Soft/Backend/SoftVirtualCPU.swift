@@ -41,7 +41,7 @@ public final class SoftVirtualCPU: VirtualCPU {
 
     public func run() throws -> VCPUStop {
         defer { signals.away.store(true, ordering: .sequentiallyConsistent) }
-        if index > 0 && !waitForStartup() { return .machineStopped }
+        if index > 0, let stop = waitForStartup() { return stop }
         resumeGuest()
         while true {
             let retiredBefore = core.pointee.instructionsRetired
@@ -71,16 +71,14 @@ public final class SoftVirtualCPU: VirtualCPU {
         core.pointee.checkInterrupts = false
         resumeGuest()
         if machine.runControl.isStopRequested { return .machineStopped }
-        let controller = machine.interruptController
-        if index > 0, let signal = controller.takeStartupSignal(vcpu: index), signal == .initialize {
-            if !waitForStartup() { return .machineStopped }
-            return nil
+        guard let source = machine.interruptSource else { return nil }
+        if index > 0, let signal = source.takeStartupSignal(vcpu: index), signal == .initialize {
+            return waitForStartup()
         }
-        if !core.pointee.nmiBlocked && controller.takeNonMaskableInterrupt(vcpu: index) {
-            core.pointee.nmiBlocked = true
-            if !deliverEvent(vector: Fault.nmi) { return .shutdown(registerDump: registerDump()) }
+        if !core.pointee.nmiBlocked && source.takeNonMaskableInterrupt(vcpu: index) {
+            if let stop = deliverNonMaskableInterrupt() { return stop }
         }
-        guard controller.hasPendingInterrupt(vcpu: index) else { return nil }
+        guard source.hasPendingInterrupt(vcpu: index) else { return nil }
         guard core.pointee.flags.stored & RFlags.if != 0 && !core.pointee.interruptShadow else {
             windowRequested = true
             return nil
@@ -89,10 +87,16 @@ public final class SoftVirtualCPU: VirtualCPU {
             statistics.interruptWindow.increment()
             windowRequested = false
         }
-        guard let vector = controller.acknowledgeInterrupt(vcpu: index) else { return nil }
+        guard let vector = source.acknowledgeInterrupt(vcpu: index) else { return nil }
         statistics.interruptsInjected.increment()
         if !deliverEvent(vector: vector) { return .shutdown(registerDump: registerDump()) }
         return nil
+    }
+
+    /// NMIs are blocked until the handler's IRET (SDM vol. 3, 6.7.1).
+    private func deliverNonMaskableInterrupt() -> VCPUStop? {
+        core.pointee.nmiBlocked = true
+        return deliverEvent(vector: Fault.nmi) ? nil : .shutdown(registerDump: registerDump())
     }
 
     /// An external event through the IDT; false on a triple fault.
@@ -105,37 +109,50 @@ public final class SoftVirtualCPU: VirtualCPU {
         }
     }
 
-    /// HLT: sleep until a kick brings something deliverable (SDM vol. 2, HLT).
+    /// HLT: sleep until a kick brings something deliverable (SDM vol. 2, HLT), by the rules every
+    /// backend shares (`VCPUArbitration`).
     private func halt() -> VCPUStop? {
         statistics.halt.increment()
-        while core.pointee.halted {
-            if let stop = service() { return stop }
-            guard core.pointee.halted else { break }
-            if core.pointee.flags.stored & RFlags.if == 0 && machine.vcpuCount == 1 { return .haltedForever }
-            sleepUntilKicked()
+        if let stop = service() { return stop }
+        guard core.pointee.halted else { return nil }
+        let wake = machine.vcpuArbitration.waitInHalt(
+            vcpu: index, interruptsEnabled: core.pointee.flags.stored & RFlags.if != 0,
+            acceptsNMI: !core.pointee.nmiBlocked, source: machine.interruptSource, sleep: { sleepUntilKicked() })
+        switch wake {
+        case .interrupt:
+            return service()
+        case .nonMaskableInterrupt:
+            resumeGuest()
+            return deliverNonMaskableInterrupt()
+        case .initialize:
+            return waitForStartup()
+        case let .stop(stop):
+            return stop
         }
-        return nil
     }
 
     /// Application processors wait for INIT-SIPI; SIPI starts them in real mode at vector * 4096
-    /// (SDM vol. 3, 8.4.4). Returns false if the machine stopped first.
-    private func waitForStartup() -> Bool {
-        while true {
+    /// (SDM vol. 3, 8.4.4). Returns why the vCPU is done, or nil once it started.
+    private func waitForStartup() -> VCPUStop? {
+        let wake = machine.vcpuArbitration.waitForStartup(
+            vcpu: index, source: machine.interruptSource, sleep: { sleepUntilKicked() })
+        switch wake {
+        case let .start(vector):
             signals.clear()
-            if machine.runControl.isStopRequested { return false }
-            if case let .startup(vector)? = machine.interruptController.takeStartupSignal(vcpu: index) {
-                core.pointee.resetForStartup(vector: vector)
-                resumeGuest()
-                return true
-            }
-            sleepUntilKicked()
+            core.pointee.resetForStartup(vector: vector)
+            resumeGuest()
+            return nil
+        case let .stop(stop):
+            return stop
         }
     }
 
     /// Sleeps as a vCPU that runs no guest code, so another vCPU's exclusive section need not wait.
+    /// The kick flag is cleared on waking: the wait re-examines the machine itself.
     private func sleepUntilKicked() {
         signals.away.store(true, ordering: .sequentiallyConsistent)
         signals.waitForKick()
+        signals.clear()
     }
 
     /// Before guest instructions run again: wait out another vCPU's exclusive section, then catch up
@@ -190,7 +207,7 @@ public final class SoftVirtualCPU: VirtualCPU {
         registers.cr2 = cpu.cr2
         registers.cr3 = cpu.cr3
         registers.cr4 = cpu.cr4
-        registers.cr8 = UInt64(machine.interruptController.taskPriority(vcpu: index) & 0xf)
+        registers.cr8 = UInt64((machine.interruptSource?.taskPriority(vcpu: index) ?? 0) & 0xf)
         registers.efer = cpu.efer
         registers.apicBase = cpu.msrs.apicBase
         return registers

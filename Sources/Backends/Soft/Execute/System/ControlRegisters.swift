@@ -19,7 +19,7 @@ extension CPUCore {
         case 2: value = cr2
         case 3: value = cr3
         case 4: value = cr4
-        case 8: value = UInt64(machine.interruptController.taskPriority(vcpu: vcpuIndex) & 0xf)
+        case 8: value = UInt64((machine.interruptSource?.taskPriority(vcpu: vcpuIndex) ?? 0) & 0xf)
         default: throw Fault.ud
         }
         setRegister(i.rm, i.size, value)
@@ -37,7 +37,7 @@ extension CPUCore {
         case 8:
             guard value >> 4 == 0 else { throw Fault.gp() }
             statistics.setTPR.increment()
-            machine.interruptController.setTaskPriority(vcpu: vcpuIndex, UInt8(value))
+            machine.interruptSource?.setTaskPriority(vcpu: vcpuIndex, UInt8(value))
             interruptsEnabled()
         default: throw Fault.ud
         }

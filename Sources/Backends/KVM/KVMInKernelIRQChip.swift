@@ -4,14 +4,14 @@ import Glibc
 import CKVM
 import VMMKit
 
-/// KVM's in-kernel PIC, IOAPIC and LAPICs behind VMMKit's InterruptController.
+/// KVM's in-kernel PIC, IOAPIC and LAPICs as the machine's interrupt sink.
 ///
 /// Lines go in with KVM_IRQ_LINE (api.rst). The VM's GSI routing (`ckvm_set_pc_gsi_routing`) sends
 /// GSIs 0-15 to the master/slave PIC inputs and to the IOAPIC pins of the same number (GSI 0 to
 /// pin 2, as on a PC), and 16-23 to the IOAPIC only, so an ISA IRQ reaches whichever controller the
-/// guest enabled. Delivery into the vCPUs, HLT and
-/// INIT/SIPI are KVM's business: the query methods report nothing pending.
-public final class KVMInKernelInterruptController: InterruptController, @unchecked Sendable {
+/// guest enabled. MSIs go in with KVM_SIGNAL_MSI. Delivery into the vCPUs, HLT and INIT/SIPI are
+/// KVM's business, so this is a sink only: there is no `InterruptSource` with an in-kernel irqchip.
+public final class KVMInKernelIRQChip: InterruptSink, @unchecked Sendable {
     /// The IOAPIC's pin count in KVM (KVM_IOAPIC_NUM_PINS).
     public static let lineCount = 24
     private let vmFD: Int32
@@ -25,12 +25,15 @@ public final class KVMInKernelInterruptController: InterruptController, @uncheck
         _ = ckvm_ioctl(vmFD, CKVM_IRQ_LINE, &level)
     }
 
-    public func hasPendingInterrupt(vcpu: Int) -> Bool { false }
-    public func acknowledgeInterrupt(vcpu: Int) -> UInt8? { nil }
-    public func takeNonMaskableInterrupt(vcpu: Int) -> Bool { false }
-    public func taskPriority(vcpu: Int) -> UInt8 { 0 }
-    public func setTaskPriority(vcpu: Int, _ value: UInt8) {}
-    public func takeStartupSignal(vcpu: Int) -> StartupSignal? { nil }
+    /// KVM decodes the address/data pair into an APIC message itself (api.rst: KVM_SIGNAL_MSI);
+    /// its result (delivered, or blocked by the guest's masks) is the guest's business.
+    public func send(_ message: MSIMessage) {
+        var msi = kvm_msi()
+        msi.address_lo = UInt32(truncatingIfNeeded: message.address)
+        msi.address_hi = UInt32(truncatingIfNeeded: message.address >> 32)
+        msi.data = message.data
+        _ = ckvm_ioctl(vmFD, CKVM_SIGNAL_MSI, &msi)
+    }
 
     /// One 8259's state as KVM_GET_IRQCHIP reports it.
     public struct PICState: Equatable, Sendable {

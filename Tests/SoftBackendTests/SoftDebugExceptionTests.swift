@@ -102,24 +102,13 @@ final class SoftDebugExceptionTests: XCTestCase {
         code += [0x50, 0x58, 0x0f, 0x05, 0x50, 0x58, 0xb8, 0x63, 0x00, 0x00, 0x00, 0x0f, 0x05]
         let cpu = try SoftCPUFixture(.long64, code: code)
         // GDT: null, kernel code 0x08, kernel data 0x10, user 32-bit code 0x18, user data 0x20.
-        let gdt: [UInt64] = [0, 0x00af_9b00_0000_ffff, 0x00cf_9300_0000_ffff, 0x00cf_fb00_0000_ffff, 0x00cf_f300_0000_ffff]
-        for (index, descriptor) in gdt.enumerated() { try cpu.machine.memory.write(descriptor, at: 0x1000 + UInt64(index) * 8) }
-        for offset in stride(from: UInt64(0), to: IdentityPageTables.size, by: 8) {
-            let address = BootLayout.standard.pageTables + offset
-            let value = try cpu.machine.memory.read(UInt64.self, at: address)
-            if value & 1 != 0 { try cpu.machine.memory.write(value | 4, at: address) }
-        }
+        try cpu.prepareForSystemCalls(descriptors: [0, 0x00af_9b00_0000_ffff, 0x00cf_9300_0000_ffff, 0x00cf_fb00_0000_ffff,
+                                                    0x00cf_f300_0000_ffff])
         let handler = SoftCPUFixture.codeAddress + 0xc0
         try cpu.machine.memory.write((handler & 0xffff) | 0x08 << 16 | 0x8e << 40 | (handler & 0xffff_0000) << 32, at: 0x30_0010)
         try cpu.machine.memory.write(UInt64(0), at: 0x30_0018)
         try cpu.machine.memory.write(UInt64(0x8_0000), at: 4) // RSP0 of the boot TSS (at 0)
-        try cpu.setSystemRegisters {
-            $0.gdt = DescriptorTableRegister(base: 0x1000, limit: 39)
-            $0.idt = DescriptorTableRegister(base: 0x30_0000, limit: 0xfff)
-            $0.cs.selector = 0x08
-            $0.ss.selector = 0x10
-            $0.efer |= ControlBits.eferSCE
-        }
+        try cpu.setSystemRegisters { $0.idt = DescriptorTableRegister(base: 0x30_0000, limit: 0xfff) }
         try cpu.cpu.writeMSR(0xc000_0081, value: 0x0018_0008_0000_0000) // STAR: SYSRET base 0x18, SYSCALL CS 0x08
         try cpu.cpu.writeMSR(0xc000_0083, value: SoftCPUFixture.codeAddress + 0x80) // CSTAR
         var trapOffsets: [UInt64] = []

@@ -53,20 +53,8 @@ final class SoftSystemTests: XCTestCase {
         code += [0xb8, 0x05, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x90, 0xf4] // user: mov $5,%eax; syscall; nop; hlt
         let cpu = try SoftCPUFixture(.long64, code: code)
         // GDT: null, kernel code 0x08, kernel data 0x10, user data 0x18, user code 0x20 (the SYSRET layout).
-        let gdt: [UInt64] = [0, 0x00af_9b00_0000_ffff, 0x00cf_9300_0000_ffff, 0x00cf_f300_0000_ffff, 0x00af_fb00_0000_ffff]
-        for (index, descriptor) in gdt.enumerated() { try cpu.machine.memory.write(descriptor, at: 0x1000 + UInt64(index) * 8) }
-        // User-accessible identity map: set U/S in the PML4, PDPT and directory entries.
-        for offset in stride(from: UInt64(0), to: IdentityPageTables.size, by: 8) {
-            let address = BootLayout.standard.pageTables + offset
-            let value = try cpu.machine.memory.read(UInt64.self, at: address)
-            if value & 1 != 0 { try cpu.machine.memory.write(value | 4, at: address) }
-        }
-        try cpu.setSystemRegisters {
-            $0.gdt = DescriptorTableRegister(base: 0x1000, limit: 39)
-            $0.cs.selector = 0x08
-            $0.ss.selector = 0x10
-            $0.efer |= ControlBits.eferSCE
-        }
+        try cpu.prepareForSystemCalls(descriptors: [0, 0x00af_9b00_0000_ffff, 0x00cf_9300_0000_ffff, 0x00cf_f300_0000_ffff,
+                                                    0x00af_fb00_0000_ffff])
         try cpu.cpu.writeMSR(0xc000_0081, value: 0x0010_0008_0000_0000) // STAR: SYSRET base 0x10, SYSCALL CS 0x08
         try cpu.cpu.writeMSR(0xc000_0082, value: SoftCPUFixture.codeAddress + 0x80) // LSTAR
         XCTAssertEqual(try cpu.cpu.step(instructions: 20), .exception(vector: 13, errorCode: 0), "HLT at CPL 3")

@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // The package is laid out by concern, after rust-vmm: one target per part.
-//   VMMKit            core protocols, guest memory, buses, machine, loaders
+//   VMMKit            core protocols, guest memory, buses, IRQ lines, the machine: the plugin surface
+//   Loader            kernel loaders (ELF via libelf, Multiboot, PVH) and the boot layout
 //   Backends/KVM      drives /dev/kvm            Backends/Soft   an x86 CPU in Swift
 //   Devices/<Name>    one target per device, each knowing only VMMKit
 //   Board/PC          wires the standard PC devices together
@@ -33,7 +34,8 @@ let package = Package(
         .target(name: "CNativeOracle", path: "Sources/CShims/CNativeOracle"),
         .target(name: "CHostALU", path: "Sources/CShims/CHostALU"),
         .target(name: "CHostX87", path: "Sources/CShims/CHostX87"),
-        .target(name: "VMMKit", dependencies: ["CLibELF"], path: "Sources/VMMKit"),
+        .target(name: "VMMKit", path: "Sources/VMMKit"),
+        .target(name: "KernelLoading", dependencies: ["VMMKit", "CLibELF"], path: "Sources/Loader"),
         .target(name: "KVMBackend", dependencies: ["VMMKit", "CKVM"], path: "Sources/Backends/KVM"),
         .target(name: "SoftBackend", dependencies: ["VMMKit", "CHostALU", "CHostX87"], path: "Sources/Backends/Soft"),
         device("Serial16550"),
@@ -47,7 +49,7 @@ let package = Package(
         device("ACPIPM"),
         .target(
             name: "PCBoard",
-            dependencies: ["VMMKit"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },
+            dependencies: ["VMMKit", "KernelLoading"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },
             path: "Sources/Board/PC"),
         .target(
             name: "VMMCommand",
@@ -57,17 +59,18 @@ let package = Package(
             ],
             path: "Sources/VMMCommand"),
         .executableTarget(name: "vmm", dependencies: ["VMMCommand"], path: "Sources/vmm"),
-        .testTarget(name: "VMMKitTests", dependencies: ["VMMKit", "TestSupport"], path: "Tests/VMMKitTests"),
+        .testTarget(name: "VMMKitTests", dependencies: ["VMMKit", "KernelLoading", "TestSupport"], path: "Tests/VMMKitTests"),
         .testTarget(
             name: "DeviceTests",
             dependencies: ["VMMKit", "PCBoard"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },
             path: "Tests/DeviceTests"),
         .testTarget(
-            name: "KVMBackendTests", dependencies: ["VMMKit", "KVMBackend", "PCBoard", "TestSupport"],
+            name: "KVMBackendTests", dependencies: ["VMMKit", "KernelLoading", "KVMBackend", "PCBoard", "TestSupport"],
             path: "Tests/KVMBackendTests"),
         .testTarget(
-            name: "SoftBackendTests", dependencies: ["VMMKit", "SoftBackend", "PCBoard", "TestSupport", "CNativeOracle"],
+            name: "SoftBackendTests", dependencies: ["VMMKit", "KernelLoading", "SoftBackend", "PCBoard", "TestSupport", "CNativeOracle"],
             path: "Tests/SoftBackendTests"),
+        .testTarget(name: "VMMCommandTests", dependencies: ["VMMCommand", "VMMKit"], path: "Tests/VMMCommandTests"),
         .testTarget(
             name: "EndToEndTests", dependencies: ["TestSupport", "vmm"], path: "Tests/EndToEndTests"),
         .target(name: "TestSupport", dependencies: ["VMMKit"], path: "Tests/TestSupport"),

@@ -2,6 +2,7 @@ import KVMBackend
 import Synchronization
 import VMMKit
 import XCTest
+import KernelLoading
 
 final class KVMInterruptInjectionTests: XCTestCase {
     static let vector: UInt8 = 0x30

@@ -2,6 +2,7 @@ import KVMBackend
 import Synchronization
 import VMMKit
 import XCTest
+import KernelLoading
 
 /// Skips the calling test when this host cannot run KVM guests, saying why.
 func requireKVM() throws {

@@ -1,4 +1,5 @@
 import KVMBackend
+import KernelLoading
 import VMMKit
 import XCTest
 

@@ -1,6 +1,7 @@
 import SoftBackend
 import VMMKit
 import XCTest
+import KernelLoading
 
 /// Bad guests under `Machine.run` end in a guest-visible fault, a clean stop with a register dump,
 /// or the timeout: never a Swift trap or a `.failed` run (issue: "Bad guests").

@@ -1,5 +1,6 @@
 import SoftBackend
 import VMMKit
+import KernelLoading
 
 /// The Soft backend's CPU as a differential subject: a standalone vCPU on a 64 MiB machine with
 /// the boot GDT and identity page tables, in long mode or flat 32-bit protected mode at CPL 0. The

@@ -3,6 +3,7 @@ import SoftBackend
 import TestSupport
 import VMMKit
 import XCTest
+import KernelLoading
 
 /// The system-level guests of Tests/Guests/system (paging, exceptions and error codes, privilege
 /// changes, stack switches) on the Soft backend and under QEMU TCG, run live: each prints a line

@@ -1,4 +1,5 @@
 import SoftBackend
+import KernelLoading
 import VMMKit
 import XCTest
 

@@ -1,5 +1,6 @@
 import SoftBackend
 import VMMKit
+import KernelLoading
 
 extension SoftCPUFixture {
     /// The set-up a SYSCALL/SYSRET test needs: `descriptors` as the GDT at 0x1000 (kernel code 0x08 and

@@ -1,6 +1,7 @@
 import SoftBackend
 import VMMKit
 import XCTest
+import KernelLoading
 
 /// A standalone Soft vCPU over a small machine, in one of the CPU modes the tests need, with code
 /// placed at `codeAddress` and stepped instruction by instruction.

@@ -1,6 +1,7 @@
 import SoftBackend
 import VMMKit
 import XCTest
+import KernelLoading
 
 /// Details of faults that guests see: #PF error codes for reserved bits, the RF bit of the pushed
 /// RFLAGS image, and the canonical-base checks of descriptor-table loads.

@@ -1,6 +1,7 @@
 import SoftBackend
 import VMMKit
 import XCTest
+import KernelLoading
 
 /// The halted-forever rule is `VCPUArbitration`'s, shared with KVM: with several Soft vCPUs the
 /// machine is off once the BSP halts with interrupts off and the APs wait for a SIPI that nobody

@@ -1,6 +1,7 @@
 import SoftBackend
 import VMMKit
 import XCTest
+import KernelLoading
 
 /// Integer instruction groups in 64-bit mode, stepped one instruction at a time. The byte arrays were
 /// assembled with GNU as from the listing in each comment.

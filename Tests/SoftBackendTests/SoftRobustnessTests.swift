@@ -1,6 +1,7 @@
 import SoftBackend
 import VMMKit
 import XCTest
+import KernelLoading
 
 /// A hostile guest must never trap Swift: random code in every mode only ever completes, halts or
 /// raises guest exceptions.

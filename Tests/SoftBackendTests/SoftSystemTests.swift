@@ -2,6 +2,7 @@ import SoftBackend
 import Synchronization
 import VMMKit
 import XCTest
+import KernelLoading
 
 /// Paging, exceptions, interrupts, privilege changes, MSRs, CPUID and the other CPU modes.
 final class SoftSystemTests: XCTestCase {

@@ -1,10 +1,11 @@
 import XCTest
 @testable import VMMKit
+@testable import KernelLoading
 
 /// `BootLayout.choose`: the standard placement unless a kernel segment or module lies over an area,
 /// then the lowest free aligned place in conventional memory, and an error when none is left.
 final class BootLayoutTests: XCTestCase {
-    private let window = BootLayout.firstFreeLowAddress..<BootLayout.conventionalMemoryEnd
+    private let window = BootLayout.firstFreeLowAddress..<PCMemoryMap.conventionalMemoryEnd
 
     private func choose(_ occupied: [Range<UInt64>]) throws -> BootLayout {
         try BootLayout.choose(avoiding: occupied, within: window, path: "kernel")

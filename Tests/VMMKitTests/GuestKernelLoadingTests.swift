@@ -1,6 +1,7 @@
 import TestSupport
 import XCTest
 @testable import VMMKit
+@testable import KernelLoading
 
 /// The loader against real toolchain output: the guests of Tests/Guests, built by gcc and ld.
 final class GuestKernelLoadingTests: XCTestCase {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import VMMKit
+@testable import KernelLoading
 
 /// Every malformed kernel or module is a `KernelLoadError` naming the file, and leaves guest
 /// memory untouched.

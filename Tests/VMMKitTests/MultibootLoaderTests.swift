@@ -1,5 +1,6 @@
 import XCTest
 @testable import VMMKit
+@testable import KernelLoading
 
 final class MultibootLoaderTests: LoaderTestCase {
     static let kernelBase: UInt64 = 0x10_0000

@@ -1,5 +1,6 @@
 import XCTest
 @testable import VMMKit
+@testable import KernelLoading
 
 final class PVHLoaderTests: LoaderTestCase {
     static let kernelBase: UInt64 = 0x100_0000

@@ -1,5 +1,6 @@
 import XCTest
 @testable import VMMKit
+@testable import KernelLoading
 
 final class PlainELFLoaderTests: LoaderTestCase {
     func testELF32EntersProtectedModeWithoutBootInformation() throws {

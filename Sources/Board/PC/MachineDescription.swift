@@ -1,5 +1,6 @@
 import Serial16550
 import VMMKit
+import KernelLoading
 
 /// Everything that decides what machine vmm builds, as a value: the command line fills one in, a
 /// library user may build one directly, and the same value drives either backend.

@@ -4,6 +4,7 @@ import RTC
 import Serial16550
 import TestDevice
 import VMMKit
+import KernelLoading
 
 /// Wires a standard PC from a `MachineDescription`: RAM, the interrupt controllers, COM1, the
 /// debug-exit port, the RTC, ACPI (tables and PM registers), the extra devices asked for, and the

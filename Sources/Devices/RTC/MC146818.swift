@@ -42,7 +42,7 @@ public final class MC146818: Device, BusDevice, @unchecked Sendable {
     public func attach(to machine: Machine) throws {
         try machine.ports.claim(base: Self.indexPort, length: 2, by: self, name: name)
         irq = machine.irqLine(Self.interruptLine)
-        let fourGiB = BootLayout.highMemoryStart
+        let fourGiB = PCMemoryMap.highMemoryStart
         var below: UInt64 = 0
         var above: UInt64 = 0
         for region in machine.memory.regions where region.kind == .ram {
@@ -51,7 +51,7 @@ public final class MC146818: Device, BusDevice, @unchecked Sendable {
             above += end > fourGiB ? end - max(region.guestBase, fourGiB) : 0
         }
         state.withLock {
-            $0.rtc.recordMemory(belowFourGiB: below, aboveFourGiB: above, conventionalEnd: BootLayout.conventionalMemoryEnd)
+            $0.rtc.recordMemory(belowFourGiB: below, aboveFourGiB: above, conventionalEnd: PCMemoryMap.conventionalMemoryEnd)
         }
         if ownsTimers { try timers.start() }
     }

@@ -32,10 +32,10 @@ public final class Machine {
         self.vcpuCount = vcpuCount
         vcpuArbitration = VCPUArbitration(vcpuCount: vcpuCount, runControl: runControl)
         memory = GuestMemory()
-        let low = min(memorySize, BootLayout.mmioHoleStart)
+        let low = min(memorySize, PCMemoryMap.mmioHoleStart)
         try memory.addRegion(name: "RAM", at: 0, size: low)
         if memorySize > low {
-            try memory.addRegion(name: "high RAM", at: BootLayout.highMemoryStart, size: memorySize - low)
+            try memory.addRegion(name: "high RAM", at: PCMemoryMap.highMemoryStart, size: memorySize - low)
         }
     }
 

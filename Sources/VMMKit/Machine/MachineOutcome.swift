@@ -1,4 +1,5 @@
-/// How a machine's run ended, and the process exit status vmm gives it.
+/// How a machine's run ended. The process exit status and message the command line makes of it
+/// are VMMCommand's policy (ExitStatus.swift there), not the machine's.
 public enum MachineOutcome: Equatable, Sendable {
     /// The guest wrote `value` to the debug-exit port: status (value << 1) | 1, QEMU's isa-debug-exit.
     case guestExit(value: UInt32)
@@ -13,29 +14,4 @@ public enum MachineOutcome: Equatable, Sendable {
     case timedOut(seconds: Double)
     /// A backend or device error ended the run.
     case failed(String)
-
-    /// Statuses vmm chooses itself are even, so none can be mistaken for a debug-exit status,
-    /// which is always odd (a guest's "pass" is 1).
-    public var exitStatus: Int32 {
-        switch self {
-        case let .guestExit(value): return Int32(truncatingIfNeeded: (value << 1) | 1)
-        case .poweredOff, .reset: return 0
-        case .shutdown: return 4
-        case .interrupted: return 130
-        case .timedOut: return 124
-        case .failed: return 6
-        }
-    }
-
-    /// What vmm prints on stderr when the run ends, or nil for a quiet end.
-    public var message: String? {
-        switch self {
-        case .guestExit, .poweredOff: return nil
-        case .reset: return "vmm: the guest requested a reset; stopping"
-        case let .shutdown(vcpu, dump): return "vmm: vCPU \(vcpu) shut down (triple fault)\n\(dump)"
-        case let .interrupted(why): return "vmm: stopped: \(why)"
-        case let .timedOut(seconds): return "vmm: stopped after the \(seconds)-second timeout"
-        case let .failed(why): return "vmm: \(why)"
-        }
-    }
 }

@@ -1,5 +1,6 @@
 import XCTest
 @testable import VMMKit
+@testable import KernelLoading
 
 /// Shared setup for loader tests: a fresh 64 MiB machine, a scratch directory for kernel and
 /// module files, and checks that a rejected kernel wrote nothing.

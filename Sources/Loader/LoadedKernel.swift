@@ -1,3 +1,5 @@
+import VMMKit
+
 /// The boot protocols the kernel loader recognises, in the order it tries them.
 public enum KernelFormat: String, Sendable {
     /// Multiboot v1 (spec 0.6.96): a header in the first 8 KiB; entered in 32-bit protected mode.

@@ -1,3 +1,5 @@
+import VMMKit
+
 /// The Multiboot v1 header a kernel carries in its first 8 KiB (Multiboot Specification 0.6.96,
 /// 3.1): magic, flags, checksum and, when flag bit 16 is set, the addresses to load a non-ELF
 /// ("a.out kludge") image at.

@@ -1,4 +1,5 @@
 import CLibELF
+import VMMKit
 
 /// The segments of a kernel and its entry point, checked against the machine before a single
 /// byte is written, so a rejected kernel leaves guest memory untouched.
@@ -63,7 +64,7 @@ struct KernelImage {
               let region = memory.region(containing: address, length: Int(size)), region.kind == .ram
         else {
             let lowRAMEnd = memory.regions.first { $0.guestBase == 0 && $0.kind == .ram }?.guestEnd ?? 0
-            if !wraps, end <= BootLayout.mmioHoleStart, end > lowRAMEnd, lowRAMEnd < BootLayout.mmioHoleStart {
+            if !wraps, end <= PCMemoryMap.mmioHoleStart, end > lowRAMEnd, lowRAMEnd < PCMemoryMap.mmioHoleStart {
                 throw .memoryTooSmall(path: path, needed: end, available: lowRAMEnd)
             }
             throw .segmentOutsideRAM(path: path, address: address, size: size)

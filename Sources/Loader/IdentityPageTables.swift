@@ -1,3 +1,5 @@
+import VMMKit
+
 /// Page tables mapping the first 4 GiB of guest-physical memory at the same virtual addresses with
 /// 2 MiB pages (SDM vol. 3, 4.5): one PML4, one PDPT and four page directories, 24 KiB in all at
 /// the boot layout's `pageTables`. Long-mode entry needs paging on; this is the smallest map that covers

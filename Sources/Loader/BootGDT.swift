@@ -1,3 +1,5 @@
+import VMMKit
+
 /// The flat GDT vmm writes at its boot layout's `gdt` address before entry, with the selectors Linux's boot
 /// protocols expect (__BOOT_CS = 0x10, __BOOT_DS = 0x18; Documentation/arch/x86/boot.rst) and a
 /// 64-bit code segment for long-mode entry.

@@ -1,3 +1,5 @@
+import VMMKit
+
 /// The Multiboot information structure (Multiboot Specification 0.6.96, 3.3) with the memory map,
 /// module list and strings after it, built in a `BootInfoBuffer` at the layout's `bootInfo`.
 enum MultibootInfo {

@@ -1,3 +1,5 @@
+import VMMKit
+
 /// Where vmm puts the things it writes into low guest memory before entry, for one load. The
 /// standard layout sits in the first 640 KiB, below the EBDA, where the Multiboot and PVH memory
 /// maps report usable RAM; the loader moves an area only when a kernel segment or module lies
@@ -31,9 +33,4 @@ public struct BootLayout: Equatable, Sendable {
     /// The first byte after the real-mode IVT and the BIOS data area (0x000-0x4ff), which vmm
     /// leaves to firmware conventions.
     public static let firstFreeLowAddress: UInt64 = 0x500
-    /// Top of conventional memory: the EBDA and BIOS area start here.
-    public static let conventionalMemoryEnd: UInt64 = 0x9_fc00
-    /// Guest-physical start of the PC's MMIO hole below 4 GiB (IOAPIC, LAPIC, ...).
-    public static let mmioHoleStart: UInt64 = 0xc000_0000
-    public static let highMemoryStart: UInt64 = 0x1_0000_0000
 }

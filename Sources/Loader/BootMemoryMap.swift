@@ -1,8 +1,10 @@
+import VMMKit
+
 /// The physical memory map a kernel is told about, in the E820 convention both Multiboot's mmap
 /// (0.6.96, 3.3: type 1 available, other values reserved) and PVH's memmap (xen start_info.h:
 /// XEN_HVM_MEMMAP_TYPE_RAM = 1, _RESERVED = 2) follow.
 ///
-/// RAM from 0 to `BootLayout.conventionalMemoryEnd` is usable, the EBDA/VGA/BIOS window up to
+/// RAM from 0 to `PCMemoryMap.conventionalMemoryEnd` is usable, the EBDA/VGA/BIOS window up to
 /// 1 MiB is reserved, RAM above is usable; ROM regions are reserved. The MMIO hole below 4 GiB
 /// is not listed, which tells the kernel it is not RAM.
 enum BootMemoryMap {
@@ -16,7 +18,7 @@ enum BootMemoryMap {
     static let reserved: UInt32 = 2
 
     /// The legacy window between conventional memory and 1 MiB.
-    static let legacyWindow = BootLayout.conventionalMemoryEnd..<0x10_0000
+    static let legacyWindow = PCMemoryMap.conventionalMemoryEnd..<0x10_0000
 
     static func entries(for memory: GuestMemory) -> [Entry] {
         var entries: [Entry] = []

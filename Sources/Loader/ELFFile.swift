@@ -1,6 +1,7 @@
 import CLibELF
 #if canImport(Glibc)
 import Glibc
+import VMMKit
 #endif
 
 /// An ELF note: its owner name, type and descriptor bytes (System V gABI, "Note Section").

@@ -1,3 +1,5 @@
+import VMMKit
+
 /// One piece of a kernel image: `fileSize` bytes from the file at `fileOffset`, then zeros up to
 /// `memorySize` (the .bss), placed at guest-physical `address`.
 struct LoadSegment: Equatable {

@@ -1,4 +1,5 @@
 import CLibELF
+import VMMKit
 
 /// Loads a kernel into a machine's guest memory and works out the state to enter it in.
 ///
@@ -40,7 +41,7 @@ public enum KernelLoader {
         let modules = try BootModule.load(modulePaths, after: image.end, in: memory)
         let layout = try BootLayout.choose(
             avoiding: image.segments.map { $0.address..<$0.address + $0.memorySize } + modules.map { $0.address..<$0.end },
-            within: BootLayout.firstFreeLowAddress..<min(BootLayout.conventionalMemoryEnd, lowRAMEnd), path: path)
+            within: BootLayout.firstFreeLowAddress..<min(PCMemoryMap.conventionalMemoryEnd, lowRAMEnd), path: path)
 
         var buffer = BootInfoBuffer(kernelPath: path, base: layout.bootInfo)
         let bootState: BootState

@@ -1,7 +1,8 @@
 import XCTest
+import VMMCommand
 import VMMKit
 
-final class MachineOutcomeTests: XCTestCase {
+final class ExitStatusTests: XCTestCase {
     func testExitStatuses() {
         XCTAssertEqual(MachineOutcome.guestExit(value: 0).exitStatus, 1, "QEMU isa-debug-exit: (0 << 1) | 1")
         XCTAssertEqual(MachineOutcome.guestExit(value: 1).exitStatus, 3)

@@ -1,14 +1,7 @@
-/// The register state a vCPU starts the guest in, as a loader decides it. Both backends apply it
-/// through `VirtualCPU.setGeneralRegisters`/`setSystemRegisters`.
-public struct BootState: Equatable, Sendable {
-    public var general = GeneralRegisters()
-    public var system = SystemRegisters()
+import VMMKit
 
-    public init(general: GeneralRegisters = GeneralRegisters(), system: SystemRegisters = SystemRegisters()) {
-        self.general = general
-        self.system = system
-    }
-
+/// The entry states vmm's boot protocols define, on the boot GDT and page tables of a `BootLayout`.
+extension BootState {
     /// 32-bit protected mode, flat segments, paging off, interrupts off: the entry state of the
     /// Multiboot spec (0.6.96, 3.2) and of PVH (xen start_info.h), which differ only in EAX/EBX.
     /// GDTR points at the boot GDT in `layout`.

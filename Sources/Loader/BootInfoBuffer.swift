@@ -1,3 +1,5 @@
+import VMMKit
+
 /// The boot information area (`BootLayout.bootInfoSize` bytes at the layout's `bootInfo`) assembled on the host
 /// first and copied into the guest in one write, so a kernel that asks for more than fits is
 /// rejected before guest memory changes.

@@ -1,3 +1,5 @@
+import VMMKit
+
 /// PVH boot: the entry note and struct hvm_start_info (xen include/public/arch-x86/hvm/start_info.h,
 /// version 1), with its module list and memory map, built in a `BootInfoBuffer`.
 enum PVHStartInfo {

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import VMMKit
 #endif
 
 /// Whole host files read with POSIX calls: the module files a kernel is booted with.

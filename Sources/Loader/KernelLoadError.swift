@@ -1,3 +1,5 @@
+import VMMKit
+
 /// Why a kernel (or one of its modules) could not be loaded. Each description starts with the
 /// file it is about, then says what is wrong with it.
 public enum KernelLoadError: VMMError, Equatable {

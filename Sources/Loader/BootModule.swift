@@ -1,3 +1,5 @@
+import VMMKit
+
 /// A file handed to the kernel beside it (an initrd, say): read from the host and placed in guest
 /// RAM on a page boundary after the kernel (Multiboot 0.6.96, 3.1.2 flag bit 0), the next after it.
 struct BootModule {

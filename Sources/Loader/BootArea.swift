@@ -1,3 +1,5 @@
+import VMMKit
+
 /// One of the guest-physical ranges vmm fills before entry (see `BootLayout`). A kernel segment or
 /// module over one would be overwritten by, or would overwrite, what vmm puts there, so the loader
 /// places every area clear of them.

@@ -14,7 +14,7 @@ func device(_ name: String, dependencies: [Target.Dependency] = []) -> Target {
     .target(name: name, dependencies: ["VMMKit"] + dependencies, path: "Sources/Devices/\(name)")
 }
 
-let deviceNames = ["Serial16550", "DebugExit", "TestDevice", "I8259", "IOAPIC", "LocalAPIC", "I8254", "RTC", "ACPIPM"]
+let deviceNames = ["Serial16550", "DebugExit", "TestDevice", "I8259", "IOAPIC", "LocalAPIC", "I8254", "RTC", "ACPIPM", "PCI"]
 
 let package = Package(
     name: "vmm",
@@ -47,6 +47,7 @@ let package = Package(
         device("I8254"),
         device("RTC"),
         device("ACPIPM"),
+        device("PCI"),
         .target(
             name: "PCBoard",
             dependencies: ["VMMKit", "KernelLoading"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },
@@ -62,7 +63,7 @@ let package = Package(
         .testTarget(name: "VMMKitTests", dependencies: ["VMMKit", "KernelLoading", "TestSupport"], path: "Tests/VMMKitTests"),
         .testTarget(
             name: "DeviceTests",
-            dependencies: ["VMMKit", "PCBoard"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },
+            dependencies: ["VMMKit", "PCBoard", "TestSupport"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },
             path: "Tests/DeviceTests"),
         .testTarget(
             name: "KVMBackendTests", dependencies: ["VMMKit", "KernelLoading", "KVMBackend", "PCBoard", "TestSupport"],

@@ -1,5 +1,6 @@
 import ACPIPM
 import DebugExit
+import PCI
 import RTC
 import Serial16550
 import TestDevice
@@ -19,6 +20,9 @@ public enum PCBoard {
             try attachInterruptControllers(to: machine)
             try machine.add(DebugExit())
             try machine.add(ACPIPowerManagement())
+            // Before the extra devices: a PCI device plugs itself into the bridge when attached.
+            let pciHost = PCIHostBridge(windows: pciWindows)
+            try machine.add(pciHost)
             for specification in description.devices {
                 try machine.add(registry.makeDevice(specification))
             }
@@ -27,7 +31,7 @@ public enum PCBoard {
                 let sharedTimers = machine.devices.lazy.compactMap { ($0 as? PCInterruptController)?.timers }.first
                 try machine.add(MC146818(timers: sharedTimers))
             }
-            try ACPITables.write(into: machine.memory, cpus: machine.vcpuCount)
+            try ACPITables.write(into: machine.memory, cpus: machine.vcpuCount, pci: pciHost.windows)
             let kernel = try KernelLoader.load(kernelAt: description.kernelPath, into: machine,
                                                commandLine: description.commandLine, modules: description.bootModules)
             machine.bootState = kernel.bootState
@@ -41,6 +45,12 @@ public enum PCBoard {
         }
         return machine
     }
+
+    /// The PCI host bridge's windows, in the MMIO hole below 4 GiB: ECAM for bus 0 at its start,
+    /// and BARs from 3.5 GiB up to the IOAPIC at 0xFEC00000, leaving 0xC0100000-0xDFFFFFFF to
+    /// fixed devices (the test device's default page at 0xD0000000).
+    public static let pciWindows = PCIAddressWindows(
+        configurationBase: PCMemoryMap.mmioHoleStart, memory32: 0xE000_0000..<UInt64(ACPITables.ioAPICAddress))
 
     /// The device types built into vmm, for `--device` and `--list-devices`.
     public static let builtInDeviceTypes: [DeviceType] = [

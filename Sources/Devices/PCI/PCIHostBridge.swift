@@ -1,0 +1,164 @@
+import Synchronization
+import VMMKit
+
+/// The root of PCI bus 0: configuration mechanism #1 at ports 0xCF8-0xCFF (PCI Local Bus 3.0,
+/// 3.2.2.3.2), ECAM in memory (PCI Express 4.0, 7.2.2), and the memory windows in which it routes
+/// accesses to the functions' BARs. Device 0 is the bridge's own function (class 06 00: host
+/// bridge), which Linux's check of mechanism #1 looks for (arch/x86/pci/direct.c); devices 1-31
+/// are the functions plugged in, function 0 each. Accesses to anything absent read all ones and
+/// drop writes, as a master abort does.
+///
+/// Functions are plugged while the machine is assembled; afterwards the slot table is read-only.
+public final class PCIHostBridge: Device, @unchecked Sendable {
+    public static let defaultName = "pci-host"
+    /// Mechanism #1's address and data ports.
+    static let configurationPorts: UInt64 = 0xCF8
+    static let slotCount = 32
+
+    public let name = PCIHostBridge.defaultName
+    public let windows: PCIAddressWindows
+    private var slots: [(any PCIFunction)?] = Array(repeating: nil, count: PCIHostBridge.slotCount)
+    private let decoder = BARDecoder()
+    private let mechanism1 = Mechanism1Ports()
+    private let ecam = ECAMWindow()
+    private let memory = MemoryWindow()
+    /// The next free address of the 32-bit window.
+    private var nextAddress32: UInt64
+
+    public init(windows: PCIAddressWindows) {
+        self.windows = windows
+        nextAddress32 = windows.memory32.lowerBound
+        slots[0] = HostBridgeFunction()
+        mechanism1.bridge = self
+        ecam.bridge = self
+        memory.decoder = decoder
+    }
+
+    public func attach(to machine: Machine) throws {
+        try machine.ports.claim(base: Self.configurationPorts, length: 8, by: mechanism1, name: name)
+        try machine.mmio.claim(base: windows.configurationBase, length: PCIAddressWindows.configurationSize,
+                               by: ecam, name: name + " ECAM")
+        try machine.mmio.claim(base: windows.memory32.lowerBound, length: UInt64(windows.memory32.count),
+                               by: memory, name: name + " memory window")
+    }
+
+    /// The bridge attached to `machine`, which the board adds before any PCI device.
+    public static func attached(to machine: Machine) throws(PCIError) -> PCIHostBridge {
+        guard let bridge = machine.device(named: defaultName) as? PCIHostBridge else { throw .noHostBridge }
+        return bridge
+    }
+
+    /// Puts `function` in the first free slot, places its BARs in the 32-bit window (naturally
+    /// aligned, as firmware would) and enables its memory space; returns the device number.
+    @discardableResult
+    public func plug(_ function: any PCIFunction) throws(PCIError) -> Int {
+        guard let slot = slots.firstIndex(where: { $0 == nil }) else { throw .busFull(function.name) }
+        var next = nextAddress32
+        var assignments: [(Int, UInt64)] = []
+        for (index, bar) in function.configuration.bars.enumerated() {
+            guard let bar else { continue }
+            let address = (next + bar.size - 1) & ~(bar.size - 1)
+            guard address + bar.size <= windows.memory32.upperBound else { throw .windowFull(function.name) }
+            assignments.append((index, address))
+            next = address + bar.size
+        }
+        for (index, address) in assignments { function.configuration.assign(bar: index, address: address) }
+        function.configuration.enableMemorySpace()
+        nextAddress32 = next
+        slots[slot] = function
+        decoder.update(slot: slot, function: function)
+        return slot
+    }
+
+    /// The function at `device` of bus 0 (function 0 only), if any.
+    public func function(atDevice device: Int) -> (any PCIFunction)? {
+        slots.indices.contains(device) ? slots[device] : nil
+    }
+
+    private func slot(_ address: PCIConfigurationAddress) -> (any PCIFunction)? {
+        guard address.bus == 0, address.function == 0 else { return nil }
+        return slots[address.device]
+    }
+
+    func readConfiguration(_ address: PCIConfigurationAddress, size: Int) -> UInt32 {
+        guard let function = slot(address) else { return UInt32(truncatingIfNeeded: allOnes(size)) }
+        return function.configuration.read(offset: address.register, size: size)
+    }
+
+    func writeConfiguration(_ address: PCIConfigurationAddress, size: Int, value: UInt32) {
+        guard let function = slot(address) else { return }
+        function.configuration.write(offset: address.register, size: size, value: value)
+        if PCIConfigurationSpace.affectsDecoding(offset: address.register, size: size) {
+            decoder.update(slot: address.device, function: function)
+        }
+        function.configurationWritten(offset: address.register, size: size)
+    }
+}
+
+/// Ports 0xCF8-0xCFF: the 32-bit address register, then the data window onto the dword it names.
+/// Only a dword access reaches the address register (3.2.2.3.2); other sizes at 0xCF8-0xCFB are
+/// someone else's (the old mechanism #2 registers) and ignored.
+final class Mechanism1Ports: BusDevice, @unchecked Sendable {
+    unowned(unsafe) var bridge: PCIHostBridge!
+    private let address = Atomic<UInt32>(0)
+
+    func read(_ access: BusAccess) -> UInt64 {
+        if access.offset < 4 {
+            return access.offset == 0 && access.size == 4 ? UInt64(address.load(ordering: .relaxed)) : allOnes(access.size)
+        }
+        guard let target = PCIConfigurationAddress(mechanism1: address.load(ordering: .relaxed), byteInData: Int(access.offset - 4)),
+              Int(access.offset - 4) + access.size <= 4 else { return allOnes(access.size) }
+        return UInt64(bridge.readConfiguration(target, size: access.size))
+    }
+
+    func write(_ access: BusAccess, value: UInt64) {
+        if access.offset < 4 {
+            if access.offset == 0 && access.size == 4 { address.store(UInt32(truncatingIfNeeded: value), ordering: .relaxed) }
+            return
+        }
+        guard let target = PCIConfigurationAddress(mechanism1: address.load(ordering: .relaxed), byteInData: Int(access.offset - 4)),
+              Int(access.offset - 4) + access.size <= 4 else { return }
+        bridge.writeConfiguration(target, size: access.size, value: UInt32(truncatingIfNeeded: value))
+    }
+}
+
+/// The ECAM window: each function's 4 KiB of configuration space at its offset.
+final class ECAMWindow: BusDevice, @unchecked Sendable {
+    unowned(unsafe) var bridge: PCIHostBridge!
+
+    func read(_ access: BusAccess) -> UInt64 {
+        let target = PCIConfigurationAddress(ecamOffset: access.offset)
+        // An access crossing a dword is not a configuration access (PCI Express 4.0, 7.2.2.2).
+        guard access.size <= 4, target.register % 4 + access.size <= 4 else { return allOnes(access.size) }
+        return UInt64(bridge.readConfiguration(target, size: access.size))
+    }
+
+    func write(_ access: BusAccess, value: UInt64) {
+        let target = PCIConfigurationAddress(ecamOffset: access.offset)
+        guard access.size <= 4, target.register % 4 + access.size <= 4 else { return }
+        bridge.writeConfiguration(target, size: access.size, value: UInt32(truncatingIfNeeded: value))
+    }
+}
+
+/// The 32-bit memory window, routed through the BAR decoder.
+final class MemoryWindow: BusDevice, @unchecked Sendable {
+    unowned(unsafe) var decoder: BARDecoder!
+
+    func read(_ access: BusAccess) -> UInt64 { decoder.read(access) }
+    func write(_ access: BusAccess, value: UInt64) { decoder.write(access, value: value) }
+}
+
+/// The bridge's own function at 00.0: a host bridge with nothing to configure.
+final class HostBridgeFunction: PCIFunction {
+    /// Red Hat's ID for a generic PCI Express host bridge (the one QEMU's gpex uses; Linux binds
+    /// no driver to it).
+    static let vendor: UInt16 = 0x1B36
+    static let device: UInt16 = 0x0008
+
+    let name = "pci-host-bridge"
+    let configuration = PCIConfiguration(
+        PCIConfigurationSpace(vendor: vendor, device: device, revision: 0, classCode: 0x06_00_00))
+
+    func readBAR(_ index: Int, offset: UInt64, size: Int) -> UInt64 { allOnes(size) }
+    func writeBAR(_ index: Int, offset: UInt64, size: Int, value: UInt64) {}
+}

@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // The package is laid out by concern, after rust-vmm: one target per part.
 //   VMMKit            core protocols, guest memory, buses, IRQ lines, the machine: the plugin surface
+//   Virtio            virtqueues, for every virtio device (VMMKit only)
 //   Loader            kernel loaders (ELF via libelf, Multiboot, PVH) and the boot layout
 //   Backends/KVM      drives /dev/kvm            Backends/Soft   an x86 CPU in Swift
 //   Devices/<Name>    one target per device, each knowing only VMMKit
@@ -35,6 +36,7 @@ let package = Package(
         .target(name: "CHostALU", path: "Sources/CShims/CHostALU"),
         .target(name: "CHostX87", path: "Sources/CShims/CHostX87"),
         .target(name: "VMMKit", path: "Sources/VMMKit"),
+        .target(name: "Virtio", dependencies: ["VMMKit"], path: "Sources/Virtio"),
         .target(name: "KernelLoading", dependencies: ["VMMKit", "CLibELF"], path: "Sources/Loader"),
         .target(name: "KVMBackend", dependencies: ["VMMKit", "CKVM"], path: "Sources/Backends/KVM"),
         .target(name: "SoftBackend", dependencies: ["VMMKit", "CHostALU", "CHostX87"], path: "Sources/Backends/Soft"),
@@ -71,6 +73,7 @@ let package = Package(
         .testTarget(
             name: "SoftBackendTests", dependencies: ["VMMKit", "KernelLoading", "SoftBackend", "PCBoard", "TestSupport", "CNativeOracle"],
             path: "Tests/SoftBackendTests"),
+        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "VMMKit"], path: "Tests/VirtioTests"),
         .testTarget(name: "VMMCommandTests", dependencies: ["VMMCommand", "VMMKit"], path: "Tests/VMMCommandTests"),
         .testTarget(
             name: "EndToEndTests", dependencies: ["TestSupport", "vmm"], path: "Tests/EndToEndTests"),

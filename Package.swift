@@ -15,7 +15,8 @@ func device(_ name: String, dependencies: [Target.Dependency] = []) -> Target {
     .target(name: name, dependencies: ["VMMKit"] + dependencies, path: "Sources/Devices/\(name)")
 }
 
-let deviceNames = ["Serial16550", "DebugExit", "TestDevice", "I8259", "IOAPIC", "LocalAPIC", "I8254", "RTC", "ACPIPM", "PCI"]
+let deviceNames = ["Serial16550", "DebugExit", "TestDevice", "I8259", "IOAPIC", "LocalAPIC", "I8254", "RTC", "ACPIPM", "PCI",
+                   "VirtioPCI", "VirtioRNG", "VirtioBlock"]
 
 let package = Package(
     name: "vmm",
@@ -50,6 +51,9 @@ let package = Package(
         device("RTC"),
         device("ACPIPM"),
         device("PCI"),
+        device("VirtioPCI", dependencies: ["PCI", "Virtio"]),
+        device("VirtioRNG", dependencies: ["VirtioPCI", "Virtio"]),
+        device("VirtioBlock", dependencies: ["VirtioPCI", "Virtio"]),
         .target(
             name: "PCBoard",
             dependencies: ["VMMKit", "KernelLoading"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },

@@ -10,7 +10,7 @@ set -euo pipefail
 
 purpose=${1:-demo}
 packages=(gcc make binutils libelf-dev pkg-config)
-linux_packages=(gcc binutils cpio gzip xz-utils zstd lz4 bzip2 python3)
+linux_packages=(gcc binutils cpio gzip xz-utils zstd lz4 bzip2 python3 kmod)
 case "$purpose" in
     demo) ;;
     test) packages+=(qemu-system-x86 acpica-tools e2fsprogs) ;;

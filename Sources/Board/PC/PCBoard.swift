@@ -4,6 +4,8 @@ import PCI
 import RTC
 import Serial16550
 import TestDevice
+import VirtioBlock
+import VirtioRNG
 import VMMKit
 import KernelLoading
 
@@ -58,6 +60,8 @@ public enum PCBoard {
         DebugExit.deviceType,
         TestDevice.deviceType,
         MC146818.deviceType,
+        VirtioEntropy.deviceType,
+        VirtioBlock.deviceType,
     ]
 
     /// A registry holding the built-in device types and then `additional` ones (a program embedding

@@ -1,0 +1,111 @@
+import PCBoard
+import PCI
+import Virtio
+import VirtioPCI
+import VirtioRNG
+import VMMKit
+import XCTest
+
+/// The virtio PCI transport as Linux's virtio_pci drives it (virtio 1.2, 4.1), with the entropy
+/// device behind it: capabilities, feature negotiation, a queue's life, MSI-X completions, and
+/// rings a hostile driver breaks.
+final class VirtioPCITransportTests: XCTestCase {
+    private func driver(queueSize: UInt16 = 8) throws -> VirtioTestDriver {
+        try VirtioTestDriver(VirtioPCITransport(name: "virtio-rng", device: VirtioEntropy()), queueSize: queueSize)
+    }
+
+    func testIdentityAndCapabilities() throws {
+        let driver = try driver()
+        let machine = driver.machine
+        XCTAssertEqual(VirtioTestDriver.configurationRead(machine, 0), 0x1044_1AF4, "modern virtio-rng")
+        XCTAssertEqual(VirtioTestDriver.configurationRead(machine, 8) & 0xFF, 1, "revision 1")
+        XCTAssertEqual(VirtioTestDriver.configurationRead(machine, 0x2C) >> 16, 0x40, "subsystem ID")
+        XCTAssertEqual(VirtioTestDriver.configurationRead(machine, 0x3C) >> 8 & 0xFF, 0, "no INTx pin")
+        var structures: [UInt8: (bar: UInt32, offset: UInt32, length: UInt32)] = [:]
+        var next = Int(VirtioTestDriver.configurationRead(machine, 0x34, size: 1))
+        var seen = 0
+        while next != 0, seen < 16 {
+            if VirtioTestDriver.configurationRead(machine, next, size: 1) == 9 {
+                let type = UInt8(VirtioTestDriver.configurationRead(machine, next + 3, size: 1))
+                structures[type] = (VirtioTestDriver.configurationRead(machine, next + 4, size: 1),
+                                    VirtioTestDriver.configurationRead(machine, next + 8),
+                                    VirtioTestDriver.configurationRead(machine, next + 12))
+                if type == 2 { XCTAssertEqual(VirtioTestDriver.configurationRead(machine, next + 16), 4, "notify multiplier") }
+            }
+            next = Int(VirtioTestDriver.configurationRead(machine, next + 1, size: 1))
+            seen += 1
+        }
+        XCTAssertEqual(structures[1]?.offset, 0, "common configuration")
+        XCTAssertEqual(structures[1]?.length, 0x38)
+        XCTAssertEqual(structures[2]?.offset, 0x3000, "notifications")
+        XCTAssertEqual(structures[3]?.offset, 0x1000, "ISR")
+        XCTAssertEqual(structures[4]?.offset, 0x2000, "device configuration")
+        XCTAssertEqual(Set(structures.values.map(\.bar)), [0])
+        XCTAssertEqual(driver.common(0x12, size: 2), 1, "one queue")
+        XCTAssertEqual(driver.common(0x18, size: 2), 64, "its maximum size")
+        let offered = driver.offeredFeatures
+        XCTAssertEqual(offered, VirtioFeatures.version1 | VirtioFeatures.eventIndex | VirtioFeatures.indirectDescriptors)
+    }
+
+    func testFeaturesOKOnlyForASubsetWithVersion1() throws {
+        let driver = try driver()
+        XCTAssertFalse(driver.negotiate(0), "legacy (no VERSION_1) refused")
+        XCTAssertFalse(driver.negotiate(VirtioFeatures.version1 | 1 << 40), "a bit not offered")
+        XCTAssertTrue(driver.negotiate(VirtioFeatures.version1))
+        driver.writeDriverFeatures(VirtioFeatures.version1 | VirtioFeatures.eventIndex)
+        driver.setCommon(0x08, size: 4, 0)
+        XCTAssertEqual(driver.common(0x0C, size: 4), 0, "features are fixed after FEATURES_OK")
+        driver.setCommon(0x1A, size: 2, 7)
+        XCTAssertEqual(driver.common(0x1A, size: 2), 0xFFFF, "a vector past the table reads NO_VECTOR")
+    }
+
+    func testEntropyRequestsCompleteWithAnMSI() throws {
+        let driver = try driver()
+        try driver.start()
+        let buffer = VirtioTestDriver.buffers
+        try driver.descriptor(0, address: buffer, length: 64, flags: 2)
+        XCTAssertEqual(try driver.submit(0), 64)
+        let bytes = try driver.machine.memory.readBytes(at: buffer, count: 64)
+        XCTAssertGreaterThan(Set(bytes).count, 16, "random bytes")
+        XCTAssertTrue(driver.waitUntil { driver.recorder.sentMessages.count >= 1 })
+        XCTAssertEqual(driver.recorder.sentMessages.first,
+                       MSIMessage(address: VirtioTestDriver.msiAddress, data: VirtioTestDriver.queueData))
+        // Indirect: two writable buffers through a table.
+        let table = buffer + 0x1000
+        try driver.descriptor(0, address: buffer + 0x2000, length: 100, flags: 3, next: 1, table: table)
+        try driver.descriptor(1, address: buffer + 0x3000, length: 28, flags: 2, table: table)
+        try driver.descriptor(1, address: table, length: 32, flags: 4)
+        XCTAssertEqual(try driver.submit(1), 128)
+    }
+
+    func testBadQueueSizeNeedsReset() throws {
+        for size: UInt16 in [0, 3, 128] {
+            let driver = try driver()
+            try driver.start(size: size)
+            XCTAssertEqual(driver.status & 64, 64, "size \(size): DEVICE_NEEDS_RESET")
+            XCTAssertEqual(driver.common(0x1C, size: 2), 0, "the queue is not enabled")
+            XCTAssertTrue(driver.waitUntil { driver.recorder.sentMessages.last?.data == VirtioTestDriver.configurationData },
+                          "the configuration vector tells the driver")
+        }
+    }
+
+    /// A broken ring stops the device until a reset; after it, the device serves again. A
+    /// malformed chain fails alone.
+    func testBrokenRingAndMalformedChains() throws {
+        let driver = try driver()
+        try driver.start()
+        try driver.descriptor(0, address: 0x7000_0000, length: 64, flags: 2)
+        XCTAssertEqual(try driver.submit(0), 0, "outside RAM: completed with nothing written")
+        try driver.descriptor(0, address: VirtioTestDriver.buffers, length: 8, flags: 3, next: 0)
+        XCTAssertEqual(try driver.submit(0), 0, "a loop: completed with nothing written")
+        try driver.descriptor(0, address: VirtioTestDriver.buffers, length: 8, flags: 2)
+        XCTAssertEqual(try driver.submit(0), 8, "a good request still works")
+
+        try driver.offer(200)
+        XCTAssertTrue(driver.waitUntil { driver.status & 64 != 0 }, "a head past the table: DEVICE_NEEDS_RESET")
+        XCTAssertEqual(driver.usedIndex, 3, "and never completed")
+        try driver.start()
+        XCTAssertEqual(driver.status & 64, 0, "the reset cleared it")
+        XCTAssertEqual(try driver.submit(0), 8, "served again after the reset")
+    }
+}

@@ -25,7 +25,7 @@ extension VMMOptions {
             initrd: initrd,
             modules: modules,
             serial: try SerialEndpoint(parsing: serial),
-            devices: devices,
+            devices: devices + disks.map { "virtio-blk,file=" + $0 },
             interruptControllerPlacement: placement,
             timeout: try timeoutSeconds())
     }

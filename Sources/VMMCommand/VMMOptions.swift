@@ -56,6 +56,11 @@ struct VMMOptions: ParsableCommand {
             help: ArgumentHelp("Add a device: NAME,key=value,... (see --list-devices); repeatable.", valueName: "spec"))
     var devices: [String] = []
 
+    @Option(name: .customLong("disk"),
+            help: ArgumentHelp("A raw disk image as a virtio-blk device (short for --device virtio-blk,file=IMAGE); repeatable.",
+                               valueName: "image"))
+    var disks: [String] = []
+
     @Option(help: ArgumentHelp("Interrupt controllers in vmm (user) or KVM's in-kernel irqchip (kernel).",
                                valueName: "user|kernel"))
     var irqchip = "user"

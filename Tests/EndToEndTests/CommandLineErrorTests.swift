@@ -74,3 +74,30 @@ final class CommandLineErrorTests: XCTestCase {
         XCTAssertTrue(backends.standardOutput.contains("kvm"), backends.standardOutput)
     }
 }
+
+/// Disk images vmm cannot use are refused before the guest starts, in one line, status 2.
+final class DiskImageRejectionTests: XCTestCase {
+    private func expectRejection(_ arguments: [String], mentioning words: [String],
+                                 file: StaticString = #filePath, line: UInt = #line) throws {
+        let result = try EndToEnd.vmm(arguments + [try GuestKernels.path("hello")], timeout: 30)
+        XCTAssertEqual(result.status, 2, result.standardError, file: file, line: line)
+        XCTAssertEqual(result.standardError.split(separator: "\n").count, 1, result.standardError, file: file, line: line)
+        for word in words {
+            XCTAssertTrue(result.standardError.contains(word), "'\(word)' in: \(result.standardError)", file: file, line: line)
+        }
+    }
+
+    func testMissingDirectoryAndOddSizedImages() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vmm-disk-reject-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let missing = directory.appendingPathComponent("missing.img").path
+        try expectRejection(["--disk", missing], mentioning: [missing, "No such file"])
+        try expectRejection(["--device", "virtio-blk,file=\(directory.path)"], mentioning: [directory.path, "directory"])
+        let odd = directory.appendingPathComponent("odd.img").path
+        try Data(count: 1000).write(to: URL(fileURLWithPath: odd))
+        try expectRejection(["--device", "virtio-blk,file=\(odd),readonly=on"], mentioning: [odd, "1000 bytes", "512"])
+        try expectRejection(["--device", "virtio-blk"], mentioning: ["file=IMAGE"])
+        try expectRejection(["--device", "virtio-blk,file=\(odd),readonly=maybe"], mentioning: ["readonly"])
+    }
+}

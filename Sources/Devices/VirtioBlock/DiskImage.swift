@@ -59,12 +59,14 @@ public final class DiskImage: @unchecked Sendable {
 }
 
 public enum DiskImageError: VMMError, Equatable {
+    case noImage
     case cannotOpen(String, String)
     case directory(String)
     case notWholeSectors(String, Int)
 
     public var description: String {
         switch self {
+        case .noImage: return "virtio-blk needs its disk image: file=IMAGE"
         case let .cannotOpen(path, reason): return "cannot open disk image '\(path)': \(reason)"
         case let .directory(path): return "disk image '\(path)' is a directory"
         case let .notWholeSectors(path, size):

@@ -130,9 +130,7 @@ extension VirtioBlock {
             "serial=ID      the ID the guest reads, up to 20 bytes",
         ]
     ) { arguments in
-        guard let path = arguments.string("file") else {
-            throw DeviceSpecificationError.badValue("virtio-blk", "file", "")
-        }
+        guard let path = arguments.string("file") else { throw DiskImageError.noImage }
         let readOnly: Bool
         switch arguments.string("readonly", default: "off") {
         case "on": readOnly = true

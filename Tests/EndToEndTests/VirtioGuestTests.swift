@@ -1,0 +1,107 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Debian's kernel with the virtio devices, on the Soft backend: the initramfs (scripts/linux-guest)
+/// loads the kernel's own virtio_pci, virtio-rng and virtio_blk modules, finds the devices on the
+/// PCI bus the DSDT describes, and its init runs the checks the command line names
+/// (linux-guest.test=...). Disk images are made with mkfs.ext4 -d and checked on the host with
+/// debugfs, which reads the image without mounting it.
+final class VirtioGuestTests: XCTestCase {
+    /// A debug build boots Linux on Soft in a minute or more; the disk test also writes 8 MiB.
+    static let watchdog: Double = 600
+
+    private var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("vmm-virtio-\(getpid())-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+
+    private func guest() throws -> LinuxGuestTests.LinuxGuest {
+        switch LinuxGuestTests.guest {
+        case let .success(guest): return guest
+        case let .failure(error): throw XCTSkip("the Linux guest could not be built here: \(error)")
+        }
+    }
+
+    /// Boots with `devices` and the init checks `tests`; returns init's lines and the run.
+    private func boot(devices: [String], tests: String) throws -> (lines: [String], result: ProcessResult) {
+        let guest = try guest()
+        var arguments = ["--backend", "soft", "--memory", "512M"]
+        for device in devices { arguments += ["--device", device] }
+        arguments += ["--append", LinuxGuestTests.commandLine + " linux-guest.test=" + tests, "--initrd", guest.initrd,
+                      "--timeout", String(Int(Self.watchdog - 30)), guest.kernel]
+        let result = try EndToEnd.vmm(arguments, timeout: Self.watchdog)
+        let lines = result.standardOutput.split(whereSeparator: \.isNewline).map(String.init)
+            .filter { $0.hasPrefix("linux-guest:") }
+        let tail = result.standardOutput.split(whereSeparator: \.isNewline).suffix(40).joined(separator: "\n")
+        XCTAssertEqual(result.status, 1, "init ends the run through the debug-exit port:\n\(tail)\n\(result.standardError)")
+        XCTAssertTrue(lines.contains("linux-guest: PASS"), tail)
+        return (lines, result)
+    }
+
+    private func run(_ tool: String, _ arguments: [String]) throws -> ProcessResult {
+        let result = HostProcess.run(tool, arguments, timeout: 120)
+        guard result.status != 127 else { throw XCTSkip("\(tool) is not installed (scripts/install-packages.sh test)") }
+        XCTAssertEqual(result.status, 0, "\(tool) \(arguments): \(result.standardError)")
+        return result
+    }
+
+    /// A 64 MiB ext4 image holding hello.txt.
+    private func makeImage() throws -> String {
+        let tree = directory.appendingPathComponent("tree")
+        try FileManager.default.createDirectory(at: tree, withIntermediateDirectories: true)
+        try "hello from the host\n".write(to: tree.appendingPathComponent("hello.txt"), atomically: true, encoding: .utf8)
+        let image = directory.appendingPathComponent("disk.img").path
+        _ = FileManager.default.createFile(atPath: image, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: image))
+        try handle.truncate(atOffset: 64 << 20)
+        try handle.close()
+        _ = try run("mkfs.ext4", ["-q", "-F", "-d", tree.path, image])
+        return image
+    }
+
+    private func sha256(_ path: String) throws -> String {
+        String(try run("sha256sum", [path]).standardOutput.prefix(64))
+    }
+
+    func testHWRNGReadsFromVirtioRNG() throws {
+        let (lines, _) = try boot(devices: ["virtio-rng"], tests: "hwrng")
+        XCTAssertTrue(lines.contains("linux-guest: hwrng virtio_rng.0 gave 4096 bytes"), "\(lines)")
+    }
+
+    /// The guest mounts the image, reads the host's file, writes a small file and 8 MiB of
+    /// known content, and unmounts; the host then finds both in the image with debugfs.
+    func testGuestReadsAndWritesAnExt4Image() throws {
+        let image = try makeImage()
+        let (lines, _) = try boot(devices: ["virtio-blk,file=\(image),serial=vmm-e2e"], tests: "disk")
+        XCTAssertTrue(lines.contains("linux-guest: disk says: hello from the host"), "\(lines)")
+        XCTAssertTrue(lines.contains("linux-guest: disk unmounted"), "\(lines)")
+        // The same content as init writes: 32-byte lines, 8 MiB.
+        let expected = String(repeating: "vmm block device test, 32 bytes\n", count: (8 << 20) / 32)
+        let reference = directory.appendingPathComponent("expected.bin")
+        try expected.write(to: reference, atomically: true, encoding: .utf8)
+        let expectedHash = try sha256(reference.path)
+        XCTAssertTrue(lines.contains("linux-guest: wrote big.bin, sha256 \(expectedHash)"), "\(lines)")
+
+        XCTAssertEqual(try run("debugfs", ["-R", "cat /guest.txt", image]).standardOutput, "written by the guest\n")
+        let dumped = directory.appendingPathComponent("dumped.bin").path
+        _ = try run("debugfs", ["-R", "dump /big.bin \(dumped)", image])
+        XCTAssertEqual(try sha256(dumped), expectedHash, "the 8 MiB file reached the image intact")
+        _ = try run("e2fsck", ["-f", "-n", image])
+    }
+
+    /// readonly=on: the guest reads the file system, its write to the device fails, and the image
+    /// is bit for bit what it was.
+    func testReadOnlyImageStaysIntact() throws {
+        let image = try makeImage()
+        let before = try sha256(image)
+        let (lines, _) = try boot(devices: ["virtio-blk,file=\(image),readonly=on"], tests: "readonly-disk")
+        XCTAssertTrue(lines.contains("linux-guest: disk says: hello from the host"), "\(lines)")
+        XCTAssertTrue(lines.contains("linux-guest: write to the read-only disk failed"), "\(lines)")
+        XCTAssertEqual(try sha256(image), before)
+    }
+}

@@ -101,6 +101,12 @@ public final class SplitVirtqueue {
 
     /// Takes the next available chain, if any.
     public func pop() -> PopResult {
+        if eventIndex {
+            // The avail_event store of the previous pop must be visible before the index is read:
+            // otherwise the driver may read the old avail_event after publishing a new entry, not
+            // notify, and find its request never served while this found the ring empty.
+            atomicMemoryFence(ordering: .sequentiallyConsistent)
+        }
         let availableIndex = load16(available, 2)
         guard availableIndex != nextAvailable else { return .empty }
         guard availableIndex &- nextAvailable <= layout.size else {

@@ -89,7 +89,8 @@ public final class VirtioBlock: VirtioDevice {
         }
         var byte = status.rawValue
         _ = withUnsafeBytes(of: &byte) { chain.write($0, at: dataIn) }
-        return UInt32(written + 1)
+        // Overlapping buffers can make a chain's length exceed 4 GiB: clamp, never trap.
+        return UInt32(clamping: written + 1)
     }
 
     /// Moves `length` bytes between the image at `sector` and the chain's data segments: the

@@ -17,20 +17,27 @@ public final class VirtioEntropy: VirtioDevice {
 
     public func readConfiguration(offset: Int, size: Int) -> UInt64 { 0 }
 
-    /// Fills every writable segment, eight bytes at a time.
+    /// At most this many bytes per request (the device may write fewer than the buffers hold,
+    /// 5.4.6.2), so a chain of overlapping giant buffers cannot keep the device thread busy.
+    static let requestLimit = 64 << 10
+
+    /// Fills the writable segments in order, eight bytes at a time, up to `requestLimit`.
     public func serve(_ chain: DescriptorChain, queue: Int) -> UInt32 {
         var random = SystemRandomNumberGenerator()
-        for index in 0..<chain.count where chain[index].writable {
+        var total = 0
+        for index in 0..<chain.count where chain[index].writable && total < Self.requestLimit {
             let segment = chain[index]
+            let length = min(segment.length, Self.requestLimit - total)
             var filled = 0
-            while filled < segment.length {
+            while filled < length {
                 var word = random.next()
-                let count = min(8, segment.length - filled)
+                let count = min(8, length - filled)
                 (segment.host + filled).copyMemory(from: &word, byteCount: count)
                 filled += count
             }
+            total += length
         }
-        return UInt32(truncatingIfNeeded: chain.writableLength)
+        return UInt32(total)
     }
 }
 

@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(
             name: "SoftBackendTests", dependencies: ["VMMKit", "KernelLoading", "SoftBackend", "PCBoard", "TestSupport", "CNativeOracle"],
             path: "Tests/SoftBackendTests"),
-        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "VMMKit"], path: "Tests/VirtioTests"),
+        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "VMMKit", "TestSupport"], path: "Tests/VirtioTests"),
         .testTarget(name: "VMMCommandTests", dependencies: ["VMMCommand", "VMMKit"], path: "Tests/VMMCommandTests"),
         .testTarget(
             name: "EndToEndTests", dependencies: ["TestSupport", "vmm"], path: "Tests/EndToEndTests"),

@@ -43,40 +43,45 @@ public final class DescriptorChain {
         return true
     }
 
-    /// Copies up to `buffer.count` readable bytes from `offset` of the readable part into
-    /// `buffer`; returns how many were copied.
-    public func read(from offset: Int, into buffer: UnsafeMutableRawBufferPointer) -> Int {
-        var skip = offset, copied = 0
-        for index in 0..<count where !segments[index].writable {
+    /// Walks up to `limit` bytes of the device-readable (or device-writable) part from `offset`,
+    /// span by span in chain order; `body` gets each span's host address and length, and returns
+    /// false to stop there. Returns how many bytes the completed spans held.
+    @discardableResult
+    public func walk(writable: Bool, from offset: Int, limit: Int,
+                     _ body: (UnsafeMutableRawPointer, Int) -> Bool) -> Int {
+        var skip = offset, walked = 0
+        for index in 0..<count where segments[index].writable == writable && walked < limit {
             let segment = segments[index]
-            if skip >= segment.length {
+            guard skip < segment.length else {
                 skip -= segment.length
                 continue
             }
-            let length = min(segment.length - skip, buffer.count - copied)
-            guard length > 0 else { break }
-            (buffer.baseAddress! + copied).copyMemory(from: segment.host + skip, byteCount: length)
-            copied += length
+            let length = min(segment.length - skip, limit - walked)
+            guard body(segment.host + skip, length) else { break }
+            walked += length
             skip = 0
         }
-        return copied
+        return walked
+    }
+
+    /// Copies up to `buffer.count` readable bytes from `offset` of the readable part into
+    /// `buffer`; returns how many were copied.
+    public func read(from offset: Int, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        var copied = 0
+        return walk(writable: false, from: offset, limit: buffer.count) { host, length in
+            (buffer.baseAddress! + copied).copyMemory(from: host, byteCount: length)
+            copied += length
+            return true
+        }
     }
 
     /// Copies `bytes` into the writable part from `offset`; returns how many fitted.
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> Int {
-        var skip = offset, copied = 0
-        for index in 0..<count where segments[index].writable {
-            let segment = segments[index]
-            if skip >= segment.length {
-                skip -= segment.length
-                continue
-            }
-            let length = min(segment.length - skip, bytes.count - copied)
-            guard length > 0 else { break }
-            (segment.host + skip).copyMemory(from: bytes.baseAddress! + copied, byteCount: length)
+        var copied = 0
+        return walk(writable: true, from: offset, limit: bytes.count) { host, length in
+            host.copyMemory(from: bytes.baseAddress! + copied, byteCount: length)
             copied += length
-            skip = 0
+            return true
         }
-        return copied
     }
 }

@@ -36,20 +36,21 @@ public final class DiskImage: @unchecked Sendable {
 
     /// Reads `length` bytes at `offset` into `buffer`; false on a host error or end of file.
     public func read(into buffer: UnsafeMutableRawPointer, length: Int, at offset: UInt64) -> Bool {
-        var done = 0
-        while done < length {
-            let got = pread(descriptor, buffer + done, length - done, off_t(offset) + off_t(done))
-            if got > 0 { done += got } else if got < 0 && errno == EINTR { continue } else { return false }
-        }
-        return true
+        repeatUntilDone(length, at: offset) { done, position in pread(descriptor, buffer + done, length - done, position) }
     }
 
     /// Writes `length` bytes at `offset` from `buffer`; false on a host error.
     public func write(from buffer: UnsafeRawPointer, length: Int, at offset: UInt64) -> Bool {
+        repeatUntilDone(length, at: offset) { done, position in pwrite(descriptor, buffer + done, length - done, position) }
+    }
+
+    /// Repeats `call` (given the bytes done so far and the file position) after short transfers
+    /// and EINTR until `length` bytes are done; false once it fails or makes no progress.
+    private func repeatUntilDone(_ length: Int, at offset: UInt64, _ call: (Int, off_t) -> Int) -> Bool {
         var done = 0
         while done < length {
-            let put = pwrite(descriptor, buffer + done, length - done, off_t(offset) + off_t(done))
-            if put > 0 { done += put } else if put < 0 && errno == EINTR { continue } else { return false }
+            let moved = call(done, off_t(offset) + off_t(done))
+            if moved > 0 { done += moved } else if moved < 0 && errno == EINTR { continue } else { return false }
         }
         return true
     }

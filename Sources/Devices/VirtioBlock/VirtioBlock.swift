@@ -101,23 +101,13 @@ public final class VirtioBlock: VirtioDevice {
         guard UInt64(length) % DiskImage.sectorSize == 0, sector <= sectors,
               UInt64(length) / DiskImage.sectorSize <= sectors - sector else { return .ioError }
         var offset = sector * DiskImage.sectorSize
-        var skip = toGuest ? 0 : Self.headerSize
-        var remaining = length
-        for index in 0..<chain.count where chain[index].writable == toGuest && remaining > 0 {
-            let segment = chain[index]
-            guard skip < segment.length else {
-                skip -= segment.length
-                continue
-            }
-            let count = min(segment.length - skip, remaining)
-            let done = toGuest ? image.read(into: segment.host + skip, length: count, at: offset)
-                               : image.write(from: segment.host + skip, length: count, at: offset)
-            guard done else { return .ioError }
+        let moved = chain.walk(writable: toGuest, from: toGuest ? 0 : Self.headerSize, limit: length) { host, count in
+            let done = toGuest ? image.read(into: host, length: count, at: offset)
+                               : image.write(from: host, length: count, at: offset)
             offset += UInt64(count)
-            remaining -= count
-            skip = 0
+            return done
         }
-        return .ok
+        return moved == length ? .ok : .ioError
     }
 }
 

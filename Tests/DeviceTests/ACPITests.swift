@@ -125,7 +125,8 @@ final class ACPITests: XCTestCase {
 
     /// The tables the OS reads for PCI: the MCFG's one allocation, and the DSDT as ACPICA's own
     /// disassembler (iasl, from acpica-tools) reads it back: the host bridge with its bus and
-    /// memory window, and the motherboard device reserving ECAM.
+    /// memory windows (64 MiB of RAM: the 64-bit window starts at 4 GiB), and the motherboard
+    /// device reserving ECAM.
     func testMCFGAndDSDTDescribeThePCIHostBridge() throws {
         let machine = try assemblePC(cpus: 1)
         defer { machine.devices.forEach { $0.stop() } }
@@ -161,6 +162,7 @@ final class ACPITests: XCTestCase {
             "Device (PCI0)", #"Name (_HID, EisaId ("PNP0A08"))"#, #"Name (_CID, EisaId ("PNP0A03"))"#,
             "WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, 0x0000, 0x0000, 0x0000, 0x0000, 0x0001,",
             "DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite, 0x00000000, 0xE0000000, 0xFEBFFFFF, 0x00000000, 0x1EC00000,",
+            "QWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite, 0x0000000000000000, 0x0000000100000000, 0x00000004FFFFFFFF, 0x0000000000000000, 0x0000000400000000,",
             "Device (MRES)", #"Name (_HID, EisaId ("PNP0C02"))"#, "Memory32Fixed (ReadWrite, 0xC0000000, 0x00100000,",
             "Name (_S5, Package (0x04)",
         ] {

@@ -121,6 +121,23 @@ final class PCIHostBridgeTests: XCTestCase {
         XCTAssertEqual(machine.mmio.read(moved + 4, size: 4, vcpu: 0), 0xFFFF_FFFF, "memory space disabled")
     }
 
+    /// With a 64-bit window, 64-bit BARs go there and the rest below 4 GiB.
+    func testSixtyFourBitBARsGoAboveFourGiBWhenThereIsAWindow() throws {
+        let machine = try Machine(memorySize: 16 << 20, vcpuCount: 1)
+        let windows = PCBoard.pciWindows(above: machine.memory)
+        let high = try XCTUnwrap(windows.memory64)
+        XCTAssertEqual(high, 0x1_0000_0000..<0x5_0000_0000, "16 GiB from 4 GiB: RAM ends below it")
+        let bridge = PCIHostBridge(windows: windows)
+        try machine.add(bridge)
+        try bridge.plug(ProbeFunction())
+        XCTAssertEqual(conf1Read(machine, device: 1, register: 0x10), windows.memory32.lowerBound)
+        let bar2 = conf1Read(machine, device: 1, register: 0x18) & ~0xF | conf1Read(machine, device: 1, register: 0x1C) << 32
+        XCTAssertEqual(bar2, high.lowerBound)
+        XCTAssertEqual(machine.mmio.read(bar2 + 0x40, size: 8, vcpu: 0), 2 << 32 | 0x40)
+        let big = try Machine(memorySize: 63 << 30, vcpuCount: 1)
+        XCTAssertNil(PCBoard.pciWindows(above: big.memory).memory64, "no room below 64 GiB above 63 GiB of RAM")
+    }
+
     func testBridgeWithoutRoomRefusesAFunction() throws {
         let (_, bridge) = try machineWithBridge()
         for _ in 1..<32 { try bridge.plug(HostlessFunction()) }

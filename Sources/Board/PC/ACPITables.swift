@@ -10,7 +10,7 @@ import VMMKit
 /// CPU 0. Not hardware-reduced ACPI: in that mode Linux drops the legacy PIC and with it the ISA
 /// interrupts the UART and the RTC use.
 /// With a PCI host bridge, the DSDT also holds it (a PNP0A08 device whose `_CRS` gives bus 0 and
-/// the BAR window) and a PNP0C02 motherboard device reserving the ECAM window, which the MCFG
+/// the BAR windows) and a PNP0C02 motherboard device reserving the ECAM window, which the MCFG
 /// table points at (PCI Firmware 3.2, 4.1.2); Linux accepts ECAM only in reserved memory.
 /// Written in the BIOS area where the OS searches for the RSDP (ACPI 6.4, 5.2.5.1: 0xE0000-0xFFFFF),
 /// which the boot memory maps report as reserved.
@@ -107,13 +107,14 @@ enum ACPITables {
     }
 
     /// Device (PCI0): the host bridge (a PCI Express root, compatible with plain PCI) of segment
-    /// 0, bus 0, producing the bus number and its memory window (ACPI 6.4, 6.1.5 _HID, 6.2.2 _CRS);
+    /// 0, bus 0, producing the bus number and its memory windows (ACPI 6.4, 6.1.5 _HID, 6.2.2 _CRS);
     /// and Device (MRES), motherboard resources holding the ECAM window.
     static func pciHostBridgeDevices(_ windows: PCIAddressWindows) -> [UInt8] {
         let bridge = AML.device("PCI0",
             AML.name("_HID", AML.eisaID("PNP0A08")) + AML.name("_CID", AML.eisaID("PNP0A03"))
                 + AML.name("_UID", AML.integer(0)) + AML.name("_SEG", AML.integer(0)) + AML.name("_BBN", AML.integer(0))
-                + AML.name("_CRS", AML.resourceTemplate([AML.busNumbers(0...0), AML.memory32Window(windows.memory32)])))
+                + AML.name("_CRS", AML.resourceTemplate([AML.busNumbers(0...0), AML.memory32Window(windows.memory32)]
+                    + (windows.memory64.map { [AML.memory64Window($0)] } ?? []))))
         let reserved = AML.device("MRES",
             AML.name("_HID", AML.eisaID("PNP0C02")) + AML.name("_UID", AML.integer(1))
                 + AML.name("_CRS", AML.resourceTemplate([AML.fixedMemory32(windows.configuration)])))

@@ -23,7 +23,7 @@ public enum PCBoard {
             try machine.add(DebugExit())
             try machine.add(ACPIPowerManagement())
             // Before the extra devices: a PCI device plugs itself into the bridge when attached.
-            let pciHost = PCIHostBridge(windows: pciWindows)
+            let pciHost = PCIHostBridge(windows: pciWindows(above: machine.memory))
             try machine.add(pciHost)
             for specification in description.devices {
                 try machine.add(registry.makeDevice(specification))
@@ -48,11 +48,26 @@ public enum PCBoard {
         return machine
     }
 
-    /// The PCI host bridge's windows, in the MMIO hole below 4 GiB: ECAM for bus 0 at its start,
+    /// The PCI host bridge's windows in the MMIO hole below 4 GiB: ECAM for bus 0 at its start,
     /// and BARs from 3.5 GiB up to the IOAPIC at 0xFEC00000, leaving 0xC0100000-0xDFFFFFFF to
     /// fixed devices (the test device's default page at 0xD0000000).
     public static let pciWindows = PCIAddressWindows(
         configurationBase: PCMemoryMap.mmioHoleStart, memory32: 0xE000_0000..<UInt64(ACPITables.ioAPICAddress))
+
+    /// 16 GiB for 64-bit BARs from the first GiB boundary above RAM (and above 4 GiB).
+    static let memory64WindowSize: UInt64 = 16 << 30
+    /// Where the 64-bit window must end: 64 GiB, the smallest physical address space an x86-64
+    /// processor has (36 bits), so the window is reachable on any host KVM runs on.
+    static let memory64WindowLimit: UInt64 = 1 << 36
+
+    /// `pciWindows` with the 64-bit window above `memory`'s RAM, where it fits below the limit.
+    public static func pciWindows(above memory: GuestMemory) -> PCIAddressWindows {
+        var windows = pciWindows
+        let top = max(PCMemoryMap.highMemoryStart, memory.regions.map(\.guestEnd).max() ?? 0)
+        let start = (top + (1 << 30) - 1) & ~((1 << 30) - 1)
+        if start + memory64WindowSize <= memory64WindowLimit { windows.memory64 = start..<start + memory64WindowSize }
+        return windows
+    }
 
     /// The device types built into vmm, for `--device` and `--list-devices`.
     public static let builtInDeviceTypes: [DeviceType] = [

@@ -22,12 +22,14 @@ public final class PCIHostBridge: Device, @unchecked Sendable {
     private let mechanism1 = Mechanism1Ports()
     private let ecam = ECAMWindow()
     private let memory = MemoryWindow()
-    /// The next free address of the 32-bit window.
+    /// The next free address of the 32-bit and the 64-bit window.
     private var nextAddress32: UInt64
+    private var nextAddress64: UInt64
 
     public init(windows: PCIAddressWindows) {
         self.windows = windows
         nextAddress32 = windows.memory32.lowerBound
+        nextAddress64 = windows.memory64?.lowerBound ?? 0
         slots[0] = HostBridgeFunction()
         mechanism1.bridge = self
         ecam.bridge = self
@@ -40,6 +42,10 @@ public final class PCIHostBridge: Device, @unchecked Sendable {
                                by: ecam, name: name + " ECAM")
         try machine.mmio.claim(base: windows.memory32.lowerBound, length: UInt64(windows.memory32.count),
                                by: memory, name: name + " memory window")
+        if let high = windows.memory64 {
+            try machine.mmio.claim(base: high.lowerBound, length: high.upperBound - high.lowerBound,
+                                   by: memory, name: name + " 64-bit memory window")
+        }
     }
 
     /// The bridge attached to `machine`, which the board adds before any PCI device.
@@ -48,26 +54,37 @@ public final class PCIHostBridge: Device, @unchecked Sendable {
         return bridge
     }
 
-    /// Puts `function` in the first free slot, places its BARs in the 32-bit window (naturally
-    /// aligned, as firmware would) and enables its memory space; returns the device number.
+    /// Puts `function` in the first free slot, places its BARs (naturally aligned, as firmware
+    /// would: 64-bit ones in the 64-bit window when there is one, the others below 4 GiB) and
+    /// enables its memory space; returns the device number.
     @discardableResult
     public func plug(_ function: any PCIFunction) throws(PCIError) -> Int {
         guard let slot = slots.firstIndex(where: { $0 == nil }) else { throw .busFull(function.name) }
-        var next = nextAddress32
+        var next32 = nextAddress32, next64 = nextAddress64
         var assignments: [(Int, UInt64)] = []
         for (index, bar) in function.configuration.bars.enumerated() {
             guard let bar else { continue }
-            let address = (next + bar.size - 1) & ~(bar.size - 1)
-            guard address + bar.size <= windows.memory32.upperBound else { throw .windowFull(function.name) }
-            assignments.append((index, address))
-            next = address + bar.size
+            if bar.width == .bits64, let high = windows.memory64 {
+                assignments.append((index, try Self.place(bar, after: &next64, in: high, for: function)))
+            } else {
+                assignments.append((index, try Self.place(bar, after: &next32, in: windows.memory32, for: function)))
+            }
         }
         for (index, address) in assignments { function.configuration.assign(bar: index, address: address) }
         function.configuration.enableMemorySpace()
-        nextAddress32 = next
+        (nextAddress32, nextAddress64) = (next32, next64)
         slots[slot] = function
         decoder.update(slot: slot, function: function)
         return slot
+    }
+
+    /// The first address at or after `next` aligned to `bar`'s size, if `bar` fits in `window`.
+    private static func place(_ bar: PCIBAR, after next: inout UInt64, in window: Range<UInt64>,
+                              for function: any PCIFunction) throws(PCIError) -> UInt64 {
+        let address = (next + bar.size - 1) & ~(bar.size - 1)
+        guard address + bar.size <= window.upperBound else { throw .windowFull(function.name) }
+        next = address + bar.size
+        return address
     }
 
     /// The function at `device` of bus 0 (function 0 only), if any.
@@ -140,7 +157,7 @@ final class ECAMWindow: BusDevice, @unchecked Sendable {
     }
 }
 
-/// The 32-bit memory window, routed through the BAR decoder.
+/// The memory windows, routed through the BAR decoder.
 final class MemoryWindow: BusDevice, @unchecked Sendable {
     unowned(unsafe) var decoder: BARDecoder!
 

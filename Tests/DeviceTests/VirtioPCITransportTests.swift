@@ -47,6 +47,31 @@ final class VirtioPCITransportTests: XCTestCase {
         XCTAssertEqual(offered, VirtioFeatures.version1 | VirtioFeatures.eventIndex | VirtioFeatures.indirectDescriptors)
     }
 
+    /// The PCI configuration access capability (4.1.4.9): BAR, offset and length written into
+    /// it, then its data window reads or writes that register.
+    func testConfigurationAccessWindowReachesTheBARs() throws {
+        let driver = try driver()
+        let machine = driver.machine
+        var window = 0
+        var next = Int(VirtioTestDriver.configurationRead(machine, 0x34, size: 1))
+        while next != 0 {
+            if VirtioTestDriver.configurationRead(machine, next, size: 1) == 9,
+               VirtioTestDriver.configurationRead(machine, next + 3, size: 1) == 5 { window = next }
+            next = Int(VirtioTestDriver.configurationRead(machine, next + 1, size: 1))
+        }
+        XCTAssertNotEqual(window, 0, "a VIRTIO_PCI_CAP_PCI_CFG capability")
+        XCTAssertEqual(VirtioTestDriver.configurationRead(machine, window + 2, size: 1), 20, "cap_len")
+        driver.configurationWrite(window + 4, 0, size: 1)          // BAR 0
+        driver.configurationWrite(window + 8, 0x12)               // num_queues
+        driver.configurationWrite(window + 12, 2)                 // two bytes
+        XCTAssertEqual(VirtioTestDriver.configurationRead(machine, window + 16), 1, "num_queues through the window")
+        driver.configurationWrite(window + 8, 0x16)               // queue_select
+        driver.configurationWrite(window + 16, 5, size: 2)
+        XCTAssertEqual(driver.common(0x16, size: 2), 5, "a write through the window")
+        driver.configurationWrite(window + 12, 3)                 // no such length
+        XCTAssertEqual(VirtioTestDriver.configurationRead(machine, window + 16), 5, "an undefined access reads the stored bytes")
+    }
+
     func testFeaturesOKOnlyForASubsetWithVersion1() throws {
         let driver = try driver()
         XCTAssertFalse(driver.negotiate(0), "legacy (no VERSION_1) refused")

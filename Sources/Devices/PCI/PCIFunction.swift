@@ -8,11 +8,15 @@ public protocol PCIFunction: AnyObject {
     /// An access at `offset` inside BAR `index`, whose size the configuration declares.
     func readBAR(_ index: Int, offset: UInt64, size: Int) -> UInt64
     func writeBAR(_ index: Int, offset: UInt64, size: Int, value: UInt64)
+    /// A configuration read; by default what `configuration` holds. A function whose registers
+    /// have side effects or live elsewhere (virtio's PCI configuration access window) answers itself.
+    func readConfiguration(offset: Int, size: Int) -> UInt32
     /// Called after software wrote the configuration space, for side effects (MSI-X enable).
     func configurationWritten(offset: Int, size: Int)
 }
 
 extension PCIFunction {
+    public func readConfiguration(offset: Int, size: Int) -> UInt32 { configuration.read(offset: offset, size: size) }
     public func configurationWritten(offset: Int, size: Int) {}
 }
 

@@ -99,7 +99,7 @@ public final class PCIHostBridge: Device, @unchecked Sendable {
 
     func readConfiguration(_ address: PCIConfigurationAddress, size: Int) -> UInt32 {
         guard let function = slot(address) else { return UInt32(truncatingIfNeeded: allOnes(size)) }
-        return function.configuration.read(offset: address.register, size: size)
+        return function.readConfiguration(offset: address.register, size: size)
     }
 
     func writeConfiguration(_ address: PCIConfigurationAddress, size: Int, value: UInt32) {

@@ -4,7 +4,8 @@ import Glibc
 import VMMKit
 
 /// A raw disk image on the host: an open file of whole 512-byte sectors, read and written at
-/// offsets, flushed with fdatasync. Refused at start when it is missing, a directory, or not a
+/// offsets with vectored I/O (a request's guest buffers in one system call), flushed with
+/// fdatasync. Refused at start when it is missing, a directory, or not a
 /// whole number of sectors.
 public final class DiskImage: @unchecked Sendable {
     public static let sectorSize: UInt64 = 512
@@ -34,23 +35,34 @@ public final class DiskImage: @unchecked Sendable {
 
     deinit { close(descriptor) }
 
-    /// Reads `length` bytes at `offset` into `buffer`; false on a host error or end of file.
-    public func read(into buffer: UnsafeMutableRawPointer, length: Int, at offset: UInt64) -> Bool {
-        repeatUntilDone(length, at: offset) { done, position in pread(descriptor, buffer + done, length - done, position) }
-    }
+    /// The most buffers one preadv/pwritev takes (IOV_MAX on Linux).
+    public static let vectorLimit = 1024
 
-    /// Writes `length` bytes at `offset` from `buffer`; false on a host error.
-    public func write(from buffer: UnsafeRawPointer, length: Int, at offset: UInt64) -> Bool {
-        repeatUntilDone(length, at: offset) { done, position in pwrite(descriptor, buffer + done, length - done, position) }
-    }
-
-    /// Repeats `call` (given the bytes done so far and the file position) after short transfers
-    /// and EINTR until `length` bytes are done; false once it fails or makes no progress.
-    private func repeatUntilDone(_ length: Int, at offset: UInt64, _ call: (Int, off_t) -> Int) -> Bool {
-        var done = 0
-        while done < length {
-            let moved = call(done, off_t(offset) + off_t(done))
-            if moved > 0 { done += moved } else if moved < 0 && errno == EINTR { continue } else { return false }
+    /// Reads into (or, `write`, writes from) the `count` buffers of `vectors` at `offset`, one
+    /// preadv/pwritev for all of them, repeated after a short transfer or EINTR; false on a host
+    /// error or end of file. `vectors` is consumed: its entries are advanced past what moved.
+    public func transfer(_ vectors: UnsafeMutablePointer<iovec>, count: Int, at offset: UInt64, write: Bool) -> Bool {
+        var first = 0, position = off_t(offset)
+        while first < count {
+            let batch = Int32(min(count - first, Self.vectorLimit))
+            let moved = write ? pwritev(descriptor, vectors + first, batch, position)
+                              : preadv(descriptor, vectors + first, batch, position)
+            guard moved > 0 else {
+                if moved < 0 && errno == EINTR { continue }
+                return false
+            }
+            position += off_t(moved)
+            var left = moved
+            while left > 0 {
+                if left >= vectors[first].iov_len {
+                    left -= vectors[first].iov_len
+                    first += 1
+                } else {
+                    vectors[first].iov_base += left
+                    vectors[first].iov_len -= left
+                    left = 0
+                }
+            }
         }
         return true
     }

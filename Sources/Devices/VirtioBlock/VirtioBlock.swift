@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Virtio
 import VirtioPCI
 import VMMKit
@@ -37,6 +40,8 @@ public final class VirtioBlock: VirtioDevice {
     public let image: DiskImage
     private let serial: [UInt8]
     private let configuration: [UInt8]
+    /// One request's guest buffers for preadv/pwritev, allocated once (the device thread's only).
+    private let vectors = UnsafeMutablePointer<iovec>.allocate(capacity: DescriptorChain.capacity)
 
     public init(image: DiskImage, serial: String = "") {
         self.image = image
@@ -50,6 +55,8 @@ public final class VirtioBlock: VirtioDevice {
             + (0..<4).map { UInt8(truncatingIfNeeded: segmentMaximum >> (8 * $0)) }
             + [UInt8](repeating: 0, count: 0x3C - 16)
     }
+
+    deinit { vectors.deallocate() }
 
     public func readConfiguration(offset: Int, size: Int) -> UInt64 {
         Self.field(of: configuration, offset: offset, size: size)
@@ -100,14 +107,17 @@ public final class VirtioBlock: VirtioDevice {
         let sectors = image.size / DiskImage.sectorSize
         guard UInt64(length) % DiskImage.sectorSize == 0, sector <= sectors,
               UInt64(length) / DiskImage.sectorSize <= sectors - sector else { return .ioError }
-        var offset = sector * DiskImage.sectorSize
-        let moved = chain.walk(writable: toGuest, from: toGuest ? 0 : Self.headerSize, limit: length) { host, count in
-            let done = toGuest ? image.read(into: host, length: count, at: offset)
-                               : image.write(from: host, length: count, at: offset)
-            offset += UInt64(count)
-            return done
+        var count = 0
+        let gathered = chain.walk(writable: toGuest, from: toGuest ? 0 : Self.headerSize, limit: length) { host, length in
+            vectors[count] = iovec(iov_base: host, iov_len: length)
+            count += 1
+            return true
         }
-        return moved == length ? .ok : .ioError
+        guard gathered == length,
+              image.transfer(vectors, count: count, at: sector * DiskImage.sectorSize, write: !toGuest) else {
+            return .ioError
+        }
+        return .ok
     }
 }
 

@@ -33,6 +33,8 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
     public let device: any VirtioDevice
     public let msix: MSIXVectors
     private let state: Mutex<State>
+    /// Where the PCI configuration access capability is.
+    private let accessWindow: Int
     private let worker: DeviceWorker
     private var memory: GuestMemory?
     /// Vectors to signal after a batch, filled and drained by the device thread only.
@@ -49,7 +51,7 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
         space.setBAR(VirtioPCILayout.structuresBAR, PCIBAR(size: VirtioPCILayout.structuresBARSize))
         space.setBAR(VirtioPCILayout.msixBAR, PCIBAR(size: msix.barSize))
         msix.addCapability(to: &space)
-        VirtioPCILayout.addCapabilities(to: &space)
+        accessWindow = VirtioPCILayout.addCapabilities(to: &space)
         configuration = PCIConfiguration(space)
         let registers = CommonConfiguration(offeredFeatures: device.deviceFeatures | Self.transportFeatures,
                                             queueSizes: device.queueSizes, vectorCount: queueCount + 1)
@@ -75,6 +77,31 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
 
     public func configurationWritten(offset: Int, size: Int) {
         msix.configurationWritten(configuration, offset: offset, size: size)
+        let data = accessWindow + VirtioPCILayout.AccessWindow.data
+        if offset < data + 4, offset + size > data, let access = windowAccess() {
+            let value = configuration.read(offset: data, size: access.length)
+            writeBAR(access.bar, offset: access.offset, size: access.length, value: UInt64(value))
+        }
+    }
+
+    /// A read of the access window's data performs the read it describes (4.1.4.9.1).
+    public func readConfiguration(offset: Int, size: Int) -> UInt32 {
+        let data = accessWindow + VirtioPCILayout.AccessWindow.data
+        guard offset >= data, offset + size <= data + 4, let access = windowAccess() else {
+            return configuration.read(offset: offset, size: size)
+        }
+        let value = UInt32(truncatingIfNeeded: readBAR(access.bar, offset: access.offset, size: access.length))
+        return value >> (8 * UInt32(offset - data)) & (size >= 4 ? .max : (1 << (8 * UInt32(size))) - 1)
+    }
+
+    /// The access the window's fields describe: BAR 0 or 1, a length of 1, 2 or 4, aligned to it
+    /// (4.1.4.9.1 leaves anything else undefined; such an access does nothing).
+    private func windowAccess() -> (bar: Int, offset: UInt64, length: Int)? {
+        let bar = Int(configuration.read(offset: accessWindow + VirtioPCILayout.AccessWindow.bar, size: 1))
+        let offset = UInt64(configuration.read(offset: accessWindow + VirtioPCILayout.AccessWindow.offset, size: 4))
+        let length = Int(configuration.read(offset: accessWindow + VirtioPCILayout.AccessWindow.length, size: 4))
+        guard bar <= VirtioPCILayout.msixBAR, [1, 2, 4].contains(length), offset % UInt64(length) == 0 else { return nil }
+        return (bar, offset, length)
     }
 
     public func readBAR(_ index: Int, offset: UInt64, size: Int) -> UInt64 {

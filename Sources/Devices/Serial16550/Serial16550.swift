@@ -8,8 +8,8 @@ import VMMKit
 /// host output and, optionally, to stdin.
 ///
 /// vCPU threads and the host input thread both reach it, so all register state sits behind one
-/// lock; the IRQ line is driven under that lock too, so its level always matches the last state
-/// change, and it is only raised or lowered when the pending-interrupt state actually changes.
+/// lock. The IRQ level is requested under that lock and driven after it (`DeferredIRQLine`), so
+/// the line ends at the level of the last state change whichever thread settles last.
 public final class Serial16550: Device, BusDevice, @unchecked Sendable {
     public static let com1Port: UInt64 = 0x3f8
     public static let com1IRQ = 4
@@ -20,14 +20,9 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
     /// Where transmitted bytes go.
     public let output: SerialOutput
 
-    private struct Locked {
-        var uart = UARTState()
-        var lineHigh = false
-    }
-
-    private let state = Mutex(Locked())
+    private let state = Mutex(UARTState())
     private let input: Int32?
-    private var line: IRQLine?
+    private var line: DeferredIRQLine?
     private var reader: HostInputReader?
 
     /// A UART at `port` on IRQ `irq`, sending to `output` and, once attached, receiving what can be
@@ -43,7 +38,7 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
 
     public func attach(to machine: Machine) throws {
         try machine.ports.claim(base: port, length: UARTRegister.count, by: self, name: name)
-        line = machine.irqLine(irq)
+        line = DeferredIRQLine(machine.irqLine(irq))
         guard let input else { return }
         if input == STDIN_FILENO { _ = TerminalRawMode.enter() }
         reader = try HostInputReader(reading: input) { [unowned self] bytes in acceptHostInput(bytes) }
@@ -112,16 +107,13 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
     /// Runs `change` on the registers, then moves the IRQ line if the interrupt state changed, and
     /// wakes the host input thread if the change made room for its input.
     private func update(_ change: (inout UARTState) -> Void) {
-        let madeRoom = state.withLock { locked -> Bool in
-            let roomBefore = locked.uart.hostInputSpace
-            change(&locked.uart)
-            let pending = locked.uart.interruptPending
-            if pending != locked.lineHigh {
-                locked.lineHigh = pending
-                if pending { line?.raise() } else { line?.lower() }
-            }
-            return locked.uart.hostInputSpace > roomBefore
+        let madeRoom = state.withLock { uart -> Bool in
+            let roomBefore = uart.hostInputSpace
+            change(&uart)
+            line?.request(high: uart.interruptPending)
+            return uart.hostInputSpace > roomBefore
         }
+        line?.settle()
         if madeRoom { reader?.noteSpaceAvailable() }
     }
 }

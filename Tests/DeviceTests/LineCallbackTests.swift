@@ -1,4 +1,5 @@
 import Foundation
+import HostIO
 import RTC
 import Serial16550
 import Synchronization
@@ -25,7 +26,7 @@ final class LineCallbackTests: XCTestCase {
         let machine = try Machine(memorySize: 1 << 20, vcpuCount: 1)
         let sink = CallbackSink()
         machine.interruptRouter.connect(sink)
-        try machine.add(Serial16550(output: .memory()))
+        try machine.add(Serial16550(output: ConsoleOutput.memory()))
         let iir = Mutex<[UInt64]>([])
         sink.onChange = { _, _ in
             let value = machine.ports.read(Serial16550.com1Port + 2, size: 1, vcpu: 0)

@@ -1,3 +1,4 @@
+import HostIO
 import TestSupport
 import XCTest
 
@@ -53,7 +54,7 @@ final class CommandLineErrorTests: XCTestCase {
         try expectRejection([], mentioning: ["KERNEL"])
     }
 
-    func testBadSerialEndpoint() throws {
+    func testBadConsoleEndpoint() throws {
         try expectRejection(["--serial", "tcp:4444", try GuestKernels.path("hello")], mentioning: ["tcp:4444"])
     }
 

@@ -1,5 +1,6 @@
 import ACPIPM
 import DebugExit
+import HostIO
 import RTC
 import Serial16550
 import TestDevice
@@ -34,7 +35,7 @@ public enum PCBoard {
             // COM1 last: with `--serial stdio` it puts the terminal in raw mode and starts reading
             // stdin, which should only happen once everything else is known to be in order.
             let serial = description.serial
-            try machine.add(Serial16550(name: "COM1", output: try serial.makeOutput(), input: serial.inputDescriptor))
+            try machine.add(Serial16550(name: "COM1", output: try serial.makeOutput(), input: serial.makeInput()))
         } catch {
             machine.devices.forEach { $0.stop() }
             throw error
@@ -44,7 +45,7 @@ public enum PCBoard {
 
     /// The device types built into vmm, for `--device` and `--list-devices`.
     public static let builtInDeviceTypes: [DeviceType] = [
-        Serial16550.deviceType,
+        serialDeviceType,
         DebugExit.deviceType,
         TestDevice.deviceType,
         MC146818.deviceType,

@@ -1,11 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
 import VMMKit
 
-/// A 16550A UART on the port bus (COM1 by default: ports 0x3f8-0x3ff, ISA IRQ 4), connected to a
-/// host output and, optionally, to stdin.
+/// A 16550A UART on the port bus (COM1 by default: ports 0x3f8-0x3ff, ISA IRQ 4): the register
+/// behaviour only. What it transmits goes to a `ByteSink` and what it receives comes from an
+/// optional `ByteSource`; the board connects those to the host (see the HostIO module).
 ///
 /// vCPU threads and the host input thread both reach it, so all register state sits behind one
 /// lock. The IRQ level is requested under that lock and driven after it (`DeferredIRQLine`), so
@@ -18,17 +16,15 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
     public let port: UInt64
     public let irq: Int
     /// Where transmitted bytes go.
-    public let output: SerialOutput
+    public let output: any ByteSink
 
     private let state = Mutex(UARTState())
-    private let input: Int32?
+    private let input: (any ByteSource)?
     private var line: DeferredIRQLine?
-    private var reader: HostInputReader?
 
-    /// A UART at `port` on IRQ `irq`, sending to `output` and, once attached, receiving what can be
-    /// read from the host file descriptor `input` (stdin, normally; a terminal is put in raw mode).
-    public init(name: String? = nil, port: UInt64 = com1Port, irq: Int = com1IRQ, output: SerialOutput,
-                input: Int32? = nil) {
+    /// A UART at `port` on IRQ `irq`, sending to `output` and, once attached, receiving from `input`.
+    public init(name: String? = nil, port: UInt64 = com1Port, irq: Int = com1IRQ, output: any ByteSink,
+                input: (any ByteSource)? = nil) {
         self.name = name ?? "serial@0x\(String(port, radix: 16))"
         self.port = port
         self.irq = irq
@@ -39,9 +35,7 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
     public func attach(to machine: Machine) throws {
         try machine.ports.claim(base: port, length: UARTRegister.count, by: self, name: name)
         line = DeferredIRQLine(machine.irqLine(irq))
-        guard let input else { return }
-        if input == STDIN_FILENO { _ = TerminalRawMode.enter() }
-        reader = try HostInputReader(reading: input) { [unowned self] bytes in acceptHostInput(bytes) }
+        try input?.start { [unowned self] bytes in acceptHostInput(bytes) }
     }
 
     public func reset() {
@@ -49,9 +43,7 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
     }
 
     public func stop() {
-        reader?.stop()
-        reader = nil
-        if input == STDIN_FILENO { TerminalRawMode.restore() }
+        input?.stop()
         output.close()
     }
 
@@ -87,7 +79,7 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
 
     /// Bytes arriving on the serial line, as the data sheet describes: each byte the receiver has
     /// no room for is lost and sets LSR.OE. Tests and embedders use this; host stdin goes through
-    /// the flow-controlled path instead.
+    /// the flow-controlled `ByteSource` path instead.
     public func receive(_ bytes: [UInt8]) {
         update { uart in
             for byte in bytes { uart.receive(byte) }
@@ -114,6 +106,6 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
             return uart.hostInputSpace > roomBefore
         }
         line?.settle()
-        if madeRoom { reader?.noteSpaceAvailable() }
+        if madeRoom { input?.noteSpaceAvailable() }
     }
 }

@@ -3,8 +3,8 @@ import Glibc
 #endif
 import VMMKit
 
-/// Problems setting up a UART's host side.
-public enum SerialError: VMMError, Equatable {
+/// Problems setting up the host side of a device's byte stream.
+public enum HostIOError: VMMError, Equatable {
     case cannotOpenOutput(path: String, errno: Int32)
     case badEndpoint(String)
     case cannotCreateWakePipe(errno: Int32)
@@ -16,7 +16,7 @@ public enum SerialError: VMMError, Equatable {
         case let .badEndpoint(text):
             return "'\(text)' is not a serial connection (use stdio, file:PATH or none)"
         case let .cannotCreateWakePipe(errno):
-            return "cannot create the serial input thread's pipe: \(String(cString: strerror(errno)))"
+            return "cannot create the host input thread's pipe: \(String(cString: strerror(errno)))"
         }
     }
 }

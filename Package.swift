@@ -72,10 +72,12 @@ let package = Package(
         .testTarget(
             name: "SoftBackendTests", dependencies: ["VMMKit", "KernelLoading", "SoftBackend", "PCBoard", "HostIO", "TestSupport", "CNativeOracle"],
             path: "Tests/SoftBackendTests"),
+        .testTarget(name: "HostIOTests", dependencies: ["HostIO", "VMMKit"], path: "Tests/HostIOTests"),
         .testTarget(name: "VMMCommandTests", dependencies: ["VMMCommand", "VMMKit"], path: "Tests/VMMCommandTests"),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["TestSupport", "vmm"], path: "Tests/EndToEndTests"),
-        .target(name: "TestSupport", dependencies: ["VMMKit"], path: "Tests/TestSupport"),
+            name: "EndToEndTests", dependencies: ["TestSupport", "vmm", "VMMCommand", "VMMKit"], path: "Tests/EndToEndTests"),
+        .target(name: "TestSupport", dependencies: ["VMMKit", "CPseudoTerminal"], path: "Tests/TestSupport"),
+        .target(name: "CPseudoTerminal", path: "Tests/CPseudoTerminal"),
     ],
     // Swift 5 mode: the vCPU threads and devices share state under their own locks, which Swift 6's
     // Sendable checking cannot see through without annotations on every device.

@@ -25,6 +25,7 @@ extension VMMOptions {
             initrd: initrd,
             modules: modules,
             serial: try ConsoleEndpoint(parsing: serial),
+            escape: try ConsoleInput.escape(parsing: escape),
             devices: devices,
             interruptControllerPlacement: placement,
             timeout: try timeoutSeconds())

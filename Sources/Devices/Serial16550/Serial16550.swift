@@ -19,7 +19,8 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
     public let output: any ByteSink
 
     private let state = Mutex(UARTState())
-    private let input: (any ByteSource)?
+    /// Where received bytes come from, if anywhere.
+    public let input: (any ByteSource)?
     private var line: DeferredIRQLine?
 
     /// A UART at `port` on IRQ `irq`, sending to `output` and, once attached, receiving from `input`.
@@ -84,6 +85,11 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
         update { uart in
             for byte in bytes { uart.receive(byte) }
         }
+    }
+
+    /// A break condition on the serial line (see `UARTState.receiveBreak`).
+    public func receiveBreak() {
+        update { $0.receiveBreak() }
     }
 
     /// Host input: takes as many bytes as the UART has room for now (see `hostInputSpace`).

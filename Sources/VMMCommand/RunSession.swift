@@ -47,6 +47,13 @@ struct RunSession {
         }
         if printsStatistics { VMMCommandLine.printError(report.text()) }
         if let message = outcome.message { VMMCommandLine.printError(message) }
+        // Lost console output makes the run a failure: its log is incomplete. The guest's own
+        // status is still named.
+        if let output = PCBoard.consoleOutput(of: machine), output.lostBytes > 0 {
+            VMMCommandLine.printError("vmm: \(output.lostBytes) bytes of the guest's console output were lost; "
+                + "the guest's own exit status was \(outcome.exitStatus)")
+            return MachineOutcome.failed("").exitStatus
+        }
         return outcome.exitStatus
     }
 }

@@ -17,6 +17,7 @@ public enum PCBoard {
         let machine = try Machine(memorySize: description.memorySize, vcpuCount: description.cpus)
         do {
             machine.interruptControllerPlacement = description.interruptControllerPlacement
+            reserveFixedIRQLines(of: machine)
             try attachInterruptControllers(to: machine)
             try machine.add(DebugExit())
             try machine.add(ACPIPowerManagement())
@@ -42,6 +43,16 @@ public enum PCBoard {
         return machine
     }
 
+    /// The PC's fixed ISA lines (IBM PC/AT assignments; the SCI as ACPITables gives it), kept from
+    /// devices the user adds: such a device that asks for one is refused with the owner's name.
+    private static func reserveFixedIRQLines(of machine: Machine) {
+        machine.reserveIRQLine(0, for: "i8254")
+        machine.reserveIRQLine(2, for: "the PIC cascade")
+        machine.reserveIRQLine(4, for: comName)
+        machine.reserveIRQLine(8, for: MC146818.defaultName)
+        machine.reserveIRQLine(Int(ACPITables.sciIRQ), for: "the ACPI SCI")
+    }
+
     /// COM1 on its host endpoint; reading a terminal, the console escape comes between the two.
     private static func makeCOM1(_ description: MachineDescription, machine: Machine) throws -> Serial16550 {
         let serial = description.serial
@@ -60,6 +71,11 @@ public enum PCBoard {
     }
 
     static let comName = "COM1"
+
+    /// Where COM1's output goes, when it is a host output (stdout or a file) the board made.
+    public static func consoleOutput(of machine: Machine) -> ConsoleOutput? {
+        (machine.device(named: comName) as? Serial16550)?.output as? ConsoleOutput
+    }
 
     /// The console escape in front of COM1, when it reads a terminal; the command line gives it
     /// its statistics report.

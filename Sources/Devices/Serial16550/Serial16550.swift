@@ -35,7 +35,7 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
 
     public func attach(to machine: Machine) throws {
         try machine.ports.claim(base: port, length: UARTRegister.count, by: self, name: name)
-        line = DeferredIRQLine(machine.irqLine(irq))
+        line = DeferredIRQLine(try machine.claimIRQLine(irq, by: name))
         try input?.start { [unowned self] bytes in acceptHostInput(bytes) }
     }
 

@@ -61,7 +61,7 @@ let package = Package(
             ],
             path: "Sources/VMMCommand"),
         .executableTarget(name: "vmm", dependencies: ["VMMCommand"], path: "Sources/vmm"),
-        .testTarget(name: "VMMKitTests", dependencies: ["VMMKit", "KernelLoading", "TestSupport"], path: "Tests/VMMKitTests"),
+        .testTarget(name: "VMMKitTests", dependencies: ["VMMKit", "KernelLoading", "TestSupport", "FuzzTargets"], path: "Tests/VMMKitTests"),
         .testTarget(
             name: "DeviceTests",
             dependencies: ["VMMKit", "PCBoard", "HostIO"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },
@@ -76,6 +76,10 @@ let package = Package(
         .testTarget(name: "VMMCommandTests", dependencies: ["VMMCommand", "VMMKit"], path: "Tests/VMMCommandTests"),
         .testTarget(
             name: "EndToEndTests", dependencies: ["TestSupport", "vmm", "VMMCommand", "VMMKit"], path: "Tests/EndToEndTests"),
+        // Fuzzing (not shipped): the targets and their invariants, run briefly by the tests and for
+        // as long as you like by scripts/fuzz (libFuzzer-guided where the toolchain has it).
+        .target(name: "FuzzTargets", dependencies: ["VMMKit", "KernelLoading"], path: "Fuzz/Targets"),
+        .executableTarget(name: "vmm-fuzz", dependencies: ["FuzzTargets"], path: "Fuzz/Runner"),
         .target(name: "TestSupport", dependencies: ["VMMKit", "CPseudoTerminal"], path: "Tests/TestSupport"),
         .target(name: "CPseudoTerminal", path: "Tests/CPseudoTerminal"),
     ],

@@ -18,9 +18,9 @@ struct RunSession {
         printsStatistics = options.stats
         do {
             if let name = options.backend {
-                backend = try BuiltInBackends.backend(named: name)
+                backend = try BuiltInBackends.backend(named: name, placement: description.interruptControllerPlacement)
             } else {
-                let best = try BuiltInBackends.bestAvailable()
+                let best = try BuiltInBackends.bestAvailable(for: description.interruptControllerPlacement)
                 backend = best.backend
                 VMMCommandLine.printError("vmm: using the \(type(of: best.backend).name) backend (\(best.reason))")
             }

@@ -66,6 +66,12 @@ final class CommandLineErrorTests: XCTestCase {
         }
     }
 
+    /// One line, not the backend notice and then the error.
+    func testInKernelControllersOnTheSoftBackend() throws {
+        try expectRejection(["--backend", "soft", "--irqchip", "kernel", try GuestKernels.path("hello")],
+                            mentioning: ["soft backend", "in-kernel", "--irqchip user"])
+    }
+
     func testBadMemorySize() throws {
         try expectRejection(["--memory", "12Q", try GuestKernels.path("hello")], mentioning: ["12Q", "memory"])
     }

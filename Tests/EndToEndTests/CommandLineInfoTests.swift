@@ -26,4 +26,18 @@ final class CommandLineInfoTests: XCTestCase {
         }
         XCTAssertTrue(help.contains("\(VMMCommandLine.setupFailureStatus) when vmm cannot start the guest"), help)
     }
+
+    /// `--irqchip kernel` without `--backend`: the default is a backend that has in-kernel
+    /// controllers (KVM), named in one notice line; where none can run, one error line.
+    func testInKernelControllersChooseABackendThatHasThem() throws {
+        let result = try EndToEnd.vmm(["--irqchip", "kernel", "--timeout", "120", try GuestKernels.path("hello")], timeout: 150)
+        let lines = result.standardError.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, result.standardError)
+        if result.status == 2 {
+            XCTAssertTrue(result.standardError.hasPrefix("vmm: no backend can run here"), result.standardError)
+        } else {
+            XCTAssertTrue(result.standardError.hasPrefix("vmm: using the kvm backend"), result.standardError)
+            XCTAssertEqual(result.status, 1, result.standardOutput)
+        }
+    }
 }

@@ -11,10 +11,26 @@ import FuzzTargets
 #if LIBFUZZER
 private let target = try! LoaderFuzzTarget()
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
-    if let finding = target.check(Array(UnsafeBufferPointer(start: data, count: size))) { fatalError(finding) }
+private func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
+    if let finding = target.check(bytes) { fatalError(finding) }
     return 0
+}
+
+/// libFuzzer's driver, entered from our own main: SwiftPM links an executable's entry point itself,
+/// so libFuzzer's main() cannot be the one.
+@_silgen_name("LLVMFuzzerRunDriver")
+private func runDriver(_ argc: UnsafeMutablePointer<Int32>,
+                       _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+                       _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
+
+@main
+struct FuzzCommand {
+    static func main() {
+        var argc = CommandLine.argc
+        var argv = CommandLine.unsafeArgv
+        exit(runDriver(&argc, &argv) { fuzzOneInput($0, $1) })
+    }
 }
 #else
 @main

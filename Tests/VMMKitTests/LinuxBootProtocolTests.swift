@@ -120,4 +120,15 @@ final class LinuxBootProtocolTests: LoaderTestCase {
         XCTAssertTrue(error?.description.contains("at most 15") ?? false, "\(String(describing: error))")
         XCTAssertEqual(try load(kernel, commandLine: "console=ttyS0").format, .linux)
     }
+
+    /// Found by scripts/fuzz: a pref_address at the top of the address space made the entry point's
+    /// computation overflow (a trap) before the placement check could refuse it.
+    func testAPreferredAddressAtTheTopOfTheAddressSpaceIsRefused() throws {
+        var image = BzImage()
+        image.preferredAddress = 0xffff_ffff_ffff_ff00
+        let error = expectFailure(try scratch.write("vmlinuz", image.bytes))
+        XCTAssertTrue(error?.description.contains("pref_address") ?? false, "\(String(describing: error))")
+        image.preferredAddress = 0xffff_ffff_fff0_0000
+        expectFailure(try scratch.write("vmlinuz", image.bytes))
+    }
 }

@@ -6,9 +6,10 @@ import PCBoard
 import VMMKit
 
 /// The `vmm` program as a library: `main` parses the arguments, builds the machine, runs it and
-/// exits with the guest's status. A program that wants vmm plus its own devices calls
-/// `VMMCommandLine.main(additionalDevices: [MyDevice.deviceType])`; `--device` and `--list-devices`
-/// then know them like the built-in ones.
+/// exits with the guest's status. Devices from outside vmm come as `--plugin` libraries; a program
+/// that embeds vmm with its own devices compiled in calls
+/// `VMMCommandLine.main(additionalDevices: [MyDevice.deviceType])`. Either way `--device` and
+/// `--list-devices` then know them like the built-in ones.
 public enum VMMCommandLine {
     /// Exit status when vmm cannot start the guest: bad options, files, devices or host setup.
     public static let setupFailureStatus: Int32 = 2
@@ -26,7 +27,8 @@ public enum VMMCommandLine {
             fail(CommandError.usage(message))
         }
         do {
-            let registry = try PCBoard.deviceRegistry(adding: additionalDevices)
+            var registry = try PCBoard.deviceRegistry(adding: additionalDevices)
+            for plugin in options.plugins { try PluginLoader.load(plugin, into: &registry) }
             if options.listBackends || options.listDevices {
                 if options.listBackends { print(Listings.backends(BuiltInBackends.registry)) }
                 if options.listDevices { print(Listings.devices(registry)) }

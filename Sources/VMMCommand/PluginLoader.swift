@@ -1,0 +1,48 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import VMMKit
+
+/// `--plugin PATH`: loads a shared library and adds the device types it registers to the registry,
+/// marked as coming from PATH. VMMKit's `PluginInterface` describes the entry point and why the
+/// Swift values it hands over are sound to use here.
+enum PluginLoader {
+    static func load(_ path: String, into registry: inout DeviceRegistry) throws(PluginError) {
+        // RTLD_NOW binds every reference before the library runs any code, so a symbol this vmm does
+        // not export is a refusal now rather than a crash mid-run; RTLD_LOCAL keeps one plugin's
+        // symbols from satisfying the next one's references. The library is never closed: its
+        // device code and type metadata are in use until vmm exits.
+        guard let library = dlopen(fileSystemPath(path), RTLD_NOW | RTLD_LOCAL) else {
+            throw .unloadable(path, reason: lastDynamicLinkerError())
+        }
+        guard let symbol = dlsym(library, PluginInterface.entryPointSymbol) else {
+            throw .notAPlugin(path)
+        }
+        let entryPoint = unsafeBitCast(symbol, to: PluginInterface.EntryPoint.self)
+        let registrar = PluginRegistrar()
+        let pluginVersion = withExtendedLifetime(registrar) {
+            entryPoint(PluginInterface.version, Unmanaged.passUnretained(registrar).toOpaque())
+        }
+        guard pluginVersion != PluginInterface.separateVMMKit else { throw .separateVMMKit(path) }
+        guard pluginVersion == PluginInterface.version else {
+            throw .interfaceVersion(path, plugin: pluginVersion, vmm: PluginInterface.version)
+        }
+        for type in registrar.deviceTypes {
+            do {
+                try registry.register(type, from: .plugin(path: path))
+            } catch {
+                throw .registration(path, error)
+            }
+        }
+    }
+
+    /// dlopen searches the library path for a name without a slash; on vmm's command line a file
+    /// name means the file in the current directory, as it does for every other option.
+    private static func fileSystemPath(_ path: String) -> String {
+        path.contains("/") ? path : "./" + path
+    }
+
+    private static func lastDynamicLinkerError() -> String {
+        dlerror().map { String(cString: $0) } ?? "unknown dynamic linker error"
+    }
+}

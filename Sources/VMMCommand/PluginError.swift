@@ -6,6 +6,8 @@ enum PluginError: VMMError, Equatable {
     case notAPlugin(String)
     case interfaceVersion(String, plugin: UInt32, vmm: UInt32)
     case separateVMMKit(String)
+    case takenFromAnotherVMMKit(String, symbol: String)
+    case unreadableSymbolTable(String)
     case registration(String, DeviceSpecificationError)
 
     var description: String {
@@ -19,6 +21,11 @@ enum PluginError: VMMError, Equatable {
         case let .separateVMMKit(path):
             return "plugin '\(path)' does not use this vmm's VMMKit (link it with VMMKit's dynamic library product, "
                 + "and load it into a vmm linked with --export-dynamic)"
+        case let .takenFromAnotherVMMKit(path, symbol):
+            return "plugin '\(path)' was built against a different VMMKit than this vmm's: it needs \(symbol), "
+                + "which this vmm lacks (rebuild the plugin against this vmm's VMMKit)"
+        case let .unreadableSymbolTable(path):
+            return "cannot read the dynamic symbol table of plugin '\(path)'"
         case let .registration(path, error):
             return "plugin '\(path)': \(error)"
         }

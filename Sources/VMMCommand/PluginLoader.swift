@@ -15,6 +15,9 @@ enum PluginLoader {
         guard let library = dlopen(fileSystemPath(path), RTLD_NOW | RTLD_LOCAL) else {
             throw .unloadable(path, reason: lastDynamicLinkerError())
         }
+        if let name = try PluginBindings.nameTakenFromAnotherVMMKit(library: library, path: path) {
+            throw .takenFromAnotherVMMKit(path, symbol: name)
+        }
         guard let symbol = dlsym(library, PluginInterface.entryPointSymbol) else {
             throw .notAPlugin(path)
         }

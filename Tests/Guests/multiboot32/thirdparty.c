@@ -1,4 +1,4 @@
-/* The "dice" device of Examples/ThirdPartyDevice (vmm-extended --device dice,port=0x700): every
+/* The "dice" device of Examples/ThirdPartyDevice (vmm --plugin libDicePlugin.so --device dice,port=0x700): every
  * roll is 1 to 6, the roll counter counts them, and reseeding replays the same rolls. Without the
  * device the ports read 0xff and the guest fails. */
 #include "guest.h"

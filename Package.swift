@@ -2,6 +2,7 @@
 // The package is laid out by concern, after rust-vmm: one target per part.
 //   VMMKit            core protocols, guest memory, buses, IRQ lines, the machine: the plugin surface
 //   Loader            kernel loaders (ELF via libelf, Multiboot, PVH) and the boot layout
+//   HostIO            the host ends of device byte streams: terminal, files, stdin thread
 //   Backends/KVM      drives /dev/kvm            Backends/Soft   an x86 CPU in Swift
 //   Devices/<Name>    one target per device, each knowing only VMMKit
 //   Board/PC          wires the standard PC devices together
@@ -37,6 +38,7 @@ let package = Package(
         .target(name: "CHostALU", path: "Sources/CShims/CHostALU"),
         .target(name: "CHostX87", path: "Sources/CShims/CHostX87"),
         .target(name: "VMMKit", path: "Sources/VMMKit"),
+        .target(name: "HostIO", dependencies: ["VMMKit"], path: "Sources/HostIO"),
         .target(name: "KernelLoading", dependencies: ["VMMKit", "CLibELF"], path: "Sources/Loader"),
         .target(name: "KVMBackend", dependencies: ["VMMKit", "CKVM"], path: "Sources/Backends/KVM"),
         .target(name: "SoftBackend", dependencies: ["VMMKit", "CHostALU", "CHostX87"], path: "Sources/Backends/Soft"),
@@ -51,7 +53,7 @@ let package = Package(
         device("ACPIPM"),
         .target(
             name: "PCBoard",
-            dependencies: ["VMMKit", "KernelLoading"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },
+            dependencies: ["VMMKit", "KernelLoading", "HostIO"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },
             path: "Sources/Board/PC"),
         .target(
             name: "VMMCommand",
@@ -68,18 +70,20 @@ let package = Package(
         .testTarget(name: "VMMKitTests", dependencies: ["VMMKit", "KernelLoading", "TestSupport"], path: "Tests/VMMKitTests"),
         .testTarget(
             name: "DeviceTests",
-            dependencies: ["VMMKit", "PCBoard"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },
+            dependencies: ["VMMKit", "PCBoard", "HostIO"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },
             path: "Tests/DeviceTests"),
         .testTarget(
             name: "KVMBackendTests", dependencies: ["VMMKit", "KernelLoading", "KVMBackend", "PCBoard", "TestSupport"],
             path: "Tests/KVMBackendTests"),
         .testTarget(
-            name: "SoftBackendTests", dependencies: ["VMMKit", "KernelLoading", "SoftBackend", "PCBoard", "TestSupport", "CNativeOracle"],
+            name: "SoftBackendTests", dependencies: ["VMMKit", "KernelLoading", "SoftBackend", "PCBoard", "HostIO", "TestSupport", "CNativeOracle"],
             path: "Tests/SoftBackendTests"),
+        .testTarget(name: "HostIOTests", dependencies: ["HostIO", "VMMKit"], path: "Tests/HostIOTests"),
         .testTarget(name: "VMMCommandTests", dependencies: ["VMMCommand", "VMMKit"], path: "Tests/VMMCommandTests"),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["TestSupport", "vmm"], path: "Tests/EndToEndTests"),
-        .target(name: "TestSupport", dependencies: ["VMMKit"], path: "Tests/TestSupport"),
+            name: "EndToEndTests", dependencies: ["TestSupport", "vmm", "VMMCommand", "VMMKit"], path: "Tests/EndToEndTests"),
+        .target(name: "TestSupport", dependencies: ["VMMKit", "CPseudoTerminal"], path: "Tests/TestSupport"),
+        .target(name: "CPseudoTerminal", path: "Tests/CPseudoTerminal"),
     ],
     // Swift 5 mode: the vCPU threads and devices share state under their own locks, which Swift 6's
     // Sendable checking cannot see through without annotations on every device.

@@ -36,6 +36,30 @@ struct BootModule {
         return modules
     }
 
+    /// Reads the file at `path` and places it as high as it fits, page-aligned, ending at or below
+    /// `ceiling` and starting at or above `floor`: where Linux loaders put the initrd (boot.rst,
+    /// "initrd_addr_max"), clear of the space the kernel decompresses into.
+    static func loadHigh(_ path: String, between floor: UInt64, and ceiling: UInt64, in memory: GuestMemory)
+        throws(KernelLoadError) -> BootModule
+    {
+        let room = ceiling > floor ? ceiling - floor : 0
+        let contents: [UInt8]
+        do {
+            contents = try HostFile.read(path, limit: room)
+        } catch {
+            switch error {
+            case let .tooLarge(size): throw .initrdDoesNotFit(path: path, size: size, kernelEnd: floor, ceiling: ceiling)
+            case let .system(reason): throw .moduleUnreadable(path: path, reason: reason)
+            }
+        }
+        let address = (ceiling - UInt64(contents.count)) & ~0xfff
+        guard address >= floor else {
+            throw .initrdDoesNotFit(path: path, size: UInt64(contents.count), kernelEnd: floor, ceiling: ceiling)
+        }
+        try KernelImage.checkPlacement(path: path, address: address, size: UInt64(contents.count), in: memory)
+        return BootModule(path: path, contents: contents, address: address)
+    }
+
     func write(into memory: GuestMemory) throws(GuestMemoryError) {
         try memory.write(contents, at: address)
     }

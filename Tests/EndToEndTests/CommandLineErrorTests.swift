@@ -1,3 +1,4 @@
+import HostIO
 import TestSupport
 import XCTest
 
@@ -28,6 +29,24 @@ final class CommandLineErrorTests: XCTestCase {
         try expectRejection([path], mentioning: [path, "ELF"])
     }
 
+    /// A bzImage cut short inside its setup code (the first 4 KiB of a kernel with 30 setup sectors).
+    func testTruncatedBzImage() throws {
+        var header = [UInt8](repeating: 0, count: 4096)
+        header[0x1f1] = 30
+        header[0x1fe] = 0x55
+        header[0x1ff] = 0xaa
+        header[0x200] = 0xeb
+        header[0x201] = 0x6a
+        header.replaceSubrange(0x202..<0x206, with: Array("HdrS".utf8))
+        header[0x206] = 0x0f
+        header[0x207] = 0x02
+        header[0x211] = 0x01
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("truncated-vmlinuz-\(getpid())").path
+        try Data(header).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try expectRejection([path], mentioning: [path, "bzImage", "truncated"])
+    }
+
     func testBadMemorySize() throws {
         try expectRejection(["--memory", "12Q", try GuestKernels.path("hello")], mentioning: ["12Q", "memory"])
     }
@@ -53,7 +72,7 @@ final class CommandLineErrorTests: XCTestCase {
         try expectRejection([], mentioning: ["KERNEL"])
     }
 
-    func testBadSerialEndpoint() throws {
+    func testBadConsoleEndpoint() throws {
         try expectRejection(["--serial", "tcp:4444", try GuestKernels.path("hello")], mentioning: ["tcp:4444"])
     }
 

@@ -1,5 +1,6 @@
 import ACPIPM
 import DebugExit
+import HostIO
 import RTC
 import Serial16550
 import TestDevice
@@ -33,8 +34,7 @@ public enum PCBoard {
             machine.bootState = kernel.bootState
             // COM1 last: with `--serial stdio` it puts the terminal in raw mode and starts reading
             // stdin, which should only happen once everything else is known to be in order.
-            let serial = description.serial
-            try machine.add(Serial16550(name: "COM1", output: try serial.makeOutput(), input: serial.inputDescriptor))
+            try machine.add(try makeCOM1(description, machine: machine))
         } catch {
             machine.devices.forEach { $0.stop() }
             throw error
@@ -42,9 +42,34 @@ public enum PCBoard {
         return machine
     }
 
+    /// COM1 on its host endpoint; reading a terminal, the console escape comes between the two.
+    private static func makeCOM1(_ description: MachineDescription, machine: Machine) throws -> Serial16550 {
+        let serial = description.serial
+        let output = try serial.makeOutput()
+        let input = serial.makeInput()
+        guard let input, let escape = description.escape, ConsoleInput.standardInputIsTerminal else {
+            return Serial16550(name: comName, output: output, input: input)
+        }
+        let runControl = machine.runControl
+        let console = ConsoleInput(wrapping: input, escape: escape, commands: ConsoleInput.Commands(
+            quit: { runControl.requestStop(.quit("quit from the console (\(ConsoleInput.keyName(escape)) x)")) },
+            sendBreak: {}, statistics: { "vmm: no statistics in this run" }))
+        let uart = Serial16550(name: comName, output: output, input: console)
+        console.update { (commands: inout ConsoleInput.Commands) in commands.sendBreak = { [unowned uart] in uart.receiveBreak() } }
+        return uart
+    }
+
+    static let comName = "COM1"
+
+    /// The console escape in front of COM1, when it reads a terminal; the command line gives it
+    /// its statistics report.
+    public static func console(of machine: Machine) -> ConsoleInput? {
+        (machine.device(named: comName) as? Serial16550)?.input as? ConsoleInput
+    }
+
     /// The device types built into vmm, for `--device` and `--list-devices`.
     public static let builtInDeviceTypes: [DeviceType] = [
-        Serial16550.deviceType,
+        serialDeviceType,
         DebugExit.deviceType,
         TestDevice.deviceType,
         MC146818.deviceType,

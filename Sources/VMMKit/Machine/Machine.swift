@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A PC-shaped machine: guest memory, the two buses, MSR and CPUID hooks, interrupt lines and the
 /// devices attached to them. A backend executes it; the machine does not know which one.
 ///
@@ -25,6 +27,9 @@ public final class Machine {
     public var bootState = BootState()
     public private(set) var devices: [any Device] = []
     public private(set) var vcpus: [any VirtualCPU] = []
+    /// Every vCPU's counters, published once all vCPUs exist, for readers on other threads (the
+    /// console's statistics key) that must not look at `vcpus` while `run` builds it.
+    private let publishedStatistics = Mutex<[ExitStatistics]>([])
 
     /// Lays out `memorySize` bytes of RAM: below the MMIO hole at 3 GiB, the rest from 4 GiB.
     public init(memorySize: UInt64, vcpuCount: Int) throws {
@@ -58,12 +63,11 @@ public final class Machine {
         vcpus[index].kick()
     }
 
-    /// Exit statistics summed over all vCPUs.
+    /// Exit statistics summed over all vCPUs; empty before `run` has made them. Safe from any thread.
     public var statistics: [(String, UInt64)] {
-        guard let first = vcpus.first else { return [] }
-        return first.statistics.rows.indices.map { row in
-            (first.statistics.rows[row].0, vcpus.reduce(0) { $0 + $1.statistics.rows[row].1 })
-        }
+        let all = publishedStatistics.withLock { $0 }
+        guard let first = all.first else { return [] }
+        return first.rows.indices.map { row in (first.rows[row].0, all.reduce(0) { $0 + $1.rows[row].1 }) }
     }
 
     /// Creates the VM on `backend`, starts one host thread per vCPU, and returns when the guest
@@ -75,6 +79,7 @@ public final class Machine {
             interruptSource = nil
         }
         for index in 0..<vcpuCount { vcpus.append(try vm.createVCPU(index: index)) }
+        publishedStatistics.withLock { [vcpus] in $0 = vcpus.map(\.statistics) }
         try vcpus[0].setSystemRegisters(bootState.system)
         try vcpus[0].setGeneralRegisters(bootState.general)
         ports.freeze()

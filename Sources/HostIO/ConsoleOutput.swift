@@ -4,13 +4,13 @@ import Glibc
 import Synchronization
 import VMMKit
 
-/// Where the bytes a guest transmits go: a host file descriptor (stdout or a file), nowhere, or
-/// memory (for tests and embedders).
+/// A byte sink on the host: a file descriptor (stdout or a file), nowhere, or memory (for tests
+/// and embedders). A UART's transmitter writes the guest's console output here.
 ///
 /// File and pipe output is buffered and written on a newline, when the buffer fills, or on
 /// `flush()`, so a guest printing byte by byte costs one write(2) per line rather than per byte.
 /// A terminal gets every byte at once instead: a prompt that ends without a newline must show.
-public final class SerialOutput: Sendable {
+public final class ConsoleOutput: ByteSink, Sendable {
     enum Destination {
         case fileDescriptor(Int32, closeWhenDone: Bool, unbuffered: Bool)
         case discard
@@ -33,28 +33,28 @@ public final class SerialOutput: Sendable {
     }
 
     /// Output to the process's standard output.
-    public static func standardOutput() -> SerialOutput {
-        SerialOutput(.fileDescriptor(STDOUT_FILENO, closeWhenDone: false, unbuffered: isatty(STDOUT_FILENO) == 1))
+    public static func standardOutput() -> ConsoleOutput {
+        ConsoleOutput(.fileDescriptor(STDOUT_FILENO, closeWhenDone: false, unbuffered: isatty(STDOUT_FILENO) == 1))
     }
 
     /// Output dropped.
-    public static func discard() -> SerialOutput { SerialOutput(.discard) }
+    public static func discard() -> ConsoleOutput { ConsoleOutput(.discard) }
 
     /// Output kept in memory; read it back with `capturedBytes` / `capturedText`.
-    public static func memory() -> SerialOutput { SerialOutput(.memory) }
+    public static func memory() -> ConsoleOutput { ConsoleOutput(.memory) }
 
     /// Output to the file at `path`, created or truncated.
-    public static func file(_ path: String) throws(SerialError) -> SerialOutput {
+    public static func file(_ path: String) throws(HostIOError) -> ConsoleOutput {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw .cannotOpenOutput(path: path, errno: errno) }
-        return SerialOutput(.fileDescriptor(descriptor, closeWhenDone: true, unbuffered: false))
+        return ConsoleOutput(.fileDescriptor(descriptor, closeWhenDone: true, unbuffered: false))
     }
 
     /// Everything written so far, for `.memory()` outputs.
     public var capturedBytes: [UInt8] { state.withLock { $0.captured } }
     public var capturedText: String { String(decoding: capturedBytes, as: UTF8.self) }
 
-    func write(_ byte: UInt8) {
+    public func write(_ byte: UInt8) {
         switch destination {
         case .discard:
             return
@@ -77,7 +77,7 @@ public final class SerialOutput: Sendable {
     }
 
     /// Flushes, and closes a file this output opened.
-    func close() {
+    public func close() {
         flush()
         guard case let .fileDescriptor(descriptor, closeWhenDone, _) = destination, closeWhenDone else { return }
         let first = state.withLock { buffered -> Bool in

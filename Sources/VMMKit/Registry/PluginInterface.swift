@@ -19,9 +19,11 @@
 /// - the vmm executable is linked with `--export-dynamic`, and glibc resolves a dlopen'ed library's
 ///   relocations in the global scope (the executable) before the library's own dependencies, so all
 ///   of them bind to vmm's copy; the libVMMKit.so the plugin names is loaded but never reached;
-/// - `enter` checks both halves before touching anything: the interface version compiled into the
-///   plugin against vmm's, then that vmm's registrar is a `PluginRegistrar` as the plugin sees that
-///   type (it is not when the plugin's references did not bind to vmm's copy).
+/// - vmm checks, after dlopen, that no name the plugin needs was bound to that libVMMKit.so
+///   (VMMCommand's `PluginBindings`), and `enter` checks the rest before touching anything: the
+///   interface version compiled into the plugin against vmm's, then that vmm's registrar is a
+///   `PluginRegistrar` as the plugin sees that type (it is not when the plugin's references did not
+///   bind to vmm's copy).
 /// docs/devices.md ("Run-time plugins") has the whole story.
 public enum PluginInterface {
     /// The version of VMMKit's plugin interface. Bump it whenever VMMKit's public declarations change
@@ -39,7 +41,8 @@ public enum PluginInterface {
 
     /// `uint32_t vmm_plugin_entry(uint32_t host_version, void *registrar)`: returns the interface
     /// version the plugin was built with (or `separateVMMKit`). The plugin registers its device types
-    /// on `registrar` only when `host_version` is its own version.
+    /// on `registrar` only when `host_version` is its own version, and otherwise touches nothing, so
+    /// vmm first calls it with 0 to learn the plugin's version.
     public typealias EntryPoint = @convention(c) (_ hostVersion: UInt32, _ registrar: UnsafeMutableRawPointer) -> UInt32
 
     /// The body of a plugin's entry point: checks the versions and the shared VMMKit, then lets

@@ -24,7 +24,9 @@
 ///   interface version compiled into the plugin against vmm's, then that vmm's registrar is a
 ///   `PluginRegistrar` as the plugin sees that type (it is not when the plugin's references did not
 ///   bind to vmm's copy).
-/// docs/devices.md ("Run-time plugins") has the whole story.
+/// A pure C interface (a struct of function pointers) would be sound without any of this, but it
+/// would be a second, smaller device API beside VMMKit's. docs/devices.md ("Run-time plugins") has
+/// the whole story and the measurements.
 public enum PluginInterface {
     /// The version of VMMKit's plugin interface. Bump it whenever VMMKit's public declarations change
     /// in a way that a compiled plugin would notice (a layout, a signature, a protocol requirement).

@@ -20,7 +20,9 @@ let deviceNames = ["Serial16550", "DebugExit", "TestDevice", "I8259", "IOAPIC", 
 let package = Package(
     name: "vmm",
     products: [
-        .library(name: "VMMKit", targets: ["VMMKit"]),
+        // Dynamic, so that a --plugin library links VMMKit without a copy of it inside; see
+        // Sources/VMMKit/Registry/PluginInterface.swift.
+        .library(name: "VMMKit", type: .dynamic, targets: ["VMMKit"]),
         .library(name: "VMMCommand", targets: ["VMMCommand"]),
         .executable(name: "vmm", targets: ["vmm"]),
     ],
@@ -60,7 +62,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/VMMCommand"),
-        .executableTarget(name: "vmm", dependencies: ["VMMCommand"], path: "Sources/vmm"),
+        // --export-dynamic: a --plugin library's references into VMMKit bind to vmm's own copy
+        // (PluginInterface.swift says why that matters).
+        .executableTarget(
+            name: "vmm", dependencies: ["VMMCommand"], path: "Sources/vmm",
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"])]),
         .testTarget(name: "VMMKitTests", dependencies: ["VMMKit", "KernelLoading", "TestSupport", "FuzzTargets"], path: "Tests/VMMKitTests"),
         .testTarget(
             name: "DeviceTests",

@@ -27,6 +27,7 @@ struct VMMOptions: ParsableCommand {
               vmm --serial file:guest.log --timeout 10 --stats kernel.elf
               vmm --device test-device,port=0x600 Tests/Guests/out/portio.elf
               vmm --list-devices
+              vmm --plugin libDicePlugin.so --device dice,port=0x700 kernel.elf
             """,
         version: VMMVersion.description)
 
@@ -65,6 +66,11 @@ struct VMMOptions: ParsableCommand {
     @Option(name: .customLong("device"),
             help: ArgumentHelp("Add a device: NAME,key=value,... (see --list-devices); repeatable.", valueName: "spec"))
     var devices: [String] = []
+
+    @Option(name: .customLong("plugin"),
+            help: ArgumentHelp("Load device types from a plugin library (see --list-devices); repeatable.",
+                               valueName: "file.so"))
+    var plugins: [String] = []
 
     @Option(help: ArgumentHelp("Interrupt controllers in vmm (user) or KVM's in-kernel irqchip (kernel).",
                                valueName: "user|kernel"))

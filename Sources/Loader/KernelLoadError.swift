@@ -19,6 +19,9 @@ public enum KernelLoadError: VMMError, Equatable {
     case entryAbove4GiB(path: String, entry: UInt64)
     case badMultibootHeader(path: String, detail: String)
     case badPVHNote(path: String, detail: String)
+    case badLinuxKernel(path: String, detail: String)
+    case linuxTakesOneInitrd(path: String)
+    case initrdDoesNotFit(path: String, size: UInt64, kernelEnd: UInt64, ceiling: UInt64)
     case commandLineTooLong(path: String, length: Int, limit: Int)
     case moduleUnreadable(path: String, reason: String)
     case moduleTooBig(path: String, size: UInt64, free: UInt64)
@@ -52,6 +55,12 @@ public enum KernelLoadError: VMMError, Equatable {
             return "\(path): entry point \(hex(entry)) is not reachable from 32-bit protected mode"
         case let .badMultibootHeader(path, detail): return "\(path): bad Multiboot header: \(detail)"
         case let .badPVHNote(path, detail): return "\(path): bad PVH entry note: \(detail)"
+        case let .badLinuxKernel(path, detail): return "\(path): cannot boot this Linux bzImage: \(detail)"
+        case let .initrdDoesNotFit(path, size, kernelEnd, ceiling):
+            return "\(path): initrd of \(size) bytes does not fit between the kernel's end (\(hex(kernelEnd))) and "
+                + "\(hex(ceiling)), the lower of RAM's end and the kernel's initrd_addr_max + 1"
+        case let .linuxTakesOneInitrd(path):
+            return "\(path): a Linux bzImage takes one initrd (--initrd) and no further modules"
         case let .commandLineTooLong(path, length, limit):
             return "\(path): command line of \(length) bytes is too long (at most \(limit - 1))"
         case let .moduleUnreadable(path, reason): return "\(path): cannot read the module: \(reason)"

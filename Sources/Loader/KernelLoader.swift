@@ -3,7 +3,8 @@ import VMMKit
 
 /// Loads a kernel into a machine's guest memory and works out the state to enter it in.
 ///
-/// Formats are tried in this order: a Multiboot v1 header (spec 0.6.96), a PVH entry note (xen
+/// Formats are tried in this order: a Linux bzImage's setup header (boot.rst; see
+/// `KernelLoader+Linux.swift`), a Multiboot v1 header (spec 0.6.96), a PVH entry note (xen
 /// start_info.h), then a plain ELF32/ELF64 x86 executable. Everything is checked (file, segments,
 /// modules, boot information size) before the first byte is written, so a rejected kernel leaves
 /// guest memory as it was.
@@ -25,11 +26,15 @@ public enum KernelLoader {
             throw .memoryTooSmall(path: path, needed: BootLayout.standard.stackTop, available: lowRAMEnd)
         }
         let file = try ELFFile(path: path)
-        let (format, image) = try identify(file)
+        let linux = try LinuxSetupHeader(parsing: file.bytes, path: path)
+        let (format, image) = if let linux { (KernelFormat.linux, linux.image(fileSize: file.bytes.count)) } else {
+            try identify(file)
+        }
         let commandLine = bootCommandLine(appendText, for: format, kernelPath: path)
         let commandLineBytes = commandLine.utf8.count
-        guard commandLineBytes < BootLayout.commandLineLimit else {
-            throw .commandLineTooLong(path: path, length: commandLineBytes, limit: BootLayout.commandLineLimit)
+        let commandLineLimit = min((linux?.commandLineSize ?? Int.max - 1) + 1, BootLayout.commandLineLimit)
+        guard commandLineBytes < commandLineLimit else {
+            throw .commandLineTooLong(path: path, length: commandLineBytes, limit: commandLineLimit)
         }
         try image.validate(in: memory)
         if format == .elf32 || format == .multiboot || format == .pvh {
@@ -38,29 +43,40 @@ public enum KernelLoader {
         if format == .elf32 || format == .elf64 {
             guard modulePaths.isEmpty else { throw .modulesNeedBootProtocol(path: path) }
         }
-        let modules = try BootModule.load(modulePaths, after: image.end, in: memory)
+        let modules = if let linux {
+            try linux.loadInitrd(modulePaths, after: image.end, lowRAMEnd: lowRAMEnd, in: memory)
+        } else {
+            try BootModule.load(modulePaths, after: image.end, in: memory)
+        }
         let layout = try BootLayout.choose(
             avoiding: image.segments.map { $0.address..<$0.address + $0.memorySize } + modules.map { $0.address..<$0.end },
             within: BootLayout.firstFreeLowAddress..<min(PCMemoryMap.conventionalMemoryEnd, lowRAMEnd), path: path)
 
         var buffer = BootInfoBuffer(kernelPath: path, base: layout.bootInfo)
-        let bootState: BootState
+        var bootState: BootState
         let entry = UInt32(truncatingIfNeeded: image.entry)
-        switch format {
-        case .multiboot:
+        switch (format, linux) {
+        case (.multiboot, _):
             let info = try MultibootInfo.build(in: &buffer, memory: memory, commandLine: layout.commandLine,
                                                modules: modules)
             bootState = .flatProtectedMode(entry: entry, eax: MultibootHeader.bootloaderMagic, ebx: UInt32(info),
                                            layout: layout)
-        case .pvh:
+        case (.pvh, _):
             let info = try PVHStartInfo.build(in: &buffer, memory: memory, commandLine: layout.commandLine,
                                               modules: modules)
             bootState = .flatProtectedMode(entry: entry, eax: 0, ebx: UInt32(info), layout: layout)
-        case .elf32:
+        case (.elf32, _):
             bootState = .flatProtectedMode(entry: entry, eax: 0, ebx: 0, layout: layout)
-        case .elf64:
+        case (.elf64, _):
             bootState = .longMode(entry: image.entry, layout: layout)
+        case let (.linux, header?):
+            let bootParams = try LinuxBootParams.build(in: &buffer, header: header, file: file.bytes, memory: memory,
+                                                       commandLine: layout.commandLine, initrd: modules.first)
+            bootState = header.entryState(entry: image.entry, bootParams: bootParams, layout: layout)
+        case (.linux, nil):
+            throw .badLinuxKernel(path: path, detail: "no setup header")
         }
+        let needsPageTables = format == .elf64 || linux?.supports64BitEntry == true
 
         do {
             try image.write(from: file, into: memory)
@@ -68,7 +84,7 @@ public enum KernelLoader {
             try buffer.write(into: memory)
             try memory.write(Array(commandLine.utf8) + [0], at: layout.commandLine)
             try BootGDT.write(into: memory, at: layout.gdt)
-            if format == .elf64 { try IdentityPageTables.write(into: memory, at: layout.pageTables) }
+            if needsPageTables { try IdentityPageTables.write(into: memory, at: layout.pageTables) }
         } catch {
             // Not expected: every range written was checked above.
             throw .writeFailed(path: path, detail: error.description)

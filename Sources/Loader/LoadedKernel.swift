@@ -10,6 +10,9 @@ public enum KernelFormat: String, Sendable {
     case elf32
     /// A plain ELF64 kernel, entered at e_entry in long mode with an identity map.
     case elf64
+    /// A Linux bzImage (boot protocol 2.06 or later), entered through its 64-bit entry in long mode
+    /// or, without one, its 32-bit entry in protected mode; checked before the ELF formats.
+    case linux
 }
 
 /// What `KernelLoader.load` leaves behind: the image is in guest memory, and `bootState` is the

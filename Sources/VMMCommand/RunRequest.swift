@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import PCBoard
-import Serial16550
+import HostIO
 import VMMKit
 
 /// Turns the parsed options into the machine to build, checking each value and naming the first
@@ -24,7 +24,8 @@ extension VMMOptions {
             commandLine: append,
             initrd: initrd,
             modules: modules,
-            serial: try SerialEndpoint(parsing: serial),
+            serial: try ConsoleEndpoint(parsing: serial),
+            escape: try ConsoleInput.escape(parsing: escape),
             devices: devices + disks.map { "virtio-blk,file=" + $0 },
             interruptControllerPlacement: placement,
             timeout: try timeoutSeconds())

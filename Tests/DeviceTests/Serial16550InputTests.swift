@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import HostIO
 import Serial16550
 import VMMKit
 import XCTest
@@ -29,7 +30,7 @@ final class Serial16550InputTests: XCTestCase {
         XCTAssertEqual(pipe(&ends), 0)
         defer { close(ends[0]) }
         let machine = try Machine(memorySize: 1 << 20, vcpuCount: 1)
-        let uart = Serial16550(output: .discard(), input: ends[0])
+        let uart = Serial16550(output: ConsoleOutput.discard(), input: DescriptorInput(reading: ends[0]))
         try machine.add(uart)
         // Three FIFOs' worth at once, before the guest has set the UART up: the reader must hold it
         // back from the FIFO reset below, then wait for room rather than overrun.
@@ -52,7 +53,7 @@ final class Serial16550InputTests: XCTestCase {
         XCTAssertEqual(pipe(&ends), 0)
         defer { close(ends[0]); close(ends[1]) }
         let machine = try Machine(memorySize: 1 << 20, vcpuCount: 1)
-        let uart = Serial16550(output: .discard(), input: ends[0])
+        let uart = Serial16550(output: ConsoleOutput.discard(), input: DescriptorInput(reading: ends[0]))
         try machine.add(uart)
         uart.stop() // returns only once the reader thread has ended; XCTest's own timeout guards a hang
         XCTAssertEqual(machine.ports.read(base + 5, size: 1, vcpu: 0) & 1, 0)

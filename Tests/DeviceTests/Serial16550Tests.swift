@@ -1,3 +1,5 @@
+import HostIO
+import PCBoard
 import VMMKit
 import XCTest
 @testable import Serial16550
@@ -6,14 +8,14 @@ final class Serial16550Tests: XCTestCase {
     private let base = Serial16550.com1Port
     private var machine: Machine!
     private var lines: LineRecorder!
-    private var output: SerialOutput!
+    private var output: ConsoleOutput!
     private var uart: Serial16550!
 
     override func setUpWithError() throws {
         machine = try Machine(memorySize: 1 << 20, vcpuCount: 1)
         lines = LineRecorder()
         machine.interruptRouter.connect(lines)
-        output = SerialOutput.memory()
+        output = ConsoleOutput.memory()
         uart = Serial16550(output: output)
         try machine.add(uart)
     }
@@ -160,17 +162,17 @@ final class Serial16550Tests: XCTestCase {
     }
 
     func testEndpointParsing() throws {
-        XCTAssertEqual(try SerialEndpoint(parsing: "stdio"), .stdio)
-        XCTAssertEqual(try SerialEndpoint(parsing: "none"), .none)
-        XCTAssertEqual(try SerialEndpoint(parsing: "file:/tmp/x"), .file("/tmp/x"))
-        XCTAssertThrowsError(try SerialEndpoint(parsing: "tcp:1"))
-        XCTAssertThrowsError(try SerialEndpoint(parsing: "file:"))
+        XCTAssertEqual(try ConsoleEndpoint(parsing: "stdio"), .stdio)
+        XCTAssertEqual(try ConsoleEndpoint(parsing: "none"), .none)
+        XCTAssertEqual(try ConsoleEndpoint(parsing: "file:/tmp/x"), .file("/tmp/x"))
+        XCTAssertThrowsError(try ConsoleEndpoint(parsing: "tcp:1"))
+        XCTAssertThrowsError(try ConsoleEndpoint(parsing: "file:"))
     }
 
     func testFileOutputFlushesOnNewline() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("serial-\(getpid()).txt").path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let fileOutput = try SerialOutput.file(path)
+        let fileOutput = try ConsoleOutput.file(path)
         let fileUART = Serial16550(port: 0x2f8, irq: 3, output: fileOutput)
         try machine.add(fileUART)
         for byte in "ok\npart".utf8 { machine.ports.write(0x2f8, size: 1, value: UInt64(byte), vcpu: 0) }
@@ -181,10 +183,23 @@ final class Serial16550Tests: XCTestCase {
 
     func testRegisteredTypeBuildsASecondUART() throws {
         var registry = DeviceRegistry()
-        try registry.register(Serial16550.deviceType)
+        try registry.register(PCBoard.serialDeviceType)
         let device = try registry.makeDevice("serial,port=0x2e8,irq=3")
         try machine.add(device)
         XCTAssertTrue(machine.ports.isClaimed(0x2ef))
         XCTAssertThrowsError(try registry.makeDevice("serial,output=tcp"))
+    }
+
+    /// A break: LSR.BI and DR with one zero character, reported as a receiver line status
+    /// interrupt when ELSI is on; reading LSR clears BI.
+    func testABreakSetsBIWithAZeroCharacter() {
+        write(1, 0x04)
+        uart.receiveBreak()
+        XCTAssertEqual(lines.level(4), true)
+        XCTAssertEqual(read(2) & 0x0f, 0x06, "IIR: receiver line status")
+        XCTAssertEqual(read(5) & 0x11, 0x11, "LSR: BI and DR")
+        XCTAssertEqual(read(5) & 0x10, 0, "BI cleared by the read")
+        XCTAssertEqual(read(0), 0, "the break's zero character")
+        XCTAssertEqual(lines.level(4), false)
     }
 }

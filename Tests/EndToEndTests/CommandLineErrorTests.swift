@@ -1,3 +1,4 @@
+import HostIO
 import TestSupport
 import XCTest
 
@@ -28,6 +29,49 @@ final class CommandLineErrorTests: XCTestCase {
         try expectRejection([path], mentioning: [path, "ELF"])
     }
 
+    /// A bzImage cut short inside its setup code (the first 4 KiB of a kernel with 30 setup sectors).
+    func testTruncatedBzImage() throws {
+        var header = [UInt8](repeating: 0, count: 4096)
+        header[0x1f1] = 30
+        header[0x1fe] = 0x55
+        header[0x1ff] = 0xaa
+        header[0x200] = 0xeb
+        header[0x201] = 0x6a
+        header.replaceSubrange(0x202..<0x206, with: Array("HdrS".utf8))
+        header[0x206] = 0x0f
+        header[0x207] = 0x02
+        header[0x211] = 0x01
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("truncated-vmlinuz-\(getpid())").path
+        try Data(header).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try expectRejection([path], mentioning: [path, "bzImage", "truncated"])
+    }
+
+    /// A device window over guest RAM would shadow the kernel (Soft) or never be reached (KVM).
+    func testADeviceWindowInsideRAMIsRefused() throws {
+        let hello = try GuestKernels.path("hello")
+        for (window, memory, region) in [("0x100000", "128M", "guest RAM"), ("0x0", "128M", "guest RAM"),
+                                         ("0x100000000", "5G", "guest high RAM")] {
+            try expectRejection(["--memory", memory, "--device", "test-device,mmio=\(window)", hello],
+                                mentioning: ["test-device", "inside \(region)"])
+        }
+    }
+
+    /// The timer's line, the PIC cascade, a line COM1 already drives, and one beyond the ISA range.
+    func testASerialPortOnALineTheBoardCannotGiveIsRefused() throws {
+        let hello = try GuestKernels.path("hello")
+        for (irq, words) in [("0", ["IRQ 0", "i8254"]), ("2", ["IRQ 2", "cascade"]), ("4", ["IRQ 4", "COM1"]),
+                             ("16", ["16", "irq"])] {
+            try expectRejection(["--backend", "soft", "--device", "serial,irq=\(irq)", hello], mentioning: words)
+        }
+    }
+
+    /// One line, not the backend notice and then the error.
+    func testInKernelControllersOnTheSoftBackend() throws {
+        try expectRejection(["--backend", "soft", "--irqchip", "kernel", try GuestKernels.path("hello")],
+                            mentioning: ["soft backend", "in-kernel", "--irqchip user"])
+    }
+
     func testBadMemorySize() throws {
         try expectRejection(["--memory", "12Q", try GuestKernels.path("hello")], mentioning: ["12Q", "memory"])
     }
@@ -53,7 +97,7 @@ final class CommandLineErrorTests: XCTestCase {
         try expectRejection([], mentioning: ["KERNEL"])
     }
 
-    func testBadSerialEndpoint() throws {
+    func testBadConsoleEndpoint() throws {
         try expectRejection(["--serial", "tcp:4444", try GuestKernels.path("hello")], mentioning: ["tcp:4444"])
     }
 
@@ -72,6 +116,18 @@ final class CommandLineErrorTests: XCTestCase {
         let backends = try EndToEnd.vmm(["--list-backends"], timeout: 30)
         XCTAssertEqual(backends.status, 0)
         XCTAssertTrue(backends.standardOutput.contains("kvm"), backends.standardOutput)
+    }
+
+    /// A console output whose writes fail (a full disk): reported once, and the run's status is 6
+    /// (the run failed: its log is incomplete), naming the guest's own status.
+    func testLostConsoleOutputIsReportedAndFailsTheRun() throws {
+        let result = try EndToEnd.vmm(["--backend", "soft", "--serial", "file:/dev/full", try GuestKernels.path("hello")],
+                                      timeout: 120)
+        XCTAssertEqual(result.status, 6, result.standardError)
+        let lines = result.standardError.split(separator: "\n")
+        XCTAssertEqual(lines.count, 2, result.standardError)
+        XCTAssertTrue(lines.first?.contains("'/dev/full' failed (No space left on device)") ?? false, result.standardError)
+        XCTAssertTrue(lines.last?.contains("the guest's own exit status was 1") ?? false, result.standardError)
     }
 }
 

@@ -4,7 +4,8 @@ import XCTest
 
 /// A real, big guest: Debian's cloud kernel (linux-image-cloud-amd64) with a busybox initramfs, as
 /// `scripts/linux-guest` builds them from Debian's packages. vmm boots the kernel through its PVH
-/// entry; its init prints a few lines from userspace (after forks, execs, pipes and page faults) and
+/// entry (the ELF inside the vmlinuz) and as Debian ships it (the bzImage, by the Linux boot
+/// protocol, decompressing itself in the guest); its init prints a few lines from userspace (after forks, execs, pipes and page faults) and
 /// ends the run through the debug-exit port. The same files boot under QEMU for comparison.
 final class LinuxGuestTests: XCTestCase {
     /// `tsc=reliable`: vmm's TSC is the host's monotonic clock, and Linux's clocksource watchdog,
@@ -13,7 +14,10 @@ final class LinuxGuestTests: XCTestCase {
     static let commandLine = "console=ttyS0 panic=-1 tsc=reliable"
 
     struct LinuxGuest {
+        /// The ELF kernel, booted through its PVH entry note.
         let kernel: String
+        /// The same kernel as Debian's vmlinuz, a bzImage.
+        let bzImage: String
         let initrd: String
     }
 
@@ -23,11 +27,11 @@ final class LinuxGuestTests: XCTestCase {
         let script = GuestKernels.repositoryRoot + "/scripts/linux-guest"
         let result = HostProcess.run(script, [], timeout: 600)
         let paths = result.standardOutput.split(separator: "\n").map(String.init)
-        guard result.status == 0, !result.timedOut, paths.count == 2 else {
+        guard result.status == 0, !result.timedOut, paths.count == 3 else {
             return .failure(.guestBuildFailed("scripts/linux-guest: " + result.standardError
                 + " (status \(result.status)\(result.timedOut ? ", timed out" : ""))"))
         }
-        return .success(LinuxGuest(kernel: paths[0], initrd: paths[1]))
+        return .success(LinuxGuest(kernel: paths[0], bzImage: paths[1], initrd: paths[2]))
     }()
 
     func linuxGuest() throws -> LinuxGuest {
@@ -45,11 +49,12 @@ final class LinuxGuestTests: XCTestCase {
             .map { $0.replacingOccurrences(of: #"cpu\(s\), \d+ kB"#, with: "cpu(s), <memory> kB", options: .regularExpression) }
     }
 
-    func checkBoot(backend: String, cpus: Int = 1, timeout: Double) throws {
+    func checkBoot(backend: String, cpus: Int = 1, bzImage: Bool = false, timeout: Double) throws {
         let guest = try linuxGuest()
+        let kernel = bzImage ? guest.bzImage : guest.kernel
         let result = try EndToEnd.vmm(["--backend", backend, "--cpus", String(cpus), "--memory", "512M",
                                        "--append", Self.commandLine, "--initrd", guest.initrd,
-                                       "--timeout", String(Int(timeout)), guest.kernel],
+                                       "--timeout", String(Int(timeout)), kernel],
                                       timeout: timeout + 20)
         let lines = initLines(result.standardOutput)
         let tail = result.standardOutput.split(whereSeparator: \.isNewline).suffix(30).joined(separator: "\n")
@@ -58,7 +63,7 @@ final class LinuxGuestTests: XCTestCase {
         XCTAssertTrue(lines.contains("linux-guest: \(cpus) cpu(s), <memory> kB"), tail)
         XCTAssertTrue(lines.contains("linux-guest: PASS"), tail)
         guard QEMU.executable != nil else { return }
-        let reference = QEMU.runKernel(guest.kernel, append: Self.commandLine, timeout: 300,
+        let reference = QEMU.runKernel(kernel, append: Self.commandLine, timeout: 300,
                                        extraArguments: ["-initrd", guest.initrd, "-smp", String(cpus)])
         XCTAssertEqual(reference.status, 1, "QEMU TCG: " + reference.standardOutput.suffix(2000))
         XCTAssertEqual(lines, initLines(reference.standardOutput), "vmm and QEMU TCG print the same from userspace")
@@ -68,6 +73,12 @@ final class LinuxGuestTests: XCTestCase {
     /// release build (about 70 s in the debug build the tests use).
     func testLinuxBootsToUserspaceOnSoft() throws {
         try checkBoot(backend: "soft", timeout: 280)
+    }
+
+    /// Debian's vmlinuz as shipped: the setup header read, boot_params filled, the 64-bit entry
+    /// taken, and the kernel's decompressor run by the guest CPU.
+    func testBzImageBootsToUserspaceOnSoft() throws {
+        try checkBoot(backend: "soft", bzImage: true, timeout: 280)
     }
 
     /// Two vCPUs: Linux finds the second in the ACPI MADT, starts it with INIT and SIPI, and runs
@@ -82,5 +93,11 @@ final class LinuxGuestTests: XCTestCase {
         try EndToEnd.requireKVM()
         if EndToEnd.isPVMHost { throw XCTSkip(EndToEnd.pvmLimitation) }
         try checkBoot(backend: "kvm", timeout: 120)
+    }
+
+    func testBzImageBootsToUserspaceOnKVM() throws {
+        try EndToEnd.requireKVM()
+        if EndToEnd.isPVMHost { throw XCTSkip(EndToEnd.pvmLimitation) }
+        try checkBoot(backend: "kvm", bzImage: true, timeout: 120)
     }
 }

@@ -1,3 +1,4 @@
+import HostIO
 import PCBoard
 import Serial16550
 import SoftBackend
@@ -15,7 +16,7 @@ final class SoftGuestBootTests: XCTestCase {
 
     /// Boots guest `name` on the soft backend (512 MiB, like the QEMU reference run) with a 300-second watchdog (only a hang should end it).
     func boot(_ name: String, devices: [String] = []) throws -> Run {
-        let output = SerialOutput.memory()
+        let output = ConsoleOutput.memory()
         let description = MachineDescription(kernelPath: try GuestKernels.path(name), memorySize: 512 << 20,
                                              serial: .output(output), devices: devices)
         let machine = try PCBoard.assemble(description, registry: try PCBoard.deviceRegistry())

@@ -1,3 +1,4 @@
+import HostIO
 import PCBoard
 import Serial16550
 import SoftBackend
@@ -11,7 +12,7 @@ import XCTest
 final class SoftInterruptGuestTests: XCTestCase {
     func boot(_ name: String, commandLine: String = "", cpus: Int = 1, file: StaticString = #filePath,
               line: UInt = #line) throws {
-        let output = SerialOutput.memory()
+        let output = ConsoleOutput.memory()
         let description = MachineDescription(kernelPath: try GuestKernels.path(name), memorySize: 256 << 20, cpus: cpus,
                                              commandLine: commandLine, serial: .output(output))
         let machine = try PCBoard.assemble(description, registry: try PCBoard.deviceRegistry())

@@ -1,3 +1,4 @@
+import HostIO
 import PCBoard
 import Serial16550
 import SoftBackend
@@ -19,7 +20,7 @@ final class SoftTranslationGuestTests: XCTestCase {
     /// Boots `name` on the soft backend with `append` on its command line (a 300-second watchdog: a
     /// debug build on a loaded machine is slow, and only a hang should end the run).
     func boot(_ name: String, append: String, translation: Bool) throws -> Run {
-        let output = SerialOutput.memory()
+        let output = ConsoleOutput.memory()
         let description = MachineDescription(kernelPath: try GuestKernels.path(name), memorySize: 64 << 20,
                                              commandLine: append, serial: .output(output))
         let machine = try PCBoard.assemble(description, registry: try PCBoard.deviceRegistry())

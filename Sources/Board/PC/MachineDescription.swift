@@ -1,4 +1,4 @@
-import Serial16550
+import HostIO
 import VMMKit
 import KernelLoading
 
@@ -17,7 +17,9 @@ public struct MachineDescription: Sendable {
     /// Further boot modules (Multiboot modules, PVH modlist entries), after the initrd.
     public var modules: [String]
     /// What COM1 is connected to.
-    public var serial: SerialEndpoint
+    public var serial: ConsoleEndpoint
+    /// The console escape key when COM1 reads a terminal (`ConsoleInput`), nil for none.
+    public var escape: UInt8?
     /// Extra devices as `NAME,key=value,...` specifications, built through a `DeviceRegistry`.
     public var devices: [String]
     /// Where the PIC/IOAPIC/LAPIC/PIT are emulated.
@@ -28,8 +30,8 @@ public struct MachineDescription: Sendable {
     public static let defaultMemorySize: UInt64 = 128 << 20
 
     public init(kernelPath: String, memorySize: UInt64 = defaultMemorySize, cpus: Int = 1, commandLine: String = "",
-                initrd: String? = nil, modules: [String] = [], serial: SerialEndpoint = .stdio,
-                devices: [String] = [], interruptControllerPlacement: InterruptControllerPlacement = .userspace,
+                initrd: String? = nil, modules: [String] = [], serial: ConsoleEndpoint = .stdio,
+                escape: UInt8? = ConsoleInput.defaultEscape, devices: [String] = [], interruptControllerPlacement: InterruptControllerPlacement = .userspace,
                 timeout: Double? = nil) {
         self.kernelPath = kernelPath
         self.memorySize = memorySize
@@ -38,6 +40,7 @@ public struct MachineDescription: Sendable {
         self.initrd = initrd
         self.modules = modules
         self.serial = serial
+        self.escape = escape
         self.devices = devices
         self.interruptControllerPlacement = interruptControllerPlacement
         self.timeout = timeout

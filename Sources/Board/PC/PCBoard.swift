@@ -1,5 +1,6 @@
 import ACPIPM
 import DebugExit
+import HostIO
 import PCI
 import RTC
 import Serial16550
@@ -19,6 +20,7 @@ public enum PCBoard {
         let machine = try Machine(memorySize: description.memorySize, vcpuCount: description.cpus)
         do {
             machine.interruptControllerPlacement = description.interruptControllerPlacement
+            reserveFixedIRQLines(of: machine)
             try attachInterruptControllers(to: machine)
             try machine.add(DebugExit())
             try machine.add(ACPIPowerManagement())
@@ -39,8 +41,7 @@ public enum PCBoard {
             machine.bootState = kernel.bootState
             // COM1 last: with `--serial stdio` it puts the terminal in raw mode and starts reading
             // stdin, which should only happen once everything else is known to be in order.
-            let serial = description.serial
-            try machine.add(Serial16550(name: "COM1", output: try serial.makeOutput(), input: serial.inputDescriptor))
+            try machine.add(try makeCOM1(description, machine: machine))
         } catch {
             machine.devices.forEach { $0.stop() }
             throw error
@@ -69,9 +70,49 @@ public enum PCBoard {
         return windows
     }
 
+    /// The PC's fixed ISA lines (IBM PC/AT assignments; the SCI as ACPITables gives it), kept from
+    /// devices the user adds: such a device that asks for one is refused with the owner's name.
+    private static func reserveFixedIRQLines(of machine: Machine) {
+        machine.reserveIRQLine(0, for: "i8254")
+        machine.reserveIRQLine(2, for: "the PIC cascade")
+        machine.reserveIRQLine(4, for: comName)
+        machine.reserveIRQLine(8, for: MC146818.defaultName)
+        machine.reserveIRQLine(Int(ACPITables.sciIRQ), for: "the ACPI SCI")
+    }
+
+    /// COM1 on its host endpoint; reading a terminal, the console escape comes between the two.
+    private static func makeCOM1(_ description: MachineDescription, machine: Machine) throws -> Serial16550 {
+        let serial = description.serial
+        let output = try serial.makeOutput()
+        let input = serial.makeInput()
+        guard let input, let escape = description.escape, ConsoleInput.standardInputIsTerminal else {
+            return Serial16550(name: comName, output: output, input: input)
+        }
+        let runControl = machine.runControl
+        let console = ConsoleInput(wrapping: input, escape: escape, commands: ConsoleInput.Commands(
+            quit: { runControl.requestStop(.quit("quit from the console (\(ConsoleInput.keyName(escape)) x)")) },
+            sendBreak: {}, statistics: { "vmm: no statistics in this run" }))
+        let uart = Serial16550(name: comName, output: output, input: console)
+        console.update { (commands: inout ConsoleInput.Commands) in commands.sendBreak = { [unowned uart] in uart.receiveBreak() } }
+        return uart
+    }
+
+    static let comName = "COM1"
+
+    /// Where COM1's output goes, when it is a host output (stdout or a file) the board made.
+    public static func consoleOutput(of machine: Machine) -> ConsoleOutput? {
+        (machine.device(named: comName) as? Serial16550)?.output as? ConsoleOutput
+    }
+
+    /// The console escape in front of COM1, when it reads a terminal; the command line gives it
+    /// its statistics report.
+    public static func console(of machine: Machine) -> ConsoleInput? {
+        (machine.device(named: comName) as? Serial16550)?.input as? ConsoleInput
+    }
+
     /// The device types built into vmm, for `--device` and `--list-devices`.
     public static let builtInDeviceTypes: [DeviceType] = [
-        Serial16550.deviceType,
+        serialDeviceType,
         DebugExit.deviceType,
         TestDevice.deviceType,
         MC146818.deviceType,

@@ -5,8 +5,8 @@ import VMMKit
 /// channel 2's gate, the speaker data bit, OUT2 and the refresh toggle).
 ///
 /// Counts are computed from the clock when read. Channel 0's OUT drives ISA IRQ 0: a host timer
-/// wakes at each rising edge (modes 2 and 3 every period, modes 0 and 4 at terminal count) and
-/// drives the line with the PIT's lock released.
+/// wakes at each rising edge (modes 2 and 3 every period, modes 0 and 4 at terminal count); the
+/// line is requested under the PIT's lock and driven with it released (`DeferredIRQLine`).
 public final class I8254: Device, BusDevice, @unchecked Sendable {
     /// Periodic IRQ 0 never comes faster than this, so a tiny count cannot make the host timer
     /// thread spin; reads still show the exact count.
@@ -17,7 +17,7 @@ public final class I8254: Device, BusDevice, @unchecked Sendable {
     public let name: String
     private let timers: DeviceTimers
     private var timer: DeviceTimer?
-    private var irq: IRQLine?
+    private var irq: DeferredIRQLine?
 
     private struct State {
         var channels = [PITChannel(gate: true), PITChannel(gate: true), PITChannel(gate: false)]
@@ -25,7 +25,7 @@ public final class I8254: Device, BusDevice, @unchecked Sendable {
         var controlPortB: UInt8 = 0
         /// The channel 0 tick at which IRQ 0 next rises.
         var nextInterruptTick: UInt64?
-        var armedDeadline: UInt64?
+        var arming = TimerArming()
         /// Mode 0 holds IRQ 0 high from terminal count until reprogrammed.
         var lineHigh = false
     }
@@ -43,16 +43,17 @@ public final class I8254: Device, BusDevice, @unchecked Sendable {
     public func attach(to machine: Machine) throws {
         try machine.ports.claim(base: 0x40, length: 4, by: self, name: name)
         try machine.ports.claim(base: 0x61, length: 1, by: self, name: "\(name) port 0x61")
-        irq = machine.irqLine(0)
+        irq = DeferredIRQLine(try machine.claimIRQLine(0, by: name))
     }
 
     public func reset() {
-        let action = update { state, _ in
+        change { state, _ in
             let wasHigh = state.lineHigh
+            let arming = state.arming
             state = State()
+            state.arming = arming
             return wasHigh ? LineAction.lower : .none
         }
-        drive(action)
     }
 
     // MARK: BusDevice
@@ -72,7 +73,7 @@ public final class I8254: Device, BusDevice, @unchecked Sendable {
 
     public func write(_ access: BusAccess, value: UInt64) {
         let byte = UInt8(truncatingIfNeeded: value)
-        let action = update { state, now -> LineAction in
+        change { state, now -> LineAction in
             switch access.address {
             case 0x40, 0x41, 0x42:
                 let index = Int(access.address - 0x40)
@@ -88,7 +89,6 @@ public final class I8254: Device, BusDevice, @unchecked Sendable {
                 return .none
             }
         }
-        drive(action)
     }
 
     /// Port 0x43: a control word, a counter latch, or a read-back command.
@@ -131,7 +131,7 @@ public final class I8254: Device, BusDevice, @unchecked Sendable {
     // MARK: Channel 0 interrupts
 
     private func channel0Expired() {
-        drive(update(timerFired: true) { state, now in Self.interruptIfDue(&state, now: now) })
+        change(timerFired: true) { state, now in Self.interruptIfDue(&state, now: now) }
     }
 
     private static func interruptIfDue(_ state: inout State, now: UInt64) -> LineAction {
@@ -155,28 +155,27 @@ public final class I8254: Device, BusDevice, @unchecked Sendable {
         }
     }
 
-    /// Runs `body` under the lock, then re-arms the host timer for channel 0's next edge (a timer
-    /// that just fired is no longer armed).
+    /// Runs `body` under the lock, then re-arms the host timer for channel 0's next edge.
     private func update<T>(timerFired: Bool = false, _ body: (inout State, UInt64) -> T) -> T {
         let now = timers.now
         return state.withLock { state in
-            if timerFired { state.armedDeadline = nil }
+            if timerFired { state.arming.fired() }
             let result = body(&state, now)
-            let deadline = state.nextInterruptTick.map { state.channels[0].time(ofTick: $0) }
-            if deadline != state.armedDeadline {
-                state.armedDeadline = deadline
-                if let deadline { timer?.arm(at: deadline) } else { timer?.cancel() }
-            }
+            state.arming.rearm(timer, for: state.nextInterruptTick.map { state.channels[0].time(ofTick: $0) })
             return result
         }
     }
 
-    private func drive(_ action: LineAction) {
-        switch action {
-        case .none: break
-        case .raise: irq?.raise()
-        case .lower: irq?.lower()
-        case .pulse: irq?.pulse()
+    /// `update` for changes that move IRQ 0: the line is requested under the lock, driven after it.
+    private func change(timerFired: Bool = false, _ body: (inout State, UInt64) -> LineAction) {
+        update(timerFired: timerFired) { state, now in
+            switch body(&state, now) {
+            case .none: break
+            case .raise: irq?.request(high: true)
+            case .lower: irq?.request(high: false)
+            case .pulse: irq?.requestPulse()
+            }
         }
+        irq?.settle()
     }
 }

@@ -11,7 +11,7 @@ public final class LocalAPIC: @unchecked Sendable {
     public let index: Int
     private struct Guarded {
         var apic: LocalAPICState
-        var armedDeadline: UInt64?
+        var arming = TimerArming()
     }
     /// What the vCPU would find if it looked now; a change to a non-empty value calls for a kick.
     private struct Attention: Equatable {
@@ -43,7 +43,7 @@ public final class LocalAPIC: @unchecked Sendable {
         self.timers = timers
         self.notify = notify
         let apic = LocalAPICState(id: UInt8(truncatingIfNeeded: index), isBootstrapProcessor: index == 0)
-        guarded = Mutex(Guarded(apic: apic, armedDeadline: nil))
+        guarded = Mutex(Guarded(apic: apic))
         timer = timers.makeTimer { [weak self] in self?.timerExpired() }
     }
 
@@ -54,14 +54,10 @@ public final class LocalAPIC: @unchecked Sendable {
         let now = timers.now
         let (result, kick) = guarded.withLock { guarded -> (T, Bool) in
             // A timer that just fired is no longer armed.
-            if timerFired { guarded.armedDeadline = nil }
+            if timerFired { guarded.arming.fired() }
             let before = Attention(guarded.apic)
             let result = body(&guarded.apic, now)
-            let deadline = guarded.apic.timer.deadline(mode: guarded.apic.timerMode)
-            if deadline != guarded.armedDeadline {
-                guarded.armedDeadline = deadline
-                if let deadline { timer?.arm(at: deadline) } else { timer?.cancel() }
-            }
+            guarded.arming.rearm(timer, for: guarded.apic.timer.deadline(mode: guarded.apic.timerMode))
             let after = Attention(guarded.apic)
             return (result, after != before && !after.isEmpty)
         }

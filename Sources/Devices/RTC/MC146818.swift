@@ -17,11 +17,11 @@ public final class MC146818: Device, BusDevice, @unchecked Sendable {
     /// Whether this device made `timers`, and so starts and stops its thread.
     private let ownsTimers: Bool
     private var timer: DeviceTimer?
-    private var irq: IRQLine?
+    private var irq: DeferredIRQLine?
 
     private struct Locked {
         var rtc: RTCState
-        var armedDeadline: UInt64?
+        var arming = TimerArming()
     }
     private let state: Mutex<Locked>
 
@@ -41,7 +41,7 @@ public final class MC146818: Device, BusDevice, @unchecked Sendable {
     /// the timer thread if the RTC has its own.
     public func attach(to machine: Machine) throws {
         try machine.ports.claim(base: Self.indexPort, length: 2, by: self, name: name)
-        irq = machine.irqLine(Self.interruptLine)
+        irq = DeferredIRQLine(try machine.claimIRQLine(Self.interruptLine, by: name))
         let fourGiB = PCMemoryMap.highMemoryStart
         var below: UInt64 = 0
         var above: UInt64 = 0
@@ -93,34 +93,30 @@ public final class MC146818: Device, BusDevice, @unchecked Sendable {
 
     private func timerExpired() { change(timerFired: true) { rtc, now in rtc.timerExpired(now: now) } }
 
-    /// These run `body` under the lock with the current time, drive IRQ 8 as it says and re-arm the
-    /// host timer. The line moves under the lock so that a timer expiry and a register C read on
-    /// different threads cannot reach the interrupt controller in the opposite order; nothing in
-    /// the interrupt controllers calls back into the RTC, so this adds no lock cycle.
+    /// These run `body` under the lock with the current time, request IRQ 8's level as it says and
+    /// re-arm the host timer; the line itself moves after unlocking (see `DeferredIRQLine`, which
+    /// keeps a timer expiry and a register C read on two threads in order).
     private func change(timerFired: Bool = false, _ body: (inout RTCState, UInt64) -> LineAction) {
         locked(timerFired: timerFired) { rtc, now -> (value: UInt8, action: LineAction) in (0, body(&rtc, now)) }
     }
 
-    /// A timer that just fired is no longer armed, so its deadline is forgotten before re-arming.
     @discardableResult
     private func locked(timerFired: Bool = false,
                         _ body: (inout RTCState, UInt64) -> (value: UInt8, action: LineAction)) -> UInt8 {
-        state.withLock { locked in
-            if timerFired { locked.armedDeadline = nil }
+        let value = state.withLock { locked in
+            if timerFired { locked.arming.fired() }
             // Read under the lock so successive accesses see time move forward.
             let now = timers.now
             let (value, action) = body(&locked.rtc, now)
             switch action {
             case .none: break
-            case .raise: irq?.raise()
-            case .lower: irq?.lower()
+            case .raise: irq?.request(high: true)
+            case .lower: irq?.request(high: false)
             }
-            let deadline = locked.rtc.nextDeadline(now: now)
-            if deadline != locked.armedDeadline {
-                locked.armedDeadline = deadline
-                if let deadline { timer?.arm(at: deadline) } else { timer?.cancel() }
-            }
+            locked.arming.rearm(timer, for: locked.rtc.nextDeadline(now: now))
             return value
         }
+        irq?.settle()
+        return value
     }
 }

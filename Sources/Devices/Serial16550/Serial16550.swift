@@ -1,15 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
 import VMMKit
 
-/// A 16550A UART on the port bus (COM1 by default: ports 0x3f8-0x3ff, ISA IRQ 4), connected to a
-/// host output and, optionally, to stdin.
+/// A 16550A UART on the port bus (COM1 by default: ports 0x3f8-0x3ff, ISA IRQ 4): the register
+/// behaviour only. What it transmits goes to a `ByteSink` and what it receives comes from an
+/// optional `ByteSource`; the board connects those to the host (see the HostIO module).
 ///
 /// vCPU threads and the host input thread both reach it, so all register state sits behind one
-/// lock; the IRQ line is driven under that lock too, so its level always matches the last state
-/// change, and it is only raised or lowered when the pending-interrupt state actually changes.
+/// lock. The IRQ level is requested under that lock and driven after it (`DeferredIRQLine`), so
+/// the line ends at the level of the last state change whichever thread settles last.
 public final class Serial16550: Device, BusDevice, @unchecked Sendable {
     public static let com1Port: UInt64 = 0x3f8
     public static let com1IRQ = 4
@@ -18,22 +16,16 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
     public let port: UInt64
     public let irq: Int
     /// Where transmitted bytes go.
-    public let output: SerialOutput
+    public let output: any ByteSink
 
-    private struct Locked {
-        var uart = UARTState()
-        var lineHigh = false
-    }
+    private let state = Mutex(UARTState())
+    /// Where received bytes come from, if anywhere.
+    public let input: (any ByteSource)?
+    private var line: DeferredIRQLine?
 
-    private let state = Mutex(Locked())
-    private let input: Int32?
-    private var line: IRQLine?
-    private var reader: HostInputReader?
-
-    /// A UART at `port` on IRQ `irq`, sending to `output` and, once attached, receiving what can be
-    /// read from the host file descriptor `input` (stdin, normally; a terminal is put in raw mode).
-    public init(name: String? = nil, port: UInt64 = com1Port, irq: Int = com1IRQ, output: SerialOutput,
-                input: Int32? = nil) {
+    /// A UART at `port` on IRQ `irq`, sending to `output` and, once attached, receiving from `input`.
+    public init(name: String? = nil, port: UInt64 = com1Port, irq: Int = com1IRQ, output: any ByteSink,
+                input: (any ByteSource)? = nil) {
         self.name = name ?? "serial@0x\(String(port, radix: 16))"
         self.port = port
         self.irq = irq
@@ -43,10 +35,8 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
 
     public func attach(to machine: Machine) throws {
         try machine.ports.claim(base: port, length: UARTRegister.count, by: self, name: name)
-        line = machine.irqLine(irq)
-        guard let input else { return }
-        if input == STDIN_FILENO { _ = TerminalRawMode.enter() }
-        reader = try HostInputReader(reading: input) { [unowned self] bytes in acceptHostInput(bytes) }
+        line = DeferredIRQLine(try machine.claimIRQLine(irq, by: name))
+        try input?.start { [unowned self] bytes in acceptHostInput(bytes) }
     }
 
     public func reset() {
@@ -54,9 +44,7 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
     }
 
     public func stop() {
-        reader?.stop()
-        reader = nil
-        if input == STDIN_FILENO { TerminalRawMode.restore() }
+        input?.stop()
         output.close()
     }
 
@@ -92,11 +80,16 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
 
     /// Bytes arriving on the serial line, as the data sheet describes: each byte the receiver has
     /// no room for is lost and sets LSR.OE. Tests and embedders use this; host stdin goes through
-    /// the flow-controlled path instead.
+    /// the flow-controlled `ByteSource` path instead.
     public func receive(_ bytes: [UInt8]) {
         update { uart in
             for byte in bytes { uart.receive(byte) }
         }
+    }
+
+    /// A break condition on the serial line (see `UARTState.receiveBreak`).
+    public func receiveBreak() {
+        update { $0.receiveBreak() }
     }
 
     /// Host input: takes as many bytes as the UART has room for now (see `hostInputSpace`).
@@ -112,16 +105,13 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
     /// Runs `change` on the registers, then moves the IRQ line if the interrupt state changed, and
     /// wakes the host input thread if the change made room for its input.
     private func update(_ change: (inout UARTState) -> Void) {
-        let madeRoom = state.withLock { locked -> Bool in
-            let roomBefore = locked.uart.hostInputSpace
-            change(&locked.uart)
-            let pending = locked.uart.interruptPending
-            if pending != locked.lineHigh {
-                locked.lineHigh = pending
-                if pending { line?.raise() } else { line?.lower() }
-            }
-            return locked.uart.hostInputSpace > roomBefore
+        let madeRoom = state.withLock { uart -> Bool in
+            let roomBefore = uart.hostInputSpace
+            change(&uart)
+            line?.request(high: uart.interruptPending)
+            return uart.hostInputSpace > roomBefore
         }
-        if madeRoom { reader?.noteSpaceAvailable() }
+        line?.settle()
+        if madeRoom { input?.noteSpaceAvailable() }
     }
 }

@@ -19,6 +19,8 @@ public final class IOBus: @unchecked Sendable {
     @exclusivity(unchecked) private var table = UnsafeMutableBufferPointer<Entry>.allocate(capacity: 0)
     private var devices: [any BusDevice] = []
     private var names: [String] = []
+    /// Ranges no device may claim (guest RAM on the MMIO bus), with what they are.
+    private var reserved: [(name: String, base: UInt64, last: UInt64)] = []
     private var isFrozen = false
     /// Accesses that found no device: reads answer all ones, writes are dropped (as on a PC bus).
     public let unclaimedAccesses = Counter()
@@ -32,6 +34,10 @@ public final class IOBus: @unchecked Sendable {
         guard !isFrozen else { throw .frozen(bus: name, device: deviceName) }
         guard length > 0, base &+ (length - 1) >= base else { throw .emptyRange(bus: name, device: deviceName) }
         let last = base + (length - 1)
+        if let range = reserved.first(where: { base <= $0.last && $0.base <= last }) {
+            throw .reserved(bus: name, device: deviceName, base: base, last: last, owner: range.name,
+                            ownerBase: range.base, ownerLast: range.last)
+        }
         if let clash = table.first(where: { base <= $0.last && $0.base <= last }) {
             throw .overlap(bus: name, existing: names[clash.claim], new: deviceName, address: max(base, clash.base))
         }
@@ -42,6 +48,14 @@ public final class IOBus: @unchecked Sendable {
         table.deallocate()
         table = .allocate(capacity: entries.count)
         _ = table.initialize(from: entries)
+    }
+
+    /// Keeps `[base, base + length)` from every device: the machine reserves guest RAM on the MMIO
+    /// bus, where an access never leaves the guest's memory, so a device window there would either
+    /// never be reached (KVM) or shadow RAM the kernel was loaded into.
+    public func reserve(base: UInt64, length: UInt64, as owner: String) {
+        guard length > 0 else { return }
+        reserved.append((owner, base, base &+ (length - 1)))
     }
 
     /// After this no claims are accepted; called when the machine starts.

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A PC-shaped machine: guest memory, the two buses, MSR and CPUID hooks, interrupt lines and the
 /// devices attached to them. A backend executes it; the machine does not know which one.
 ///
@@ -25,6 +27,12 @@ public final class Machine {
     public var bootState = BootState()
     public private(set) var devices: [any Device] = []
     public private(set) var vcpus: [any VirtualCPU] = []
+    /// Every vCPU's counters, published once all vCPUs exist, for readers on other threads (the
+    /// console's statistics key) that must not look at `vcpus` while `run` builds it.
+    private let publishedStatistics = Mutex<[ExitStatistics]>([])
+    /// Who each reserved or claimed IRQ line belongs to, and which lines a device has claimed.
+    private var irqOwners: [Int: String] = [:]
+    private var claimedIRQLines: Set<Int> = []
 
     /// Lays out `memorySize` bytes of RAM: below the MMIO hole at 3 GiB, the rest from 4 GiB.
     public init(memorySize: UInt64, vcpuCount: Int) throws {
@@ -37,6 +45,9 @@ public final class Machine {
         if memorySize > low {
             try memory.addRegion(name: "high RAM", at: PCMemoryMap.highMemoryStart, size: memorySize - low)
         }
+        for region in memory.regions {
+            mmio.reserve(base: region.guestBase, length: region.size, as: "guest \(region.name)")
+        }
     }
 
     /// Attaches `device`: it claims its ports, MMIO ranges, IRQ lines and hooks now.
@@ -48,8 +59,31 @@ public final class Machine {
     /// The device named `name`, if one is attached.
     public func device(named name: String) -> (any Device)? { devices.first { $0.name == name } }
 
-    /// ISA IRQ / IOAPIC input `number`, for a device to raise and lower.
+    /// ISA IRQ / IOAPIC input `number`, unclaimed: for the board and tests. A device claims its
+    /// line with `claimIRQLine` instead.
     public func irqLine(_ number: Int) -> IRQLine { IRQLine(number: number, sink: interruptRouter) }
+
+    /// The interrupt controllers' inputs: 24 IOAPIC pins, the first 16 also ISA IRQs on the PICs.
+    public static let irqLineCount = 24
+
+    /// Keeps IRQ line `number` for `owner` (a device name, or what the line is used for, such as
+    /// the PIC cascade): only a device of that name may claim it. The board reserves the PC's fixed
+    /// lines before any device attaches, so a user's device cannot take them first.
+    public func reserveIRQLine(_ number: Int, for owner: String) { irqOwners[number] = owner }
+
+    /// Line `number` for the device named `device`, which then drives it alone: an edge-triggered
+    /// ISA interrupt cannot be shared (two drivers of one line would lose each other's edges).
+    public func claimIRQLine(_ number: Int, by device: String) throws(MachineError) -> IRQLine {
+        guard (0..<Self.irqLineCount).contains(number) else {
+            throw .irqLineOutOfRange(line: number, device: device, count: Self.irqLineCount)
+        }
+        if let owner = irqOwners[number], owner != device || claimedIRQLines.contains(number) {
+            throw .irqLineTaken(line: number, device: device, owner: owner)
+        }
+        irqOwners[number] = device
+        claimedIRQLines.insert(number)
+        return irqLine(number)
+    }
 
     /// Makes vCPU `index` notice a new interrupt or a stop request promptly.
     public func kick(vcpu index: Int) {
@@ -58,12 +92,11 @@ public final class Machine {
         vcpus[index].kick()
     }
 
-    /// Exit statistics summed over all vCPUs.
+    /// Exit statistics summed over all vCPUs; empty before `run` has made them. Safe from any thread.
     public var statistics: [(String, UInt64)] {
-        guard let first = vcpus.first else { return [] }
-        return first.statistics.rows.indices.map { row in
-            (first.statistics.rows[row].0, vcpus.reduce(0) { $0 + $1.statistics.rows[row].1 })
-        }
+        let all = publishedStatistics.withLock { $0 }
+        guard let first = all.first else { return [] }
+        return first.rows.indices.map { row in (first.rows[row].0, all.reduce(0) { $0 + $1.rows[row].1 }) }
     }
 
     /// Creates the VM on `backend`, starts one host thread per vCPU, and returns when the guest
@@ -75,6 +108,7 @@ public final class Machine {
             interruptSource = nil
         }
         for index in 0..<vcpuCount { vcpus.append(try vm.createVCPU(index: index)) }
+        publishedStatistics.withLock { [vcpus] in $0 = vcpus.map(\.statistics) }
         try vcpus[0].setSystemRegisters(bootState.system)
         try vcpus[0].setGeneralRegisters(bootState.general)
         ports.freeze()
@@ -116,9 +150,15 @@ public final class Machine {
 
 public enum MachineError: VMMError, Equatable {
     case invalidCPUCount(Int)
+    case irqLineOutOfRange(line: Int, device: String, count: Int)
+    case irqLineTaken(line: Int, device: String, owner: String)
     public var description: String {
         switch self {
         case let .invalidCPUCount(count): return "invalid vCPU count \(count): vmm supports 1 to 64"
+        case let .irqLineOutOfRange(line, device, count):
+            return "'\(device)' asks for IRQ \(line): the interrupt controllers have lines 0-\(count - 1)"
+        case let .irqLineTaken(line, device, owner):
+            return "'\(device)' asks for IRQ \(line), which is \(owner)'s"
         }
     }
 }

@@ -2,20 +2,21 @@
 import Glibc
 #endif
 
-/// What the guest's serial port is connected to on the host, as `--serial` names it.
-public enum SerialEndpoint: Equatable, Sendable, CustomStringConvertible {
+/// What a guest console (COM1, a further UART) is connected to on the host, as `--serial` and
+/// `--device serial,output=` name it.
+public enum ConsoleEndpoint: Equatable, Sendable, CustomStringConvertible {
     /// Output to stdout; input from stdin (a terminal in raw mode, or a pipe).
     case stdio
     /// Output to a file, no input.
     case file(String)
     /// Output discarded, no input.
     case none
-    /// An output the embedder made, such as `SerialOutput.memory()` to capture what a guest prints;
+    /// An output the embedder made, such as `ConsoleOutput.memory()` to capture what a guest prints;
     /// no input.
-    case output(SerialOutput)
+    case output(ConsoleOutput)
 
     /// Parses `stdio`, `file:PATH` or `none`.
-    public init(parsing text: String) throws(SerialError) {
+    public init(parsing text: String) throws(HostIOError) {
         switch text {
         case "stdio": self = .stdio
         case "none": self = .none
@@ -34,7 +35,7 @@ public enum SerialEndpoint: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    public static func == (lhs: SerialEndpoint, rhs: SerialEndpoint) -> Bool {
+    public static func == (lhs: ConsoleEndpoint, rhs: ConsoleEndpoint) -> Bool {
         switch (lhs, rhs) {
         case (.stdio, .stdio), (.none, .none): return true
         case let (.file(a), .file(b)): return a == b
@@ -44,7 +45,7 @@ public enum SerialEndpoint: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The output side of this connection, opening a file if it names one.
-    public func makeOutput() throws(SerialError) -> SerialOutput {
+    public func makeOutput() throws(HostIOError) -> ConsoleOutput {
         switch self {
         case .stdio: return .standardOutput()
         case let .file(path): return try .file(path)
@@ -53,6 +54,6 @@ public enum SerialEndpoint: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// The host file descriptor the guest reads through this connection: stdin for `.stdio`.
-    public var inputDescriptor: Int32? { self == .stdio ? STDIN_FILENO : nil }
+    /// The input side: stdin for `.stdio`, nothing otherwise.
+    public func makeInput() -> DescriptorInput? { self == .stdio ? DescriptorInput(reading: STDIN_FILENO) : nil }
 }

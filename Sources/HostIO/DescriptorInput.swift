@@ -5,40 +5,43 @@ import Dispatch
 import Synchronization
 import VMMKit
 
-/// The host thread that reads a file descriptor (stdin) and hands the bytes to a UART.
+/// A byte source reading a host file descriptor (stdin, a pipe) on its own thread.
 ///
-/// Host input is flow-controlled, as QEMU's character backends are: bytes are offered only as
-/// fast as the receive FIFO has room, and the reader waits for the guest to read before offering
-/// more, so piped input is never lost to overruns. `stop()` wakes the thread through a pipe it
+/// Bytes are offered only as fast as the device takes them (see `ByteSource`). Reading stdin from a
+/// terminal puts the terminal in raw mode for the run. `stop()` wakes the thread through a pipe it
 /// polls beside the input, so it never stays blocked in read(2).
-final class HostInputReader: @unchecked Sendable {
-    /// Takes bytes, returns how many it accepted (0 when the FIFO is full).
-    typealias Deliver = (UnsafeRawBufferPointer) -> Int
-
+public final class DescriptorInput: ByteSource, @unchecked Sendable {
     private let input: Int32
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
-    private let deliver: Deliver
+    private var wakeRead: Int32 = -1
+    private var wakeWrite: Int32 = -1
+    private var deliver: Deliver = { _ in 0 }
+    private let started = Atomic<Bool>(false)
     private let stopping = Atomic<Bool>(false)
     private let spaceAvailable = DispatchSemaphore(value: 0)
     private var thread: HostThread?
 
-    init(reading input: Int32, deliver: @escaping Deliver) throws {
+    /// A source for `descriptor`, which stays open (the caller owns it).
+    public init(reading descriptor: Int32) {
+        input = descriptor
+    }
+
+    public func start(delivering deliver: @escaping Deliver) throws {
+        guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
         var pipeEnds: [Int32] = [-1, -1]
-        guard pipe(&pipeEnds) == 0 else { throw SerialError.cannotCreateWakePipe(errno: errno) }
-        self.input = input
+        guard pipe(&pipeEnds) == 0 else { throw HostIOError.cannotCreateWakePipe(errno: errno) }
         wakeRead = pipeEnds[0]
         wakeWrite = pipeEnds[1]
         self.deliver = deliver
-        thread = try HostThread(name: "serial input") { [self] in readUntilStopped() }
+        if input == STDIN_FILENO { _ = TerminalRawMode.enter() }
+        thread = try HostThread(name: "host input") { [self] in readUntilStopped() }
     }
 
-    /// The guest made room in the receive FIFO.
-    func noteSpaceAvailable() { spaceAvailable.signal() }
+    public func noteSpaceAvailable() { spaceAvailable.signal() }
 
-    /// Ends the thread and waits for it; safe to call more than once.
-    func stop() {
-        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
+    /// Ends the thread and waits for it, and gives the terminal back; safe to call more than once.
+    public func stop() {
+        guard started.load(ordering: .acquiring),
+              !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         var byte: UInt8 = 0
         _ = Glibc.write(wakeWrite, &byte, 1)
         spaceAvailable.signal()
@@ -46,6 +49,7 @@ final class HostInputReader: @unchecked Sendable {
         thread = nil
         Glibc.close(wakeRead)
         Glibc.close(wakeWrite)
+        if input == STDIN_FILENO { TerminalRawMode.restore() }
     }
 
     private func readUntilStopped() {

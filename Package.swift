@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "VMMKitTests", dependencies: ["VMMKit", "KernelLoading", "TestSupport", "FuzzTargets"], path: "Tests/VMMKitTests"),
         .testTarget(
             name: "DeviceTests",
-            dependencies: ["VMMKit", "PCBoard", "HostIO", "TestSupport"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },
+            dependencies: ["VMMKit", "PCBoard", "HostIO", "TestSupport", "FuzzTargets"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },
             path: "Tests/DeviceTests"),
         .testTarget(
             name: "KVMBackendTests", dependencies: ["VMMKit", "KernelLoading", "KVMBackend", "PCBoard", "TestSupport"],
@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(
             name: "SoftBackendTests", dependencies: ["VMMKit", "KernelLoading", "SoftBackend", "PCBoard", "HostIO", "TestSupport", "CNativeOracle"],
             path: "Tests/SoftBackendTests"),
-        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "VMMKit", "TestSupport"], path: "Tests/VirtioTests"),
+        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "VMMKit", "FuzzTargets"], path: "Tests/VirtioTests"),
         .testTarget(name: "HostIOTests", dependencies: ["HostIO", "VMMKit"], path: "Tests/HostIOTests"),
         .testTarget(name: "VMMCommandTests", dependencies: ["VMMCommand", "VMMKit"], path: "Tests/VMMCommandTests"),
         .testTarget(

@@ -1,6 +1,6 @@
 import Dispatch
+import FuzzTargets
 import PCBoard
-import TestSupport
 import VMMKit
 import XCTest
 
@@ -11,7 +11,7 @@ final class InterruptFuzzTests: XCTestCase {
     private static let ports: [UInt64] = [0x20, 0x21, 0xA0, 0xA1, 0x4D0, 0x4D1, 0x40, 0x41, 0x42, 0x43, 0x61]
 
     private static func churn(_ machine: Machine, _ controller: PCInterruptController, seed: UInt64, operations: Int) {
-        var random = SplitMix64(state: seed)
+        var random = SplitMix64(seed: seed)
         for _ in 0..<operations {
             let vcpu = Int(random.next() % UInt64(machine.vcpuCount))
             let value = random.next()

@@ -1,5 +1,5 @@
 import Foundation
-import TestSupport
+import FuzzTargets
 import Virtio
 import VMMKit
 import XCTest
@@ -211,7 +211,7 @@ final class SplitVirtqueueTests: XCTestCase {
     func testRandomRingsNeverEscapeGuestMemory() throws {
         let seed = ProcessInfo.processInfo.environment["VIRTQUEUE_FUZZ_SEED"].flatMap { UInt64($0) } ?? 0x5EED_0011
         print("SplitVirtqueueTests: seed \(seed) (VIRTQUEUE_FUZZ_SEED)")
-        var random = SplitMix64(state: seed)
+        var random = SplitMix64(seed: seed)
         let driver = try DriverSide(size: 16)
         let ram = driver.memory.regions[0]
         for _ in 0..<2_000 {

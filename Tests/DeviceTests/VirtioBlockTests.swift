@@ -113,6 +113,9 @@ final class VirtioBlockTests: XCTestCase {
         XCTAssertThrowsError(try DiskImage(path: directory.path, readOnly: true)) {
             XCTAssertEqual($0 as? DiskImageError, .directory(directory.path))
         }
+        XCTAssertThrowsError(try DiskImage(path: "/dev/zero", readOnly: true)) {
+            XCTAssertEqual($0 as? DiskImageError, .notAFile("/dev/zero"))
+        }
         let odd = directory.appendingPathComponent("odd.img").path
         try Data(count: 1000).write(to: URL(fileURLWithPath: odd))
         XCTAssertThrowsError(try DiskImage(path: odd, readOnly: false)) {

@@ -5,8 +5,8 @@ import VMMKit
 
 /// A raw disk image on the host: an open file of whole 512-byte sectors, read and written at
 /// offsets with vectored I/O (a request's guest buffers in one system call), flushed with
-/// fdatasync. Refused at start when it is missing, a directory, or not a
-/// whole number of sectors.
+/// fdatasync. Refused at start when it is missing, a directory, neither a file nor a block device
+/// (a pipe, a socket, /dev/zero), or not a whole number of sectors.
 public final class DiskImage: @unchecked Sendable {
     public static let sectorSize: UInt64 = 512
 
@@ -18,7 +18,10 @@ public final class DiskImage: @unchecked Sendable {
     public init(path: String, readOnly: Bool) throws(DiskImageError) {
         var status = stat()
         guard stat(path, &status) == 0 else { throw .cannotOpen(path, String(cString: strerror(errno))) }
-        guard status.st_mode & S_IFMT != S_IFDIR else { throw .directory(path) }
+        let kind = status.st_mode & S_IFMT
+        guard kind != S_IFDIR else { throw .directory(path) }
+        // A pipe, socket or character device has no size and no offsets to read at.
+        guard kind == S_IFREG || kind == S_IFBLK else { throw .notAFile(path) }
         let descriptor = open(path, (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC)
         guard descriptor >= 0 else { throw .cannotOpen(path, String(cString: strerror(errno))) }
         // lseek answers for block devices too, whose st_size is 0.
@@ -75,6 +78,7 @@ public enum DiskImageError: VMMError, Equatable {
     case noImage
     case cannotOpen(String, String)
     case directory(String)
+    case notAFile(String)
     case notWholeSectors(String, Int)
 
     public var description: String {
@@ -82,6 +86,7 @@ public enum DiskImageError: VMMError, Equatable {
         case .noImage: return "virtio-blk needs its disk image: file=IMAGE"
         case let .cannotOpen(path, reason): return "cannot open disk image '\(path)': \(reason)"
         case let .directory(path): return "disk image '\(path)' is a directory"
+        case let .notAFile(path): return "disk image '\(path)' is neither a file nor a block device"
         case let .notWholeSectors(path, size):
             return "disk image '\(path)' is \(size) bytes, not a multiple of 512"
         }

@@ -1,6 +1,10 @@
+import Dispatch
+import Foundation
+import FuzzTargets
 import PCBoard
 import PCI
 import Virtio
+import VirtioBlock
 import VirtioPCI
 import VirtioRNG
 import VMMKit
@@ -132,5 +136,51 @@ final class VirtioPCITransportTests: XCTestCase {
         try driver.start()
         XCTAssertEqual(driver.status & 64, 0, "the reset cleared it")
         XCTAssertEqual(try driver.submit(0), 8, "served again after the reset")
+    }
+}
+
+/// Random register traffic from several threads at once into a virtio-blk function's capabilities
+/// and BARs (common configuration, doorbells, ISR, device configuration, MSI-X table), with
+/// its device thread serving whatever rings that makes: nothing may crash, hang or deadlock, and
+/// after a reset the device serves a good request. Seed from VIRTIO_FUZZ_SEED.
+final class VirtioTransportFuzzTests: XCTestCase {
+    func testRandomRegisterTrafficFromSeveralThreads() throws {
+        let seed = ProcessInfo.processInfo.environment["VIRTIO_FUZZ_SEED"].flatMap { UInt64($0) } ?? 0x5EED_0B1C
+        print("VirtioTransportFuzzTests: seed \(seed) (VIRTIO_FUZZ_SEED)")
+        let image = FileManager.default.temporaryDirectory.appendingPathComponent("vmm-fuzz-\(getpid()).img")
+        try Data(count: 64 << 10).write(to: image)
+        defer { try? FileManager.default.removeItem(at: image) }
+        let block = VirtioBlock(image: try DiskImage(path: image.path, readOnly: false))
+        let driver = try VirtioTestDriver(VirtioPCITransport(name: "virtio-blk", device: block))
+        let machine = driver.machine
+        let targets: [(base: UInt64, length: UInt64)] = [
+            (driver.bar0, 0x40), (driver.bar0 + 0x1000, 4), (driver.bar0 + 0x2000, 0x40), (driver.bar0 + 0x3000, 8),
+            // The capabilities (MSI-X control, the configuration access window), not the BARs:
+            // moving those would send the rest of the traffic nowhere.
+            (driver.bar1, 0x40), (driver.bar1 + 0x800, 8), (PCBoard.pciWindows.configurationBase + (1 << 15) + 0x40, 0xC0),
+        ]
+        DispatchQueue.concurrentPerform(iterations: 4) { thread in
+            var random = SplitMix64(seed: seed &+ UInt64(thread))
+            for _ in 0..<20_000 {
+                let target = targets[Int(random.next() % UInt64(targets.count))]
+                let size = [1, 2, 4, 8][Int(random.next() % 4)]
+                let address = target.base + random.next() % target.length
+                if random.next() % 3 == 0 {
+                    _ = machine.mmio.read(address, size: size, vcpu: thread)
+                } else {
+                    // Ring addresses point into the driver's area or anywhere at all.
+                    let value = random.next() % 2 == 0 ? random.next() : VirtioTestDriver.descriptorTable + random.next() % 0x4000
+                    machine.mmio.write(address, size: size, value: value, vcpu: thread)
+                }
+            }
+        }
+        try driver.start()
+        try driver.machine.memory.write(UInt32(0), at: VirtioTestDriver.buffers)          // a read
+        try driver.machine.memory.write(UInt64(0), at: VirtioTestDriver.buffers + 8)      // of sector 0
+        try driver.descriptor(0, address: VirtioTestDriver.buffers, length: 16, flags: 1, next: 1)
+        try driver.descriptor(1, address: VirtioTestDriver.buffers + 0x1000, length: 512, flags: 3, next: 2)
+        try driver.descriptor(2, address: VirtioTestDriver.buffers + 0x2000, length: 1, flags: 2)
+        XCTAssertEqual(try driver.submit(0), 513, "after the storm and a reset, a good read is served")
+        XCTAssertEqual(try driver.machine.memory.read(UInt8.self, at: VirtioTestDriver.buffers + 0x2000), 0)
     }
 }

@@ -92,6 +92,9 @@ public final class Machine {
         vcpus[index].kick()
     }
 
+    /// `ExitStatistics.guestInitiated` summed over all vCPUs. Safe from any thread.
+    public var guestInitiatedExits: UInt64 { publishedStatistics.withLock { $0 }.reduce(0) { $0 + $1.guestInitiated } }
+
     /// Exit statistics summed over all vCPUs; empty before `run` has made them. Safe from any thread.
     public var statistics: [(String, UInt64)] {
         let all = publishedStatistics.withLock { $0 }

@@ -58,8 +58,21 @@ public final class IOBus: @unchecked Sendable {
         reserved.append((owner, base, base &+ (length - 1)))
     }
 
-    /// After this no claims are accepted; called when the machine starts.
-    public func freeze() { isFrozen = true }
+    /// Accesses per claim and vCPU, counted once the bus is frozen for a number of vCPUs.
+    public private(set) var accessCounts: AccessCounts?
+
+    /// After this no claims are accepted; called when the machine starts. With `vcpuCount` the bus
+    /// also counts each claim's accesses per vCPU (`accessCounts`); freezing again keeps the counts.
+    public func freeze(vcpuCount: Int = 0) {
+        isFrozen = true
+        if accessCounts == nil, vcpuCount > 0 { accessCounts = AccessCounts(claims: names.count, vcpus: vcpuCount) }
+    }
+
+    /// Each claimant's name with its accesses per vCPU, in claim order; empty before `freeze(vcpuCount:)`.
+    public var accessesByClaim: [(name: String, perVCPU: [UInt64])] {
+        guard let accessCounts else { return [] }
+        return names.indices.map { (names[$0], accessCounts.counts(claim: $0)) }
+    }
 
     /// The claimed ranges, for reports and tests.
     public var claims: [(name: String, base: UInt64, last: UInt64)] {
@@ -93,6 +106,7 @@ public final class IOBus: @unchecked Sendable {
             return size >= 8 ? UInt64.max : (UInt64(1) << UInt64(size * 8)) &- 1
         }
         let entry = table[index]
+        accessCounts?.bump(claim: entry.claim, vcpu: vcpu)
         return entry.device.read(BusAccess(address: address, offset: address - entry.base, size: size, vcpu: vcpu))
     }
 
@@ -103,6 +117,7 @@ public final class IOBus: @unchecked Sendable {
             return
         }
         let entry = table[index]
+        accessCounts?.bump(claim: entry.claim, vcpu: vcpu)
         entry.device.write(BusAccess(address: address, offset: address - entry.base, size: size, vcpu: vcpu), value: value)
     }
 }

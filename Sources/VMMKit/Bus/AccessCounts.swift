@@ -9,8 +9,9 @@ public final class AccessCounts: @unchecked Sendable {
     public let claims: Int
     public let vcpus: Int
     /// Counters per vCPU row: `claims` rounded up to a multiple of 8 (64 bytes).
-    private let stride: Int
-    private let storage: UnsafeMutablePointer<Atomic<UInt64>>
+    let stride: Int
+    /// Lives as long as this object; the bus keeps a copy of the pointer for its hot path.
+    let storage: UnsafeMutablePointer<Atomic<UInt64>>
 
     init(claims: Int, vcpus: Int) {
         self.claims = claims
@@ -26,10 +27,10 @@ public final class AccessCounts: @unchecked Sendable {
         storage.deallocate()
     }
 
-    /// One access to claim `claim` by vCPU `vcpu`; accesses from outside any vCPU (a test, the
-    /// board) are not counted.
+    /// One access to claim `claim` by vCPU `vcpu`, on a bus's copy of `storage` (so the hot path
+    /// touches no reference count); accesses from outside any vCPU (a test, the board) are not counted.
     @inline(__always)
-    func bump(claim: Int, vcpu: Int) {
+    static func bump(_ storage: UnsafeMutablePointer<Atomic<UInt64>>, stride: Int, vcpus: Int, claim: Int, vcpu: Int) {
         guard vcpu >= 0, vcpu < vcpus else { return }
         let counter = storage + (vcpu * stride + claim)
         counter.pointee.store(counter.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)

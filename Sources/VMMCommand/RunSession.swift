@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import PCBoard
 import VMMKit
 
@@ -8,6 +11,8 @@ struct RunSession {
     let timeout: Double?
     let printsStatistics: Bool
     let report: StatisticsReport
+    /// `--stats-file`, opened (created or truncated) before the run so a bad path fails the start.
+    let statisticsFile: Int32?
 
     /// Builds the machine and chooses the backend; any failure here is a setup failure. The machine
     /// comes first so that a bad file or device is reported as such even on a host with no backend.
@@ -17,6 +22,13 @@ struct RunSession {
         timeout = description.timeout
         printsStatistics = options.stats
         do {
+            statisticsFile = try options.statsFile.map { path throws(CommandError) in
+                let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+                guard descriptor >= 0 else {
+                    throw .unreadableFile(role: "statistics file", path: path, reason: String(cString: strerror(errno)))
+                }
+                return descriptor
+            }
             if let name = options.backend {
                 backend = try BuiltInBackends.backend(named: name, placement: description.interruptControllerPlacement)
             } else {
@@ -46,6 +58,11 @@ struct RunSession {
             VMMCommandLine.fail(error)
         }
         if printsStatistics { VMMCommandLine.printError(report.text()) }
+        if let statisticsFile {
+            var json = report.json()
+            json.withUTF8 { _ = write(statisticsFile, $0.baseAddress, $0.count) }
+            close(statisticsFile)
+        }
         if let message = outcome.message { VMMCommandLine.printError(message) }
         // Lost console output makes the run a failure: its log is incomplete. The guest's own
         // status is still named.

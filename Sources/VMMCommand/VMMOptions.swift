@@ -84,8 +84,11 @@ struct VMMOptions: ParsableCommand {
     @Option(help: ArgumentHelp("Stop the guest after this many seconds (exit status 124).", valueName: "seconds"))
     var timeout: String?
 
-    @Flag(help: "Print exit counters and the run time on stderr after the run.")
+    @Flag(help: "Print exit counters (per reason, per vCPU, per device) and the run time on stderr after the run.")
     var stats = false
+
+    @Option(help: ArgumentHelp("Write the same counters as JSON to this file after the run.", valueName: "path"))
+    var statsFile: String?
 
     @Flag(help: "List the CPU backends and whether each can run here, then exit.")
     var listBackends = false

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// An address space where devices claim ranges: the port-I/O bus (16-bit ports) or the MMIO bus.
 ///
 /// Claims happen while the machine is assembled; `freeze()` then makes the table immutable, so vCPU
@@ -58,8 +60,31 @@ public final class IOBus: @unchecked Sendable {
         reserved.append((owner, base, base &+ (length - 1)))
     }
 
-    /// After this no claims are accepted; called when the machine starts.
-    public func freeze() { isFrozen = true }
+    /// Accesses per claim and vCPU, counted once the bus is frozen for a number of vCPUs.
+    public private(set) var accessCounts: AccessCounts?
+    /// `accessCounts`' storage and shape as plain values, for the dispatch path (no exclusivity
+    /// check, no reference count): set once at freeze, before any vCPU runs.
+    @exclusivity(unchecked) private var counters: UnsafeMutablePointer<Atomic<UInt64>>?
+    @exclusivity(unchecked) private var counterStride = 0
+    @exclusivity(unchecked) private var counterVCPUs = 0
+
+    /// After this no claims are accepted; called when the machine starts. With `vcpuCount` the bus
+    /// also counts each claim's accesses per vCPU (`accessCounts`); freezing again keeps the counts.
+    public func freeze(vcpuCount: Int = 0) {
+        isFrozen = true
+        guard accessCounts == nil, vcpuCount > 0 else { return }
+        let counts = AccessCounts(claims: names.count, vcpus: vcpuCount)
+        accessCounts = counts
+        counters = counts.storage
+        counterStride = counts.stride
+        counterVCPUs = vcpuCount
+    }
+
+    /// Each claimant's name with its accesses per vCPU, in claim order; empty before `freeze(vcpuCount:)`.
+    public var accessesByClaim: [(name: String, perVCPU: [UInt64])] {
+        guard let accessCounts else { return [] }
+        return names.indices.map { (names[$0], accessCounts.counts(claim: $0)) }
+    }
 
     /// The claimed ranges, for reports and tests.
     public var claims: [(name: String, base: UInt64, last: UInt64)] {
@@ -93,6 +118,7 @@ public final class IOBus: @unchecked Sendable {
             return size >= 8 ? UInt64.max : (UInt64(1) << UInt64(size * 8)) &- 1
         }
         let entry = table[index]
+        if let counters { AccessCounts.bump(counters, stride: counterStride, vcpus: counterVCPUs, claim: entry.claim, vcpu: vcpu) }
         return entry.device.read(BusAccess(address: address, offset: address - entry.base, size: size, vcpu: vcpu))
     }
 
@@ -103,6 +129,7 @@ public final class IOBus: @unchecked Sendable {
             return
         }
         let entry = table[index]
+        if let counters { AccessCounts.bump(counters, stride: counterStride, vcpus: counterVCPUs, claim: entry.claim, vcpu: vcpu) }
         entry.device.write(BusAccess(address: address, offset: address - entry.base, size: size, vcpu: vcpu), value: value)
     }
 }

@@ -92,6 +92,12 @@ public final class Machine {
         vcpus[index].kick()
     }
 
+    /// Each vCPU's exit statistics rows, in vCPU order; empty before `run`. Safe from any thread.
+    public var statisticsPerVCPU: [[(String, UInt64)]] { publishedStatistics.withLock { $0 }.map(\.rows) }
+
+    /// `ExitStatistics.guestInitiated` summed over all vCPUs. Safe from any thread.
+    public var guestInitiatedExits: UInt64 { publishedStatistics.withLock { $0 }.reduce(0) { $0 + $1.guestInitiated } }
+
     /// Exit statistics summed over all vCPUs; empty before `run` has made them. Safe from any thread.
     public var statistics: [(String, UInt64)] {
         let all = publishedStatistics.withLock { $0 }
@@ -111,8 +117,8 @@ public final class Machine {
         publishedStatistics.withLock { [vcpus] in $0 = vcpus.map(\.statistics) }
         try vcpus[0].setSystemRegisters(bootState.system)
         try vcpus[0].setGeneralRegisters(bootState.general)
-        ports.freeze()
-        mmio.freeze()
+        ports.freeze(vcpuCount: vcpuCount)
+        mmio.freeze(vcpuCount: vcpuCount)
         let vcpus = self.vcpus
         runControl.onStop { for vcpu in vcpus { vcpu.kick() } }
 

@@ -56,4 +56,20 @@ final class SoftSSEExceptionTests: XCTestCase {
         }
         XCTAssertEqual(results[1], results[0] + 1)
     }
+
+    /// The guest's rounding control, DAZ and FTZ stay the guest's: the host's own arithmetic after
+    /// a guest instruction still rounds to nearest and keeps denormals.
+    func testTheHostKeepsItsOwnMXCSRControls() throws {
+        let cpu = try SoftCPUFixture(.long64, code: [0xf2, 0x0f, 0x5e, 0xc1]) // divsd %xmm1,%xmm0
+        try cpu.setSystemRegisters { $0.cr4 |= ControlBits.cr4OSFXSR }
+        cpu.cpu.setXMM(0, low: (1.0).bitPattern, high: 0)
+        cpu.cpu.setXMM(1, low: (3.0).bitPattern, high: 0)
+        cpu.cpu.mxcsr = 0x1f80 | 0x8000 | 0x40 | 2 << 13 // FTZ, DAZ, round up
+        try cpu.step(1)
+        XCTAssertEqual(Self.divide(1, 3).bitPattern, 0x3fd5_5555_5555_5555, "round to nearest")
+        XCTAssertEqual(Self.divide(.leastNonzeroMagnitude, 1), .leastNonzeroMagnitude, "no DAZ, no FTZ")
+    }
+
+    @inline(never)
+    static func divide(_ a: Double, _ b: Double) -> Double { a / b }
 }

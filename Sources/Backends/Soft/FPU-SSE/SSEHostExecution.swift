@@ -7,9 +7,9 @@ import VMMKit
 /// (CHostSSE.h says why and how). What stays here is what the host cannot know: the guest's
 /// memory and how an unmasked exception is delivered.
 ///
-/// The cost is a call, two LDMXCSR and two STMXCSR per instruction on a path that is interpreted
-/// anyway (the translator does not compile SSE); a guest that masks every exception, as the
-/// System V ABI's default MXCSR does, never takes a host signal.
+/// The cost is a call and two STMXCSR per instruction (LDMXCSR only where MXCSR's control bits
+/// change) on a path that is interpreted anyway (the translator does not compile SSE); a guest
+/// that masks every exception, as the System V ABI's default MXCSR does, never takes a host signal.
 extension CPUCore {
     /// `DecodedInstruction.sub` of `sseHost`: where the result goes.
     enum SSEHostResult {
@@ -20,7 +20,6 @@ extension CPUCore {
     /// integer r/m of `size` bytes.
     mutating func sseHost(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         try checkSSE()
-        guard host_sse_available() != 0 else { throw Fault.ud }
         let i = ins.pointee
         var call = host_sse_call()
         call.stub = UInt32(truncatingIfNeeded: i.imm)
@@ -37,7 +36,7 @@ extension CPUCore {
         default: source = Vector(try readMemory(ins, UInt8(i.imm2)), 0)
         }
         call.source = (source[0], source[1])
-        host_sse_execute(&call)
+        guard host_sse_execute(&call) != 0 else { throw Fault.ud }
         mxcsr = call.mxcsr
         // An unmasked exception: the flags are set, the destination is not written; #XM with
         // CR4.OSXMMEXCPT, else #UD (SDM vol. 3, 6.15 "Interrupt 19").

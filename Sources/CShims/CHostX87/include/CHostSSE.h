@@ -10,12 +10,12 @@
 // gives the host's answer for all of that bit for bit, results and NaN payloads included, as
 // CHostX87 does for x87.
 //
-// How: host_sse_execute saves the host's MXCSR, loads XMM0 (the destination), XMM1 (the source),
-// RAX (an integer operand) and the guest's MXCSR, calls a stub holding the register form of the
-// guest instruction (op xmm0, xmm1 [, imm8]; op xmm0, eax/rax; op eax/rax, xmm1), then stores XMM0,
-// RAX, RFLAGS (for COMISS and friends) and the MXCSR the instruction left, and restores the host's
-// MXCSR. A memory operand is read by the caller into XMM1's low bytes: the register form computes
-// the same thing from them.
+// How: host_sse_execute loads XMM0 (the destination), XMM1 (the source), RAX (an integer operand)
+// and the guest's MXCSR, calls a stub holding the register form of the guest instruction (op xmm0,
+// xmm1 [, imm8]; op xmm0, eax/rax; op eax/rax, xmm1), then stores XMM0, RAX, RFLAGS (for COMISS and
+// friends) and the MXCSR the instruction left (STMXCSR, once per call: it is the slow one), and
+// reloads the host thread's own MXCSR control bits with the status flags clear. A memory operand
+// is read by the caller into XMM1's low bytes: the register form computes the same thing from them.
 //
 // An exception the guest left unmasked makes the host CPU raise #XM inside the stub with the
 // destination unwritten and MXCSR's flags set as the host sets them (SDM vol. 1, 11.5.1): Linux
@@ -71,9 +71,8 @@ typedef struct host_sse_call {
     uint32_t faulted;
 } host_sse_call;
 
-/// 1 where host_sse_execute runs the host's SSE unit (an x86-64 Linux host), else 0.
-int host_sse_available(void);
-/// Executes stub `call->stub` as described above. `call->mxcsr` must have bits 31:16 clear.
-void host_sse_execute(host_sse_call *call);
+/// Executes stub `call->stub` as described above and returns 1; returns 0 where it cannot (a host
+/// that is not x86-64 Linux). `call->mxcsr` must have bits 31:16 clear.
+int host_sse_execute(host_sse_call *call);
 
 #endif

@@ -38,14 +38,17 @@ extension CPUCore {
         case 2: length = 8
         default: length = 4
         }
-        let address: UInt64
+        return (breakpointAddress(index) & ~(length - 1) & linearMask, length, kind == 3)
+    }
+
+    /// DR0-DR3 by number.
+    func breakpointAddress(_ index: Int) -> UInt64 {
         switch index {
-        case 0: address = debug.dr0
-        case 1: address = debug.dr1
-        case 2: address = debug.dr2
-        default: address = debug.dr3
+        case 0: return debug.dr0
+        case 1: return debug.dr1
+        case 2: return debug.dr2
+        default: return debug.dr3
         }
-        return (address & ~(length - 1) & linearMask, length, kind == 3)
     }
 
     /// Records the data breakpoints an access of `size` bytes at `linear` hits, for the trap after
@@ -80,19 +83,11 @@ extension CPUCore {
     mutating func instructionBreakpoint() -> Fault? {
         guard flags.stored & RFlags.rf == 0, debug.dr7 & Self.dr7Enables != 0 else { return nil }
         let linear = (segmentBase[Segment.cs] &+ rip) & linearMask
-        let addresses = (debug.dr0, debug.dr1, debug.dr2, debug.dr3)
         var hits: UInt64 = 0
         for index in 0..<4 {
             let enabled = debug.dr7 >> (2 * UInt64(index)) & 3 != 0
             let execute = debug.dr7 >> (16 + 4 * UInt64(index)) & 3 == 0
-            let address: UInt64
-            switch index {
-            case 0: address = addresses.0
-            case 1: address = addresses.1
-            case 2: address = addresses.2
-            default: address = addresses.3
-            }
-            if enabled && execute && address == linear { hits |= 1 << UInt64(index) }
+            if enabled && execute && breakpointAddress(index) == linear { hits |= 1 << UInt64(index) }
         }
         guard hits != 0 else { return nil }
         debug.dr6 = (debug.dr6 & ~Self.dr6Breakpoints) | hits

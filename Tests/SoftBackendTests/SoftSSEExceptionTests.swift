@@ -1,3 +1,4 @@
+import CHostX87
 import VMMKit
 import XCTest
 
@@ -68,6 +69,20 @@ final class SoftSSEExceptionTests: XCTestCase {
         try cpu.step(1)
         XCTAssertEqual(Self.divide(1, 3).bitPattern, 0x3fd5_5555_5555_5555, "round to nearest")
         XCTAssertEqual(Self.divide(.leastNonzeroMagnitude, 1), .leastNonzeroMagnitude, "no DAZ, no FTZ")
+    }
+
+    /// LDMXCSR takes what the host's MXCSR_MASK allows (the host loads the value) and #GP for the
+    /// rest: bit 16 (AMD's MM) always, DAZ where the host has none.
+    func testLDMXCSRAcceptsTheHostsMXCSRBits() throws {
+        let mask = host_sse_mxcsr_mask() & 0xffff
+        for value: UInt32 in [0x1f80 | 0x40, 0x1_1f80, 0xffff] {
+            let cpu = try SoftCPUFixture(.long64, code: [0x0f, 0xae, 0x14, 0x25, 0x00, 0x00, 0x20, 0x00]) // ldmxcsr 0x200000
+            try cpu.setSystemRegisters { $0.cr4 |= ControlBits.cr4OSFXSR }
+            try cpu.machine.memory.write(value, at: SoftCPUFixture.dataAddress)
+            let expected: SoftStepOutcome = value & ~mask == 0 ? .completed : .exception(vector: 13, errorCode: 0)
+            XCTAssertEqual(try cpu.cpu.step(instructions: 1), expected, "ldmxcsr \(hex(UInt64(value)))")
+            if expected == .completed { XCTAssertEqual(cpu.cpu.mxcsr, value) }
+        }
     }
 
     @inline(never)

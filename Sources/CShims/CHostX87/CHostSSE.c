@@ -183,6 +183,14 @@ static void install_handler(void) {
 static __thread uint32_t host_mxcsr;
 static __thread int host_mxcsr_known;
 
+uint32_t host_sse_mxcsr_mask(void) {
+    _Alignas(16) uint8_t image[512];
+    __asm__ volatile("fxsave64 %0" : "=m"(image));
+    uint32_t mask;
+    memcpy(&mask, image + 28, sizeof mask);
+    return mask ? mask : 0xffbf;
+}
+
 int host_sse_execute(host_sse_call *call) {
     // MXCSR bits 12:7 are the masks: with all set the host cannot fault.
     if ((call->mxcsr & 0x1f80) != 0x1f80) pthread_once(&handler_installed, install_handler);
@@ -197,6 +205,7 @@ int host_sse_execute(host_sse_call *call) {
 
 #else
 
+uint32_t host_sse_mxcsr_mask(void) { return 0xffff; }
 int host_sse_execute(host_sse_call *call) { (void)call; return 0; }
 
 #endif

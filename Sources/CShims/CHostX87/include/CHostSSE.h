@@ -71,6 +71,10 @@ typedef struct host_sse_call {
     uint32_t faulted;
 } host_sse_call;
 
+/// The MXCSR bits the host's LDMXCSR accepts (FXSAVE's MXCSR_MASK; 0xFFBF, no DAZ, where it
+/// reads 0, SDM vol. 1, 11.6.6), or 0xFFFF where host_sse_execute cannot run. The guest's MXCSR
+/// must stay within it: the host loads it.
+uint32_t host_sse_mxcsr_mask(void);
 /// Executes stub `call->stub` as described above and returns 1; returns 0 where it cannot (a host
 /// that is not x86-64 Linux). `call->mxcsr` must have bits 31:16 clear.
 int host_sse_execute(host_sse_call *call);

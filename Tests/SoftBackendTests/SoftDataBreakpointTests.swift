@@ -93,6 +93,21 @@ final class SoftDataBreakpointTests: XCTestCase {
         XCTAssertEqual(try cpu.cpu.debugRegisters().dr6 & 0xf, 1)
     }
 
+    /// A repeated string instruction traps after the iteration that hit, at the instruction, with
+    /// the rest of the count still to do.
+    func testRepeatedStringTrapsAfterTheIterationThatHit() throws {
+        // rep stosb; nop -- RDI = 0x200000, RCX = 16
+        let cpu = try SoftCPUFixture(.long64, code: [0xf3, 0xaa, 0x90])
+        try cpu.setRegisters { $0.rdi = Self.data; $0.rcx = 16 }
+        try arm(cpu, 0, at: Self.data + 5, kind: Self.writes, bytes: 1)
+        XCTAssertEqual(try cpu.cpu.step(instructions: 10), .exception(vector: 1, errorCode: nil))
+        let registers = try cpu.cpu.generalRegisters()
+        XCTAssertEqual(registers.rip, SoftCPUFixture.codeAddress, "at REP STOSB, to resume it")
+        XCTAssertEqual(registers.rcx, 10)
+        XCTAssertEqual(registers.rdi, Self.data + 6)
+        XCTAssertEqual(try cpu.cpu.debugRegisters().dr6 & 0xf, 1)
+    }
+
     func testSingleStepAndDataBreakpointShareOneTrap() throws {
         // mov %eax,0x200000; nop
         let cpu = try SoftCPUFixture(.long64, code: [0x89, 0x04, 0x25, 0x00, 0x00, 0x20, 0x00, 0x90])

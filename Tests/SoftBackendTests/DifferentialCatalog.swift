@@ -3,6 +3,7 @@ enum InstructionCatalog {
     static let templates: [InstructionTemplate] = ArithmeticFamilies.templates + ShiftFamilies.templates
         + MultiplyFamilies.templates + BitFamilies.templates + MoveFamilies.templates + StringFamilies.templates
         + ControlFamilies.templates + SSEFamilies.templates + SSE4Families.templates
+        + SSEFloatFamilies.templates
 
     static func templates(for mode: ExecutionMode) -> [InstructionTemplate] { templates.filter { $0.modes.contains(mode) } }
 

@@ -26,6 +26,9 @@ struct Differences {
         for index in 0..<mode.registerCount * 2 where oracle.state.xmm[index] != subject.state.xmm[index] {
             defined.append("xmm\(index / 2).\(index % 2 == 0 ? "low" : "high"): oracle=\(hex(oracle.state.xmm[index])) soft=\(hex(subject.state.xmm[index]))")
         }
+        if oracle.state.mxcsr != subject.state.mxcsr {
+            defined.append("mxcsr: oracle=\(hex(UInt64(oracle.state.mxcsr))) soft=\(hex(UInt64(subject.state.mxcsr)))")
+        }
         compareData(oracle.data, subject.data)
     }
 

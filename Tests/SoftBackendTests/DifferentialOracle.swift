@@ -27,6 +27,7 @@ final class NativeOracle {
         state.gpr.withUnsafeBytes { source in withUnsafeMutableBytes(of: &raw.gpr) { $0.copyMemory(from: source) } }
         state.xmm.withUnsafeBytes { source in withUnsafeMutableBytes(of: &raw.xmm) { $0.copyMemory(from: source) } }
         raw.rflags = state.rflags
+        raw.mxcsr = state.mxcsr
         if state.x87.count == 160 {
             raw.load_x87 = 1
             state.x87.withUnsafeBytes { source in withUnsafeMutableBytes(of: &raw.x87) { $0.copyMemory(from: source) } }
@@ -42,6 +43,7 @@ final class NativeOracle {
         after.xmm = withUnsafeBytes(of: raw.xmm) { Array($0.bindMemory(to: UInt64.self)) }
         after.rip = raw.rip
         after.rflags = raw.rflags
+        after.mxcsr = raw.mxcsr
         if raw.load_x87 != 0 { after.x87 = withUnsafeBytes(of: raw.x87) { Array($0) } }
         switch Int(result.kind) {
         case Int(ORACLE_COMPLETED.rawValue):

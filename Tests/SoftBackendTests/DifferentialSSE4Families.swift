@@ -134,13 +134,15 @@ enum SSE4Families {
     }
 
     /// Plants special floats (signed zeros, infinities, quiet and signalling NaNs with payloads,
-    /// denormals) in random lanes of every XMM register and of the memory operand: the random
-    /// integers of the other families almost never hit them, and NaN propagation (which operand's
-    /// payload wins) is where an implementation goes wrong.
+    /// denormals, values at the integer conversions' limits) in random lanes of every XMM register
+    /// and of the memory operand: the random integers of the other families almost never hit them,
+    /// and NaN propagation (which operand's payload wins) is where an implementation goes wrong.
+    /// MXCSR is random too (`SeededGenerator.mxcsr`).
     static func floatOperands(_ spec: ModRMSpec) -> ModRMSpec {
         with(spec) {
             $0.customize = { instruction, instance, _ in
                 instruction.alsoPrepare { state, data, rng in
+                    state.mxcsr = rng.mxcsr()
                     for index in state.xmm.indices { state.xmm[index] = rng.floatLanes(state.xmm[index]) }
                     if case let .memory(offset) = instance.operands.rmLocation {
                         for lane in 0..<2 {
@@ -161,10 +163,13 @@ extension SeededGenerator {
         0, 0x8000_0000_0000_0000, 0x7ff0_0000_0000_0000, 0xfff0_0000_0000_0000, 0x7ff8_0000_0000_0000,
         0x7ff8_0000_dead_beef, 0xfff8_0000_0000_0001, 0x7ff0_0000_0000_0001, 0xfff4_0000_0000_0002,
         0x0000_0000_0000_0001, 0x800f_ffff_ffff_ffff, 0x3ff0_0000_0000_0000, 0x7fef_ffff_ffff_ffff,
+        0x41e0_0000_0000_0000, 0xc1e0_0000_0020_0000, 0x43e0_0000_0000_0000, 0xc3e0_0000_0000_0000,
+        0x3ff8_0000_0000_0000, 0xbfe0_0000_0000_0000, 0x0010_0000_0000_0000, 0x3690_0000_0000_0000,
     ]
     static let specialFloats: [UInt32] = [
         0, 0x8000_0000, 0x7f80_0000, 0xff80_0000, 0x7fc0_0000, 0x7fc0_beef, 0xffc0_0001, 0x7f80_0001,
         0xffa0_0002, 0x0000_0001, 0x807f_ffff, 0x3f80_0000, 0x7f7f_ffff,
+        0x4f00_0000, 0xcf00_0001, 0x5f00_0000, 0x3fc0_0000, 0xbf00_0000, 0x0080_0000, 0x0d00_0000,
     ]
 
     /// `value` with some of its double or float lanes replaced by special values.

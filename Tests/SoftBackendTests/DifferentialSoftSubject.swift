@@ -66,6 +66,7 @@ final class SoftSubject: DifferentialSubject {
             state.xmm[2 * index] = value.low
             state.xmm[2 * index + 1] = value.high
         }
+        state.mxcsr = cpu.mxcsr
         if comparesX87 { state.x87 = cpu.x87Image() }
         let data = try machine.memory.readBytes(at: DifferentialLayout.dataAddress, count: DifferentialLayout.pageSize)
         return (state, data)
@@ -90,6 +91,7 @@ final class SoftSubject: DifferentialSubject {
         registers.rflags = (state.rflags & Flag.compared) | 0x2
         try cpu.setGeneralRegisters(registers)
         for index in 0..<16 { cpu.setXMM(index, low: state.xmm[2 * index], high: state.xmm[2 * index + 1]) }
+        cpu.mxcsr = state.mxcsr
         comparesX87 = !state.x87.isEmpty
         if comparesX87 { cpu.setX87Image(state.x87) }
         try machine.memory.write(data, at: DifferentialLayout.dataAddress)

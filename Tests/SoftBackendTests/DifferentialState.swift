@@ -21,12 +21,14 @@ enum DifferentialLayout {
 }
 
 /// The architectural state the tests compare: general registers in encoding order (RAX, RCX, RDX,
-/// RBX, RSP, RBP, RSI, RDI, R8-R15), RIP, RFLAGS and XMM0-15 (low, high quadword pairs).
+/// RBX, RSP, RBP, RSI, RDI, R8-R15), RIP, RFLAGS, XMM0-15 (low, high quadword pairs) and MXCSR.
 struct MachineState: Equatable {
     var gpr = [UInt64](repeating: 0, count: 16)
     var rip: UInt64 = DifferentialLayout.codeAddress
     var rflags: UInt64 = 0x2
     var xmm = [UInt64](repeating: 0, count: 32)
+    /// The power-on value: every exception masked, round to nearest (SDM vol. 1, 10.2.3).
+    var mxcsr: UInt32 = 0x1f80
     /// The x87 part of an FXSAVE image (bytes 0-159), or empty where a test leaves x87 alone.
     var x87 = [UInt8]()
 

@@ -56,6 +56,11 @@ extension SoftVirtualCPU {
         core.pointee.xmm[slot + 1] = high
     }
 
+    var mxcsr: UInt32 {
+        get { core.pointee.mxcsr }
+        set { core.pointee.mxcsr = newValue }
+    }
+
     /// The x87 state as bytes 0-159 of an FXSAVE image (legacy 32-bit format, SDM vol. 1, table 10-2).
     func x87Image() -> [UInt8] {
         var image = [UInt8](repeating: 0, count: 160)

@@ -61,7 +61,7 @@ static void load_xmm(ucontext_t *context, const oracle_state *state) {
     struct _libc_fpstate *fp = context->uc_mcontext.fpregs;
     if (!fp) return;
     memcpy(fp->_xmm, state->xmm, sizeof state->xmm);
-    fp->mxcsr = 0x1f80;
+    fp->mxcsr = state->mxcsr;
     uint8_t *image = (uint8_t *)fp;
     if (state->load_x87) {
         memcpy(image, state->x87, 24);
@@ -96,18 +96,42 @@ static void launch(int signal, siginfo_t *info, void *raw) {
     oracle.active = 1;
 }
 
-static void pass_on(int signal) {
+static void signal_default(int signal) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = SIG_DFL;
+    sigaction(signal, &action, NULL);
+}
+
+/// A signal from outside a run goes to the handler that was there before: called, when it is a
+/// function (CHostSSE's SIGFPE handler, say, which must stay reachable while the oracle is open);
+/// else put back, so the faulting instruction runs again into it.
+/// Handlers that pass on to each other in a ring (one installed before an oracle_open and after
+/// an earlier one) come back here: the default action ends the ring.
+static void pass_on(int signal, siginfo_t *info, void *context) {
+    static volatile sig_atomic_t passing;
     for (size_t index = 0; index < CAPTURED_COUNT; index++) {
-        if (captured_signals[index] == signal) sigaction(signal, &oracle.previous[index], NULL);
+        if (captured_signals[index] != signal) continue;
+        struct sigaction *previous = &oracle.previous[index];
+        if (passing) {
+            signal_default(signal);
+        } else if ((previous->sa_flags & SA_SIGINFO) && previous->sa_sigaction) {
+            passing = 1;
+            previous->sa_sigaction(signal, info, context);
+            passing = 0;
+        } else if (previous->sa_handler != SIG_DFL && previous->sa_handler != SIG_IGN) {
+            previous->sa_handler(signal);
+        } else {
+            sigaction(signal, previous, NULL);
+        }
     }
 }
 
 /// Runs on the signal that ended the sequence: reads the state back and returns to oracle_run.
 static void capture(int signal, siginfo_t *info, void *raw) {
     if (!oracle.active) {
-        // Not ours: a real fault in the host program. Put the previous handler back and let the
-        // faulting instruction run again into it.
-        pass_on(signal);
+        // Not ours: a fault in the host program.
+        pass_on(signal, info, raw);
         return;
     }
     oracle.active = 0;
@@ -119,6 +143,7 @@ static void capture(int signal, siginfo_t *info, void *raw) {
     state->rflags = (uint64_t)g[REG_EFL];
     if (context->uc_mcontext.fpregs) {
         memcpy(state->xmm, context->uc_mcontext.fpregs->_xmm, sizeof state->xmm);
+        state->mxcsr = context->uc_mcontext.fpregs->mxcsr;
         if (state->load_x87) {
             const uint8_t *image = (const uint8_t *)context->uc_mcontext.fpregs;
             memcpy(state->x87, image, 24);
@@ -179,7 +204,13 @@ int oracle_open(void) {
 void oracle_close(void) {
     if (!oracle.open) return;
     for (size_t index = 0; index < CAPTURED_COUNT; index++) {
-        sigaction(captured_signals[index], &oracle.previous[index], NULL);
+        // A handler installed after the oracle's (CHostSSE's SIGFPE handler) stays: it passes on
+        // to capture(), which, inactive, passes on to the handler from before the oracle.
+        struct sigaction current;
+        sigaction(captured_signals[index], NULL, &current);
+        if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == capture) {
+            sigaction(captured_signals[index], &oracle.previous[index], NULL);
+        }
     }
     sigaction(LAUNCH_SIGNAL, &oracle.previous_launch, NULL);
     sigaltstack(&oracle.previous_stack, NULL);

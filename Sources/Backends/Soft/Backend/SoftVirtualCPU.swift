@@ -232,7 +232,10 @@ public final class SoftVirtualCPU: VirtualCPU {
 
     public func debugRegisters() throws -> DebugRegisters { core.pointee.debug }
 
-    public func setDebugRegisters(_ registers: DebugRegisters) throws { core.pointee.debug = registers }
+    public func setDebugRegisters(_ registers: DebugRegisters) throws {
+        core.pointee.debug = registers
+        core.pointee.debugRegistersChanged()
+    }
 
     public func readMSR(_ index: UInt32) throws -> UInt64 {
         do {

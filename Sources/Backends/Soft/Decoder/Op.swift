@@ -64,12 +64,11 @@ enum Op: UInt16 {
     case sseBinaryImmediate, sseBlendVariable, ptest, ssePackedExtend, sseExtract, sseInsert, insertps, crc32
     // PCMPESTRI/M, PCMPISTRI/M: see FPU-SSE/SSE42StringCompare.swift
     case sseStringCompare
-    // SSE floating point: imm2 = format (0 ps, 1 pd, 2 ss, 3 sd); see FPU-SSE/SSEFloatingPoint.swift
-    case sseFloat, sseCompareOrdered, sseConvert
-    // SSE3: see FPU-SSE/SSE3FloatingPoint.swift
-    case sseHorizontalFloat, sseDuplicate
-    // SSE4.1 floating point: see FPU-SSE/SSE41FloatingPoint.swift
-    case sseRound, sseDotProduct
+    // SSE/SSE2/SSE3/SSE4.1 floating point, run on the host's SSE unit: imm = stub, sub = result
+    // kind, imm2 = memory source bytes (see FPU-SSE/SSEHostExecution.swift)
+    case sseHost
+    // SSE3's MOVSLDUP, MOVSHDUP, MOVDDUP: see FPU-SSE/SSE3Duplicates.swift
+    case sseDuplicate
 }
 
 extension Op {

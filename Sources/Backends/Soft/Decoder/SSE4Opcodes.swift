@@ -1,3 +1,5 @@
+import CHostX87
+
 /// The 66-prefixed xmm instructions of the 0F 38 and 0F 3A maps: SSSE3 and SSE4.1/4.2 integer
 /// operations (SDM vol. 2, tables ). The unprefixed SSSE3 forms operate on MMX registers,
 /// which this CPU does not implement (CPUID.1:EDX.MMX is clear, the other MMX opcodes #UD too), so
@@ -67,11 +69,18 @@ extension Decoder {
         try readModRM()
         switch opcode {
         case 0x08...0x0b:
-            // ROUNDPS, ROUNDPD, ROUNDSS, ROUNDSD: imm2 = format (0 ps, 1 pd, 2 ss, 3 sd).
-            ins.op = .sseRound; ins.imm2 = UInt16(opcode - 0x08)
-        case 0x40, 0x41:
-            // DPPS, DPPD: imm2 = 0 single, 1 double.
-            ins.op = .sseDotProduct; ins.imm2 = UInt16(opcode - 0x40)
+            // ROUNDPS, ROUNDPD, ROUNDSS, ROUNDSD: imm8[3:0] is the whole control.
+            let format = opcode - 0x08
+            hostSSE(HOST_SSE_ROUND + Int32(format) * 16 + Int32(try next() & 15), memoryBytes: Self.floatOperandBytes(format))
+            return
+        case 0x40:
+            hostSSE(HOST_SSE_DPPS + Int32(try next()), memoryBytes: 16)
+            return
+        case 0x41:
+            // DPPD uses imm8[5:4] and imm8[1:0] only.
+            let control = try next()
+            hostSSE(HOST_SSE_DPPD + Int32(control >> 4 & 3) * 4 + Int32(control & 3), memoryBytes: 16)
+            return
         case 0x0c...0x0f, 0x42:
             ins.op = .sseBinaryImmediate
             ins.sub = opcode == 0x42 ? SSE3A.mpsadbw : opcode - 0x0c

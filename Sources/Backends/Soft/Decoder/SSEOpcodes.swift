@@ -1,3 +1,5 @@
+import CHostX87
+
 /// The SSE/SSE2 part of the 0F map that compiled code and OS context switches use (SDM vol. 2,
 /// table A-3; the mandatory prefix 66/F2/F3 selects the instruction).
 extension Decoder {
@@ -57,6 +59,7 @@ extension Decoder {
     }
 
     mutating func decodeSSE(_ opcode: UInt8) throws(DecodeError) {
+        let format = floatFormat(p66: operandSizeOverride, f3: repPrefix == 0xf3, f2: repPrefix == 0xf2)
         let p66 = operandSizeOverride, f3 = repPrefix == 0xf3, f2 = repPrefix == 0xf2
         // With a mandatory prefix, 66/F2/F3 are not size or repeat prefixes.
         ins.prefixes &= ~(DecodedInstruction.repz | DecodedInstruction.repnz)
@@ -82,8 +85,8 @@ extension Decoder {
             // HADDPD/HADDPS, HSUBPD/HSUBPS, ADDSUBPD/ADDSUBPS (66 = pd, F2 = ps): SSE3.
             guard p66 || f2 else { return undefined() }
             try readModRM()
-            ins.op = .sseHorizontalFloat; ins.imm2 = p66 ? 1 : 0
-            ins.sub = opcode == 0xd0 ? 0 : (opcode == 0x7c ? 1 : 2)
+            let operation: Int32 = opcode == 0xd0 ? 0 : (opcode == 0x7c ? 1 : 2)
+            hostSSE(HOST_SSE_HORIZONTAL + operation * 2 + (p66 ? 1 : 0), memoryBytes: 16)
         case 0xf0:
             // LDDQU xmm, m128 (F2): an unaligned load.
             guard f2, try readModRM() else { return undefined() }
@@ -109,31 +112,48 @@ extension Decoder {
             guard try readModRM() else { return undefined() }
             ins.op = .sseMoveStore; ins.sub = 1
         case 0x51, 0x58, 0x59, 0x5c...0x5f:
+            // SQRT, ADD, MUL, SUB, MIN, DIV, MAX.
             try readModRM()
-            ins.op = .sseFloat
-            ins.imm2 = floatFormat(p66: p66, f3: f3, f2: f2)
-            switch opcode {
-            case 0x51: ins.sub = 0
-            case 0x58: ins.sub = 1
-            case 0x59: ins.sub = 2
-            case 0x5c: ins.sub = 3
-            case 0x5d: ins.sub = 4
-            case 0x5e: ins.sub = 5
-            default: ins.sub = 6
-            }
+            let operation: Int32 = opcode == 0x51 ? 0 : (opcode < 0x5c ? Int32(opcode) - 0x57 : Int32(opcode) - 0x59)
+            hostSSE(HOST_SSE_ARITHMETIC + operation * 4 + Int32(format), memoryBytes: Self.floatOperandBytes(format))
+        case 0xc2:
+            // CMPPS, CMPPD, CMPSS, CMPSD: the predicate is imm8[2:0] (SDM vol. 2, CMPPS).
+            try readModRM()
+            let predicate = Int32(try next() & 7)
+            hostSSE(HOST_SSE_COMPARE + Int32(format) * 8 + predicate, memoryBytes: Self.floatOperandBytes(format))
         case 0x2e, 0x2f:
+            // UCOMISS, UCOMISD, COMISS, COMISD.
             guard !f3 && !f2 else { return undefined() }
             try readModRM()
-            ins.op = .sseCompareOrdered; ins.imm2 = p66 ? 3 : 2
-        case 0x2a, 0x2c, 0x2d:
-            guard f3 || f2 else { return undefined() } // the MMX forms are not implemented
+            hostSSE(HOST_SSE_COMPARE_ORDERED + (opcode == 0x2f ? 2 : 0) + (p66 ? 1 : 0), memoryBytes: p66 ? 8 : 4,
+                    result: CPUCore.SSEHostResult.flags)
+        case 0x2a:
+            // CVTSI2SS, CVTSI2SD xmm, r/m32/64 (the MMX forms are not implemented).
+            guard f3 || f2 else { return undefined() }
             try readModRM()
-            ins.op = .sseConvert; ins.imm2 = f2 ? 3 : 2; ins.size = rexW ? 8 : 4
-            ins.sub = opcode == 0x2a ? 0 : (opcode == 0x2c ? 1 : 2)
+            ins.size = rexW ? 8 : 4
+            hostSSE(HOST_SSE_FROM_INTEGER + (f2 ? 2 : 0) + (rexW ? 1 : 0), memoryBytes: 0)
+        case 0x2c, 0x2d:
+            // CVTTSS2SI, CVTSS2SI, CVTTSD2SI, CVTSD2SI r32/64, xmm/m (the MMX forms are not implemented).
+            guard f3 || f2 else { return undefined() }
+            try readModRM()
+            ins.size = rexW ? 8 : 4
+            hostSSE(HOST_SSE_TO_INTEGER + (f2 ? 4 : 0) + (opcode == 0x2d ? 2 : 0) + (rexW ? 1 : 0), memoryBytes: f2 ? 8 : 4,
+                    result: CPUCore.SSEHostResult.integer)
         case 0x5a:
-            guard f3 || f2 else { return undefined() } // the packed forms are not implemented
+            // CVTPS2PD (from an m64), CVTPD2PS, CVTSS2SD, CVTSD2SS.
             try readModRM()
-            ins.op = .sseConvert; ins.imm2 = f2 ? 3 : 2; ins.sub = f3 ? 3 : 4
+            hostSSE(HOST_SSE_CONVERT_PRECISION + Int32(format), memoryBytes: format == 0 ? 8 : Self.floatOperandBytes(format))
+        case 0x5b:
+            // CVTDQ2PS, CVTPS2DQ (66), CVTTPS2DQ (F3).
+            guard !f2 else { return undefined() }
+            try readModRM()
+            hostSSE(HOST_SSE_CONVERT_PACKED + Int32(format), memoryBytes: 16)
+        case 0xe6:
+            // CVTTPD2DQ (66), CVTDQ2PD (F3, from an m64), CVTPD2DQ (F2).
+            guard p66 || f3 || f2 else { return undefined() }
+            try readModRM()
+            hostSSE(HOST_SSE_CONVERT_PACKED + 2 + Int32(format), memoryBytes: f3 ? 8 : 16)
         case 0x54...0x57:
             guard !f3 && !f2 else { return undefined() }
             try readModRM()
@@ -217,9 +237,20 @@ extension Decoder {
     }
 
     /// The operand format a mandatory prefix selects: 0 packed single, 1 packed double, 2 scalar single,
-    /// 3 scalar double.
-    private func floatFormat(p66: Bool, f3: Bool, f2: Bool) -> UInt16 {
+    /// 3 scalar double (the order of CHostSSE.h's stubs).
+    private func floatFormat(p66: Bool, f3: Bool, f2: Bool) -> UInt8 {
         f3 ? 2 : (f2 ? 3 : (p66 ? 1 : 0))
+    }
+
+    /// The bytes a memory operand of `format` has: an aligned m128 for packed forms, m32 or m64 for
+    /// scalar ones.
+    static func floatOperandBytes(_ format: UInt8) -> UInt16 {
+        format == 2 ? 4 : (format == 3 ? 8 : 16)
+    }
+
+    /// An instruction the host's SSE unit executes (FPU-SSE/SSEHostExecution.swift).
+    mutating func hostSSE(_ stub: Int32, memoryBytes: UInt16, result: UInt8 = CPUCore.SSEHostResult.vector) {
+        ins.op = .sseHost; ins.imm = UInt64(stub); ins.imm2 = memoryBytes; ins.sub = result
     }
 
     /// MOVUPS/MOVAPS/MOVDQA/MOVDQU loads and stores; a register-to-register move is one handler with

@@ -22,7 +22,7 @@ struct Fault: Error {
     static let overflow: UInt8 = 4, bound: UInt8 = 5, invalidOpcode: UInt8 = 6, deviceNotAvailable: UInt8 = 7
     static let doubleFault: UInt8 = 8, invalidTSS: UInt8 = 10, segmentNotPresent: UInt8 = 11
     static let stackFault: UInt8 = 12, generalProtection: UInt8 = 13, pageFault: UInt8 = 14
-    static let x87FloatingPoint: UInt8 = 16
+    static let x87FloatingPoint: UInt8 = 16, simdFloatingPoint: UInt8 = 19
 
     static var ud: Fault { Fault(invalidOpcode) }
     static var de: Fault { Fault(divideError) }
@@ -32,6 +32,7 @@ struct Fault: Error {
     static func ts(_ code: UInt32) -> Fault { Fault(invalidTSS, code: code) }
     static var nm: Fault { Fault(deviceNotAvailable) }
     static var mf: Fault { Fault(x87FloatingPoint) }
+    static var xm: Fault { Fault(simdFloatingPoint) }
 
     /// Fault-class exceptions, which restart the instruction (SDM vol. 3, table 6-1): all but #DB (raised
     /// here only as a trap: single step, data breakpoint, INT1), the #BP/#OF traps and the #DF abort.

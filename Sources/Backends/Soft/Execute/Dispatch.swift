@@ -223,17 +223,12 @@ extension CPUCore {
         case .insertps: try insertps(ins)
         case .crc32: try crc32(ins)
         case .sseStringCompare: try sseStringCompare(ins)
-        case .sseRound: try sseRound(ins)
-        case .sseDotProduct: try sseDotProduct(ins)
-        case .sseHorizontalFloat: try sseHorizontalFloat(ins)
+        case .sseHost: try sseHost(ins)
         case .sseDuplicate: try sseDuplicate(ins)
         case .sseShuffle: try sseShuffle(ins)
         case .sseShiftImm: try sseShiftImmediate(ins)
         case .pmovmskb: try pmovmskb(ins)
         case .pextrw: try pextrw(ins)
-        case .sseFloat: try sseFloat(ins)
-        case .sseCompareOrdered: try sseCompareOrdered(ins)
-        case .sseConvert: try sseConvert(ins)
         case .pinsrw: try pinsrw(ins)
         case .ud2: throw Fault.ud
         case .undefined:

@@ -62,6 +62,9 @@ extension CPUCore {
                 (limit, translatedBudget) = (1, 1)
                 interpretNext = true
                 trapFlagAtStart = flags.stored & RFlags.tf != 0
+                // Hits of an instruction that faulted, or of an event's delivery, are not reported;
+                // those of a MOV SS/POP SS wait for this instruction.
+                if !debugShadow { dataBreakpointHits = 0 }
                 debugShadow = false
             }
             var granted = limit

@@ -1,10 +1,13 @@
+import CHostX87
 import VMMKit
 
 /// FXSAVE/FXRSTOR, XSAVE/XRSTOR (x87 and SSE components), LDMXCSR/STMXCSR, XGETBV/XSETBV
 /// (SDM vol. 1, 10.5 and 13; vol. 2).
 extension CPUCore {
-    /// MXCSR bits this CPU accepts (DAZ included); others raise #GP on load.
-    static let mxcsrMask: UInt32 = 0xffff
+    /// MXCSR bits this CPU accepts; others raise #GP on load. The host's SSE unit runs with the
+    /// guest's MXCSR (SSEHostExecution.swift), so these are the host's, DAZ included where it has
+    /// it, and never above bit 15 (AMD's MM, misaligned SSE, is not offered).
+    static let mxcsrMask: UInt32 = host_sse_mxcsr_mask() & 0xffff
     static let xsaveSupported: UInt64 = 3
 
     mutating func ldmxcsr(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {

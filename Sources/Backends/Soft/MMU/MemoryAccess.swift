@@ -86,6 +86,8 @@ extension CPUCore {
     /// Reads through a page walk; fills the TLB for RAM/ROM, goes to the MMIO bus otherwise. An access
     /// crossing a page boundary is split into bytes after both pages are translated.
     mutating func readLinearSlow(_ linear: UInt64, _ size: UInt8, user: Bool) throws(Fault) -> UInt64 {
+        let watched = watchesData
+        if watched { noteDataAccess(linear, Int(size), write: false) }
         if (linear & 0xfff) + UInt64(size) > 0x1000 {
             _ = try translate(((linear | 0xfff) &+ 1) & linearMask, .read, user: user)
             var value: UInt64 = 0
@@ -96,7 +98,7 @@ extension CPUCore {
         }
         let translation = try translate(linear, .read, user: user)
         if let page = physical.hostPage(translation.physical) {
-            if user == (cpl == 3) { install(tlbRead, linear, page.host, translation) }
+            if user == (cpl == 3) && !(watched && pageIsWatched(linear)) { install(tlbRead, linear, page.host, translation) }
             return Self.load(page.host + Int(linear & 0xfff), size)
         }
         statistics.mmio.increment()
@@ -104,6 +106,8 @@ extension CPUCore {
     }
 
     mutating func writeLinearSlow(_ linear: UInt64, _ size: UInt8, _ value: UInt64, user: Bool) throws(Fault) {
+        let watched = watchesData
+        if watched { noteDataAccess(linear, Int(size), write: true) }
         if (linear & 0xfff) + UInt64(size) > 0x1000 {
             _ = try translate(linear, .write, user: user)
             _ = try translate(((linear | 0xfff) &+ 1) & linearMask, .write, user: user)
@@ -133,7 +137,7 @@ extension CPUCore {
                 breakBlock = true
                 signals.kick()
             }
-            guard user == (cpl == 3) else { return }
+            guard user == (cpl == 3), !(watched && pageIsWatched(linear)) else { return }
             install(tlbWrite, linear, page.host, translation)
             install(tlbRead, linear, page.host, translation)
         }

@@ -68,6 +68,9 @@ struct CPUCore {
     /// MOV SS/POP SS also hold back debug exceptions to the next boundary (SDM vol. 3, 6.8.3); only
     /// read while stepping (`trapAfterStep`).
     var debugShadow = false
+    /// DR6.B0-B3 for the data breakpoints the current stepped instruction (and a MOV SS/POP SS
+    /// before it, whose traps wait for this boundary) hit (`noteDataAccess`).
+    var dataBreakpointHits: UInt64 = 0
     var halted = false
     /// NMIs are blocked from NMI delivery until the next IRET (SDM vol. 3, 6.7.1).
     var nmiBlocked = false

@@ -19,6 +19,8 @@
 #ifndef CHOSTX87_H
 #define CHOSTX87_H
 #include <stdint.h>
+// The module's other floating-point unit: this header is its umbrella.
+#include "CHostSSE.h"
 
 /// Stub numbers: register forms (ModRM 0xC0-0xFF) of escape 0xD8+e at e * 64 + (modrm - 0xC0);
 /// memory forms with ModRM.reg = r at HOST_X87_MEMORY_STUBS + e * 8 + r.

@@ -35,6 +35,9 @@ typedef struct oracle_state {
     /// after it; otherwise the x87 state is the kernel's and x87 is not written.
     uint8_t x87[160];
     uint32_t load_x87;
+    /// MXCSR in (bits 31:16 must be clear) and out. With an exception unmasked, the instruction
+    /// that raises it ends the run with vector 19 (#XM).
+    uint32_t mxcsr;
 } oracle_state;
 
 enum oracle_result_kind {

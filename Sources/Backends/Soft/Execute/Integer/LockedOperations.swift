@@ -14,6 +14,8 @@ extension CPUCore {
                                   _ update: (UInt64) -> UInt64?) throws(Fault) -> UInt64 {
         let linear = try linearAddress(segment, offset, Int(size), write: true)
         guard locked && machine.vcpuCount > 1 else { return try plainReadModifyWrite(linear, size, update) }
+        // The atomic path reaches RAM without the slow path's data-breakpoint check.
+        if watchesData { noteDataAccess(linear, Int(size), write: true) }
         guard linear & 7 &+ UInt64(size) <= 8, let operand = try atomicOperand(linear) else {
             beginExclusive()
             defer { endExclusive() }
@@ -74,6 +76,7 @@ extension CPUCore {
         guard locked && machine.vcpuCount > 1 else {
             return try plainCompareExchange16(linear, expected: expected, replacement: replacement)
         }
+        if watchesData { noteDataAccess(linear, 16, write: true) }
         guard linear & 15 == 0, let operand = try atomicOperand(linear) else {
             beginExclusive()
             defer { endExclusive() }

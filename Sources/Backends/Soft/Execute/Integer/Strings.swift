@@ -35,7 +35,9 @@ extension CPUCore {
                 if i.prefixes & DecodedInstruction.repz != 0 ? !zero : zero { return }
             }
             done += elements
-            if done >= Self.sliceLength {
+            // A data breakpoint traps after the iteration that hit it, with RIP at the instruction
+            // and the count left (SDM vol. 3, 18.3.1.2).
+            if done >= Self.sliceLength || dataBreakpointHits != 0 {
                 nextRip = rip
                 breakBlock = true
                 return

@@ -103,24 +103,25 @@ extension CPUCore {
     }
 
     /// DR7 enables send the execution loop to its stepping path (`debugStepping`), so a write ends
-    /// the block. Data breakpoints (R/W = 01, 11) are not implemented.
+    /// the block; data breakpoints need their pages out of the TLB (`debugRegistersChanged`). I/O
+    /// breakpoints (R/W = 10) are not implemented.
     mutating func moveToDebugRegister(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         try requireCPL0()
         try checkGeneralDetect()
         let i = ins.pointee
         let value = register(i.rm, i.size)
         switch i.reg {
-        case 0: debug.dr0 = value
-        case 1: debug.dr1 = value
-        case 2: debug.dr2 = value
-        case 3: debug.dr3 = value
+        case 0: debug.dr0 = value; debugRegistersChanged()
+        case 1: debug.dr1 = value; debugRegistersChanged()
+        case 2: debug.dr2 = value; debugRegistersChanged()
+        case 3: debug.dr3 = value; debugRegistersChanged()
         case 4, 6:
             if i.reg == 4 && cr4 & 8 != 0 { throw Fault.ud }
             debug.dr6 = (value & 0xf00f) | 0xffff_0ff0
         case 5, 7:
             if i.reg == 5 && cr4 & 8 != 0 { throw Fault.ud }
             debug.dr7 = (value & 0xffff_2bff) | 0x400
-            breakBlock = true
+            debugRegistersChanged()
         default: throw Fault.ud
         }
     }

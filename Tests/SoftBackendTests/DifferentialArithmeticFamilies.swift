@@ -7,7 +7,7 @@ enum ArithmeticFamilies {
         var specs: [ModRMSpec] = []
         for (operation, mnemonic) in aluNames.enumerated() {
             let base = UInt8(operation * 8)
-            var forms: [ModRMSpec] = [
+            let forms: [ModRMSpec] = [
                 ModRMSpec("\(mnemonic) r/m{s}, r{s}") { $0 == .byte ? [base] : [base + 1] },
                 ModRMSpec("\(mnemonic) r{s}, r/m{s}") { $0 == .byte ? [base + 2] : [base + 3] },
                 with(ModRMSpec("\(mnemonic) r/m{s}, imm") { $0 == .byte ? [0x80] : [0x81] }) {

@@ -23,7 +23,7 @@ final class SoftMemoryTests: XCTestCase {
         try second.setSystemRegisters(try first.cpu.systemRegisters())
         try second.setGeneralRegisters(try first.cpu.generalRegisters())
         // One slot per thread, written by that thread only and read after both finished.
-        let results = UnsafeMutableBufferPointer<SoftStepOutcome?>.allocate(capacity: 2)
+        nonisolated(unsafe) let results = UnsafeMutableBufferPointer<SoftStepOutcome?>.allocate(capacity: 2)
         results.initialize(repeating: nil)
         defer { results.deallocate() }
         let group = DispatchGroup()

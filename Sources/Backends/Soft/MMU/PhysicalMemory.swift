@@ -81,7 +81,7 @@ struct PhysicalMemory {
     mutating func markFirstCode(_ physical: UInt64, length: Int) {
         let page = physical >> 12
         guard page < trackedPages, length > 0 else { return }
-        _ = code.mark(page: page, bits: SharedCodeMap.chunkBits(offset: physical & 0xfff, length: length))
+        code.mark(page: page, bits: SharedCodeMap.chunkBits(offset: physical & 0xfff, length: length))
         codePages.append(page)
     }
 

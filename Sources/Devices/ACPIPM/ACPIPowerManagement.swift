@@ -61,7 +61,8 @@ public final class ACPIPowerManagement: Device, BusDevice, @unchecked Sendable {
         case Self.eventBlock..<Self.controlBlock:
             // Status bits are cleared by writing 1; enable bits are plain read/write.
             let shift = UInt32((offset - Self.eventBlock) * 8)
-            let mask = UInt32(truncatingIfNeeded: (UInt64(1) << (UInt64(access.size) * 8)) - 1) << shift
+            let widthMask = access.size >= 8 ? UInt64.max : (UInt64(1) << (UInt64(access.size) * 8)) - 1
+            let mask = UInt32(truncatingIfNeeded: widthMask) << shift
             let written = UInt32(truncatingIfNeeded: value) << shift & mask
             events.withLock { state in
                 state &= ~(written & 0xFFFF)

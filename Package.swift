@@ -15,7 +15,7 @@ func device(_ name: String, dependencies: [Target.Dependency] = []) -> Target {
     .target(name: name, dependencies: ["VMMKit"] + dependencies, path: "Sources/Devices/\(name)")
 }
 
-let deviceNames = ["Serial16550", "DebugExit", "TestDevice", "I8259", "IOAPIC", "LocalAPIC", "I8254", "RTC", "ACPIPM"]
+let deviceNames = ["Serial16550", "DebugExit", "TestDevice", "I8259", "IOAPIC", "LocalAPIC", "I8254", "RTC", "ACPIPM", "I8042"]
 
 let package = Package(
     name: "vmm",
@@ -49,6 +49,7 @@ let package = Package(
         device("I8254"),
         device("RTC"),
         device("ACPIPM"),
+        device("I8042"),
         .target(
             name: "PCBoard",
             dependencies: ["VMMKit", "KernelLoading", "HostIO"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },

@@ -51,7 +51,8 @@ struct RunSession {
         let milliseconds = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
         let fraction = String(milliseconds % 1000)
         let time = "\(milliseconds / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction) s"
-        var lines = ["vmm: \(type(of: backend).name) backend, \(machine.vcpuCount) vCPU(s), ran for \(time)"]
+        let reboots = machine.reboots > 0 ? ", rebooted \(machine.reboots) time(s)" : ""
+        var lines = ["vmm: \(type(of: backend).name) backend, \(machine.vcpuCount) vCPU(s), ran for \(time)\(reboots)"]
         // Instruction counts only mean something for backends that count them (the Soft CPU).
         let rows = machine.statistics.filter {
             $0.1 > 0 || ($0.0 != ExitStatistics.instructionsRetiredRow && $0.0 != ExitStatistics.instructionsTranslatedRow)

@@ -1,6 +1,7 @@
 import ACPIPM
 import DebugExit
 import HostIO
+import I8042
 import RTC
 import Serial16550
 import TestDevice
@@ -8,8 +9,8 @@ import VMMKit
 import KernelLoading
 
 /// Wires a standard PC from a `MachineDescription`: RAM, the interrupt controllers, COM1, the
-/// debug-exit port, the RTC, ACPI (tables and PM registers), the extra devices asked for, and the
-/// kernel loaded with vCPU 0's entry state.
+/// debug-exit port, the RTC, ACPI (tables, PM registers and the reset register), the keyboard
+/// controller, the extra devices asked for, and the kernel loaded with vCPU 0's entry state.
 public enum PCBoard {
     /// Builds the machine. Anything attached before a failure is stopped again, so a bad device
     /// specification or kernel leaves no thread running and the terminal as it was.
@@ -20,6 +21,8 @@ public enum PCBoard {
             try attachInterruptControllers(to: machine)
             try machine.add(DebugExit())
             try machine.add(ACPIPowerManagement())
+            try machine.add(ResetControlRegister())
+            try machine.add(I8042())
             for specification in description.devices {
                 try machine.add(registry.makeDevice(specification))
             }
@@ -28,10 +31,16 @@ public enum PCBoard {
                 let sharedTimers = machine.devices.lazy.compactMap { ($0 as? PCInterruptController)?.timers }.first
                 try machine.add(MC146818(timers: sharedTimers))
             }
-            try ACPITables.write(into: machine.memory, cpus: machine.vcpuCount)
-            let kernel = try KernelLoader.load(kernelAt: description.kernelPath, into: machine,
-                                               commandLine: description.commandLine, modules: description.bootModules)
-            machine.bootState = kernel.bootState
+            // What RAM holds at power-on, written again after every guest reset.
+            let reload = { (machine: Machine) throws -> BootState in
+                try ACPITables.write(into: machine.memory, cpus: machine.vcpuCount)
+                return try KernelLoader.load(kernelAt: description.kernelPath, into: machine,
+                                             commandLine: description.commandLine, modules: description.bootModules)
+                    .bootState
+            }
+            machine.bootState = try reload(machine)
+            machine.reload = reload
+            machine.rebootPolicy = description.rebootPolicy
             // COM1 last: with `--serial stdio` it puts the terminal in raw mode and starts reading
             // stdin, which should only happen once everything else is known to be in order.
             let serial = description.serial

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A PC-shaped machine: guest memory, the two buses, MSR and CPUID hooks, interrupt lines and the
 /// devices attached to them. A backend executes it; the machine does not know which one.
 ///
@@ -24,7 +26,21 @@ public final class Machine {
     /// The register state vCPU 0 starts in, from the kernel loader. Other vCPUs wait for INIT/SIPI.
     public var bootState = BootState()
     public private(set) var devices: [any Device] = []
-    public private(set) var vcpus: [any VirtualCPU] = []
+    /// What the guest finds in RAM at power-on besides zeros (the firmware's tables, the kernel and
+    /// its boot information), written again after every reset once RAM is cleared; returns vCPU 0's
+    /// entry state. The board sets it; without it a guest reset ends the run.
+    public var reload: ((Machine) throws -> BootState)?
+    /// Whether a guest reset or a triple fault restarts the machine.
+    public var rebootPolicy = RebootPolicy()
+    /// How many times the machine was restarted after a guest reset during `run`.
+    public private(set) var reboots = 0
+    /// The current boot's vCPUs, replaced on every reboot while device threads may be kicking them.
+    private let vcpuTable = Mutex<[any VirtualCPU]>([])
+    private var vm: (any VirtualMachine)?
+    /// Exit statistics of the vCPUs of earlier boots, row by row.
+    private var earlierBoots: [(String, UInt64)] = []
+
+    public var vcpus: [any VirtualCPU] { vcpuTable.withLock { $0 } }
 
     /// Lays out `memorySize` bytes of RAM: below the MMIO hole at 3 GiB, the rest from 4 GiB.
     public init(memorySize: UInt64, vcpuCount: Int) throws {
@@ -53,64 +69,121 @@ public final class Machine {
 
     /// Makes vCPU `index` notice a new interrupt or a stop request promptly.
     public func kick(vcpu index: Int) {
-        guard index < vcpus.count else { return }
-        vcpus[index].statistics.kicks.increment()
-        vcpus[index].kick()
+        guard let vcpu = vcpuTable.withLock({ index < $0.count ? $0[index] : nil }) else { return }
+        vcpu.statistics.kicks.increment()
+        vcpu.kick()
     }
 
-    /// Exit statistics summed over all vCPUs.
+    /// Exit statistics summed over all vCPUs of every boot.
     public var statistics: [(String, UInt64)] {
-        guard let first = vcpus.first else { return [] }
+        let vcpus = self.vcpus
+        guard let first = vcpus.first else { return earlierBoots }
         return first.statistics.rows.indices.map { row in
-            (first.statistics.rows[row].0, vcpus.reduce(0) { $0 + $1.statistics.rows[row].1 })
+            let earlier = row < earlierBoots.count ? earlierBoots[row].1 : 0
+            return (first.statistics.rows[row].0, vcpus.reduce(earlier) { $0 + $1.statistics.rows[row].1 })
         }
     }
 
     /// Creates the VM on `backend`, starts one host thread per vCPU, and returns when the guest
-    /// stops, fails, or `timeout` seconds pass.
+    /// stops, fails, or `timeout` seconds pass (counted over every boot). A guest reset restarts
+    /// the machine in between (`restart`) unless `rebootPolicy` says otherwise; devices keep their
+    /// threads across reboots and are stopped only when the run ends.
     public func run(on backend: any CPUBackend, timeout: Double? = nil) throws -> MachineOutcome {
-        let vm = try backend.createVM(for: self)
-        if let irqchip = vm.inKernelInterruptSink {
-            interruptRouter.connect(irqchip)
-            interruptSource = nil
-        }
-        for index in 0..<vcpuCount { vcpus.append(try vm.createVCPU(index: index)) }
-        try vcpus[0].setSystemRegisters(bootState.system)
-        try vcpus[0].setGeneralRegisters(bootState.general)
+        try boot(on: backend)
         ports.freeze()
         mmio.freeze()
-        let vcpus = self.vcpus
-        runControl.onStop { for vcpu in vcpus { vcpu.kick() } }
-
-        let threads = try vcpus.map { vcpu in
-            try HostThread(name: "vcpu\(vcpu.index)") { [runControl] in
-                do {
-                    switch try vcpu.run() {
-                    case .machineStopped:
-                        break
-                    case .haltedForever:
-                        // VCPUArbitration returns this only once every vCPU waits on another.
-                        runControl.requestStop(.poweredOff)
-                    case let .shutdown(dump):
-                        runControl.requestStop(.shutdown(vcpu: vcpu.index, registerDump: dump))
-                    case .reset:
-                        runControl.requestStop(.reset)
-                    }
-                } catch {
-                    runControl.requestStop(.failed("vCPU \(vcpu.index): \(error)"))
-                }
-            }
-        }
         let watchdog = try timeout.map { seconds in
             try HostThread(name: "timeout") { [runControl] in
                 if !runControl.waitForStop(seconds: seconds) { runControl.requestStop(.timedOut(seconds: seconds)) }
             }
         }
-        threads.forEach { $0.join() }
+        while true {
+            runVCPUs()
+            guard runControl.takeReset() else { break }
+            guard rebootPolicy.rebootsOnReset, reload != nil else {
+                runControl.requestStop(.reset)
+                break
+            }
+            do {
+                try restart(on: backend)
+            } catch {
+                runControl.requestStop(.failed("restarting after the guest's reset: \(error)"))
+                break
+            }
+        }
         runControl.requestStop(.poweredOff)
         watchdog?.join()
         devices.forEach { $0.stop() }
         return runControl.stopOutcome ?? .poweredOff
+    }
+
+    /// A new VM with fresh vCPUs (so no backend state, KVM's in-kernel irqchip included, survives a
+    /// reset), vCPU 0 in `bootState`, the others waiting for INIT/SIPI.
+    private func boot(on backend: any CPUBackend) throws {
+        let vm = try backend.createVM(for: self)
+        self.vm = vm
+        if let irqchip = vm.inKernelInterruptSink {
+            interruptRouter.connect(irqchip)
+            interruptSource = nil
+        }
+        let created = try (0..<vcpuCount).map { try vm.createVCPU(index: $0) }
+        try created[0].setSystemRegisters(bootState.system)
+        try created[0].setGeneralRegisters(bootState.general)
+        vcpuTable.withLock { $0 = created }
+        runControl.onStop { for vcpu in created { vcpu.kick() } }
+    }
+
+    /// What a PC's reset does (Intel 82371AB PIIX4 datasheet, 4.1.9: a hard reset re-initialises the
+    /// chipset and the CPUs; the firmware then starts from scratch): the VM goes, every device
+    /// returns to its power-on state, RAM reads zero, the board's `reload` writes the kernel again,
+    /// and the new VM's BSP starts at its entry. The CMOS RAM is the RTC's battery-backed state and
+    /// survives, as on hardware.
+    private func restart(on backend: any CPUBackend) throws {
+        earlierBoots = statistics
+        runControl.onStop {}
+        if vm?.inKernelInterruptSink != nil { interruptRouter.disconnect() }
+        vcpuTable.withLock { $0 = [] }
+        vm = nil
+        devices.forEach { $0.reset() }
+        memory.clearRAM()
+        vcpuArbitration.reset()
+        if let reload { bootState = try reload(self) }
+        reboots += 1
+        try boot(on: backend)
+    }
+
+    /// One host thread per vCPU until every vCPU's `run()` returned.
+    private func runVCPUs() {
+        let policy = rebootPolicy
+        var threads: [HostThread] = []
+        for vcpu in vcpus {
+            do {
+                threads.append(try HostThread(name: "vcpu\(vcpu.index)") { [runControl] in
+                    do {
+                        switch try vcpu.run() {
+                        case .machineStopped:
+                            break
+                        case .haltedForever:
+                            // VCPUArbitration returns this only once every vCPU waits on another.
+                            runControl.requestStop(.poweredOff)
+                        case let .shutdown(dump):
+                            if policy.rebootsOnReset && policy.resetsOnTripleFault {
+                                runControl.requestReset()
+                            } else {
+                                runControl.requestStop(.shutdown(vcpu: vcpu.index, registerDump: dump))
+                            }
+                        case .reset:
+                            runControl.requestReset()
+                        }
+                    } catch {
+                        runControl.requestStop(.failed("vCPU \(vcpu.index): \(error)"))
+                    }
+                })
+            } catch {
+                runControl.requestStop(.failed("\(error)"))
+            }
+        }
+        threads.forEach { $0.join() }
     }
 }
 

@@ -87,6 +87,52 @@ final class LinuxGuestTests: XCTestCase {
         try checkBoot(backend: "soft", cpus: 2, timeout: 280)
     }
 
+    /// The init with vmm.reboot=1: its first boot runs `reboot -f`, which Linux does through the
+    /// FADT's reset register; vmm reboots the machine and the second boot, finding the count in
+    /// CMOS RAM, powers off. Two boots of a debug build: a generous watchdog.
+    func runRebootGuest(backend: String, _ options: [String]) throws -> (ProcessResult, [String]) {
+        let guest = try linuxGuest()
+        let timeout = 560.0
+        let result = try EndToEnd.vmm(["--backend", backend, "--memory", "512M", "--append", Self.commandLine + " vmm.reboot=1",
+                                       "--initrd", guest.initrd, "--timeout", String(Int(timeout))] + options + [guest.kernel],
+                                      timeout: timeout + 20)
+        return (result, initLines(result.standardOutput))
+    }
+
+    func checkRebootThenPowerOff(backend: String) throws {
+        let (result, lines) = try runRebootGuest(backend: backend, ["--stats"])
+        let tail = result.standardOutput.split(whereSeparator: \.isNewline).suffix(40).joined(separator: "\n")
+        XCTAssertEqual(result.status, 0, "the second boot powers off:\n\(tail)\n\(result.standardError)")
+        XCTAssertEqual(lines.filter { $0.hasPrefix("linux-guest: boot") || $0.hasPrefix("linux-guest: powering") },
+                       ["linux-guest: boot 1", "linux-guest: boot 2", "linux-guest: powering off after 2 boots"], tail)
+        XCTAssertEqual(lines.filter { $0 == "linux-guest: PASS" }.count, 2, "userspace works on both boots")
+        XCTAssertTrue(result.standardError.contains("rebooted 1 time(s)"), result.standardError)
+        XCTAssertTrue(result.standardOutput.contains("serio: i8042 KBD port at 0x60,0x64 irq 1"),
+                      "Linux's i8042 driver finds the keyboard controller")
+        for trouble in ["Oops", "general protection fault", "BUG:"] {
+            XCTAssertFalse(result.standardOutput.contains(trouble), "\(trouble) in the guest's log:\n\(tail)")
+        }
+    }
+
+    func testRebootThenPowerOffOnSoft() throws {
+        try checkRebootThenPowerOff(backend: "soft")
+    }
+
+    func testRebootThenPowerOffOnKVM() throws {
+        try EndToEnd.requireKVM()
+        if EndToEnd.isPVMHost { throw XCTSkip(EndToEnd.pvmLimitation) }
+        try checkRebootThenPowerOff(backend: "kvm")
+    }
+
+    /// With --no-reboot Linux's `reboot -f` ends the run, as under QEMU's -no-reboot.
+    func testNoRebootEndsTheRunAtLinuxsRebootOnSoft() throws {
+        let (result, lines) = try runRebootGuest(backend: "soft", ["--no-reboot"])
+        XCTAssertEqual(result.status, 0, result.standardError)
+        XCTAssertTrue(lines.contains("linux-guest: boot 1"), result.standardOutput.suffix(3000).description)
+        XCTAssertFalse(lines.contains("linux-guest: boot 2"))
+        XCTAssertTrue(result.standardError.hasSuffix("vmm: the guest requested a reset; stopping\n"), result.standardError)
+    }
+
     /// On a VT-x/AMD-V host the same guest on KVM; on PVM the kernel's supervisor code would run in
     /// KVM's instruction emulator, far too slowly.
     func testLinuxBootsToUserspaceOnKVM() throws {

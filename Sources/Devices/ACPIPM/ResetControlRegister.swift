@@ -1,8 +1,8 @@
 import Synchronization
 import VMMKit
 
-/// The chipset's reset control register at port 0xCF9 (Intel 82371AB PIIX4 datasheet, 4.1.9 RC;
-/// the ICH's RST_CNT keeps the layout), which the FADT's RESET_REG also names, as QEMU's q35 FADT
+/// The chipset's reset control register at port 0xCF9 (the RC register of Intel's PIIX3/PIIX4
+/// datasheets; the ICH's RST_CNT keeps the layout), which the FADT's RESET_REG also names, as QEMU's q35 FADT
 /// does: a write with RST_CPU (bit 2) set resets the machine, whatever SYS_RST (bit 1, hard versus
 /// soft) and FULL_RST (bit 3, the ICH's power cycle) say, since vmm's reset is the same for all.
 /// SYS_RST and FULL_RST read back as written; RST_CPU is a strobe and reads zero. Linux's

@@ -133,11 +133,12 @@ public final class Machine {
         runControl.onStop { for vcpu in created { vcpu.kick() } }
     }
 
-    /// What a PC's reset does (Intel 82371AB PIIX4 datasheet, 4.1.9: a hard reset re-initialises the
-    /// chipset and the CPUs; the firmware then starts from scratch): the VM goes, every device
-    /// returns to its power-on state, RAM reads zero, the board's `reload` writes the kernel again,
-    /// and the new VM's BSP starts at its entry. The CMOS RAM is the RTC's battery-backed state and
-    /// survives, as on hardware.
+    /// What a PC's hard reset does (the chipset's reset control register, PIIX4's RC: the CPUs and
+    /// the chipset start from scratch and the firmware loads the OS again): the VM goes, every
+    /// device returns to its power-on state, RAM reads zero (unlike QEMU, which leaves RAM as it
+    /// was, as a warm reset does), the board's `reload` writes the kernel again, and the new VM's
+    /// BSP starts at its entry. The CMOS RAM is the RTC's battery-backed state and survives, as on
+    /// hardware.
     private func restart(on backend: any CPUBackend) throws {
         earlierBoots = statistics
         runControl.onStop {}

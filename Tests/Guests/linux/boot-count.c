@@ -4,26 +4,9 @@
  * debug-exit, it asks for the RTC's index and data ports 0x70 and 0x71 with ioperm(2) and uses
  * them itself. Built with -nostdlib: raw system calls. */
 
-static long system_call(long number, long first, long second, long third)
-{
-    long result;
-    __asm__ volatile("syscall"
-                     : "=a"(result)
-                     : "a"(number), "D"(first), "S"(second), "d"(third)
-                     : "rcx", "r11", "memory");
-    return result;
-}
+#include "raw.h"
 
-enum { SYS_exit = 60, SYS_ioperm = 173, CMOS_INDEX = 0x70, CMOS_DATA = 0x71, BOOT_COUNTER = 0x7f };
-
-static void outb(unsigned char value, unsigned short port) { __asm__ volatile("outb %b0, %w1" : : "a"(value), "Nd"(port)); }
-
-static unsigned char inb(unsigned short port)
-{
-    unsigned char value;
-    __asm__ volatile("inb %w1, %b0" : "=a"(value) : "Nd"(port));
-    return value;
-}
+enum { CMOS_INDEX = 0x70, CMOS_DATA = 0x71, BOOT_COUNTER = 0x7f };
 
 void _start(void)
 {

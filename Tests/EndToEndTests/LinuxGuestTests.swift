@@ -90,17 +90,18 @@ final class LinuxGuestTests: XCTestCase {
     /// The init with vmm.reboot=1: its first boot runs `reboot -f`, which Linux does through the
     /// FADT's reset register; vmm reboots the machine and the second boot, finding the count in
     /// CMOS RAM, powers off. Two boots of a debug build: a generous watchdog.
-    func runRebootGuest(backend: String, _ options: [String]) throws -> (ProcessResult, [String]) {
+    func runRebootGuest(backend: String, append: String = "", _ options: [String]) throws -> (ProcessResult, [String]) {
         let guest = try linuxGuest()
         let timeout = 560.0
-        let result = try EndToEnd.vmm(["--backend", backend, "--memory", "512M", "--append", Self.commandLine + " vmm.reboot=1",
+        let commandLine = Self.commandLine + " vmm.reboot=1" + (append.isEmpty ? "" : " " + append)
+        let result = try EndToEnd.vmm(["--backend", backend, "--memory", "512M", "--append", commandLine,
                                        "--initrd", guest.initrd, "--timeout", String(Int(timeout))] + options + [guest.kernel],
                                       timeout: timeout + 20)
         return (result, initLines(result.standardOutput))
     }
 
-    func checkRebootThenPowerOff(backend: String) throws {
-        let (result, lines) = try runRebootGuest(backend: backend, ["--stats"])
+    func checkRebootThenPowerOff(backend: String, append: String = "") throws {
+        let (result, lines) = try runRebootGuest(backend: backend, append: append, ["--stats"])
         let tail = result.standardOutput.split(whereSeparator: \.isNewline).suffix(40).joined(separator: "\n")
         XCTAssertEqual(result.status, 0, "the second boot powers off:\n\(tail)\n\(result.standardError)")
         XCTAssertEqual(lines.filter { $0.hasPrefix("linux-guest: boot") || $0.hasPrefix("linux-guest: powering") },
@@ -116,6 +117,11 @@ final class LinuxGuestTests: XCTestCase {
 
     func testRebootThenPowerOffOnSoft() throws {
         try checkRebootThenPowerOff(backend: "soft")
+    }
+
+    /// `reboot=k`: Linux pulses the reset line through the keyboard controller (0xFE to port 0x64).
+    func testRebootThroughTheKeyboardControllerOnSoft() throws {
+        try checkRebootThenPowerOff(backend: "soft", append: "reboot=k")
     }
 
     func testRebootThenPowerOffOnKVM() throws {

@@ -100,13 +100,14 @@ final class LinuxGuestTests: XCTestCase {
         return (result, initLines(result.standardOutput))
     }
 
-    func checkRebootThenPowerOff(backend: String, append: String = "") throws {
-        let (result, lines) = try runRebootGuest(backend: backend, append: append, ["--stats"])
+    func checkRebootThenPowerOff(backend: String, cpus: Int = 1, append: String = "") throws {
+        let (result, lines) = try runRebootGuest(backend: backend, append: append, ["--stats", "--cpus", String(cpus)])
         let tail = result.standardOutput.split(whereSeparator: \.isNewline).suffix(40).joined(separator: "\n")
         XCTAssertEqual(result.status, 0, "the second boot powers off:\n\(tail)\n\(result.standardError)")
         XCTAssertEqual(lines.filter { $0.hasPrefix("linux-guest: boot") || $0.hasPrefix("linux-guest: powering") },
                        ["linux-guest: boot 1", "linux-guest: boot 2", "linux-guest: powering off after 2 boots"], tail)
         XCTAssertEqual(lines.filter { $0 == "linux-guest: PASS" }.count, 2, "userspace works on both boots")
+        XCTAssertEqual(lines.filter { $0 == "linux-guest: \(cpus) cpu(s), <memory> kB" }.count, 2, "every CPU on both boots")
         XCTAssertTrue(result.standardError.contains("rebooted 1 time(s)"), result.standardError)
         XCTAssertTrue(result.standardOutput.contains("serio: i8042 KBD port at 0x60,0x64 irq 1"),
                       "Linux's i8042 driver finds the keyboard controller")
@@ -122,6 +123,11 @@ final class LinuxGuestTests: XCTestCase {
     /// `reboot=k`: Linux pulses the reset line through the keyboard controller (0xFE to port 0x64).
     func testRebootThroughTheKeyboardControllerOnSoft() throws {
         try checkRebootThenPowerOff(backend: "soft", append: "reboot=k")
+    }
+
+    /// The application processor is started again (INIT, SIPI) on the second boot.
+    func testRebootWithTwoCPUsOnSoft() throws {
+        try checkRebootThenPowerOff(backend: "soft", cpus: 2)
     }
 
     func testRebootThenPowerOffOnKVM() throws {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages vmm needs, only those missing, as root or through sudo.
 #   scripts/install-packages.sh demo   build vmm and the test guests (gcc, make, libelf)
-#   scripts/install-packages.sh test   the same, plus QEMU, which the tests compare vmm against
+#   scripts/install-packages.sh test   the same, plus QEMU, which the tests compare vmm against, iasl
+#                                      (acpica-tools) for the ACPI tables and e2fsprogs for disk images
 #   scripts/install-packages.sh linux  what scripts/linux-guest needs to unpack Debian's kernel (it asks
 #                                      for them itself; without them LinuxGuestTests skip, saying why)
 # The Swift toolchain itself is not a Debian package: the script only checks that it is there.
@@ -9,10 +10,10 @@ set -euo pipefail
 
 purpose=${1:-demo}
 packages=(gcc make binutils libelf-dev pkg-config)
-linux_packages=(gcc binutils cpio gzip xz-utils zstd lz4 bzip2 python3)
+linux_packages=(gcc binutils cpio gzip xz-utils zstd lz4 bzip2 python3 kmod)
 case "$purpose" in
     demo) ;;
-    test) packages+=(qemu-system-x86) ;;
+    test) packages+=(qemu-system-x86 acpica-tools e2fsprogs) ;;
     linux) packages=("${linux_packages[@]}") ;;
     *) echo "usage: $0 demo|test|linux" >&2; exit 2 ;;
 esac

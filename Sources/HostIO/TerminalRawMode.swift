@@ -6,10 +6,11 @@ import Synchronization
 /// Puts the controlling terminal on stdin into raw-ish mode while a guest owns the console, and
 /// puts it back however vmm ends (device stop, normal exit).
 ///
-/// Input is byte-at-a-time with no echo and no line editing, so keys reach the guest as typed;
-/// ISIG stays on so Ctrl-C still raises SIGINT for vmm to stop cleanly, and output processing
-/// (OPOST) stays on so a guest's "\n" starts a new line, as QEMU's stdio backend does.
-/// termios(3) and POSIX "General Terminal Interface" describe the flags.
+/// Input is byte-at-a-time with no echo, no line editing and no signal keys (ISIG off), so every
+/// key reaches the guest as typed: Ctrl-C interrupts the guest's foreground process, Ctrl-Z and
+/// Ctrl-\ reach the guest too, and vmm itself is left through the console escape (`ConsoleInput`).
+/// Output processing (OPOST) stays on so a guest's "\n" starts a new line, as QEMU's stdio
+/// backend does. termios(3) and POSIX "General Terminal Interface" describe the flags.
 enum TerminalRawMode {
     private static let saved = Mutex<termios?>(nil)
     private static let exitHookInstalled = Atomic<Bool>(false)
@@ -20,7 +21,7 @@ enum TerminalRawMode {
         var original = termios()
         guard tcgetattr(STDIN_FILENO, &original) == 0 else { return false }
         var raw = original
-        raw.c_lflag &= ~tcflag_t(ICANON | ECHO | ECHONL | IEXTEN)
+        raw.c_lflag &= ~tcflag_t(ICANON | ECHO | ECHONL | IEXTEN | ISIG)
         raw.c_iflag &= ~tcflag_t(ICRNL | INLCR | IGNCR | IXON | ISTRIP | BRKINT | PARMRK)
         withUnsafeMutableBytes(of: &raw.c_cc) { cc in
             cc[Int(VMIN)] = 1

@@ -19,15 +19,7 @@ struct BootModule {
             let address = (next + 0xfff) & ~0xfff
             let lowRAMEnd = memory.region(containing: address, length: 0).map { min($0.guestEnd, 1 << 32) } ?? address
             let free = lowRAMEnd > address ? lowRAMEnd - address : 0
-            let contents: [UInt8]
-            do {
-                contents = try HostFile.read(path, limit: free)
-            } catch {
-                switch error {
-                case let .tooLarge(size): throw .moduleTooBig(path: path, size: size, free: free)
-                case let .system(reason): throw .moduleUnreadable(path: path, reason: reason)
-                }
-            }
+            let contents = try read(path, limit: free) { .moduleTooBig(path: path, size: $0, free: free) }
             try KernelImage.checkPlacement(path: path, address: address, size: UInt64(contents.count), in: memory)
             let module = BootModule(path: path, contents: contents, address: address)
             modules.append(module)
@@ -43,14 +35,8 @@ struct BootModule {
         throws(KernelLoadError) -> BootModule
     {
         let room = ceiling > floor ? ceiling - floor : 0
-        let contents: [UInt8]
-        do {
-            contents = try HostFile.read(path, limit: room)
-        } catch {
-            switch error {
-            case let .tooLarge(size): throw .initrdDoesNotFit(path: path, size: size, kernelEnd: floor, ceiling: ceiling)
-            case let .system(reason): throw .moduleUnreadable(path: path, reason: reason)
-            }
+        let contents = try read(path, limit: room) {
+            .initrdDoesNotFit(path: path, size: $0, kernelEnd: floor, ceiling: ceiling)
         }
         let address = (ceiling - UInt64(contents.count)) & ~0xfff
         guard address >= floor else {
@@ -58,6 +44,20 @@ struct BootModule {
         }
         try KernelImage.checkPlacement(path: path, address: address, size: UInt64(contents.count), in: memory)
         return BootModule(path: path, contents: contents, address: address)
+    }
+
+    /// The file's contents, or `tooLarge(size)` when it holds more than `limit` bytes.
+    private static func read(_ path: String, limit: UInt64, tooLarge: (UInt64) -> KernelLoadError)
+        throws(KernelLoadError) -> [UInt8]
+    {
+        do {
+            return try HostFile.read(path, limit: limit)
+        } catch {
+            switch error {
+            case let .tooLarge(size): throw tooLarge(size)
+            case let .system(reason): throw .moduleUnreadable(path: path, reason: reason)
+            }
+        }
     }
 
     func write(into memory: GuestMemory) throws(GuestMemoryError) {

@@ -93,6 +93,12 @@ struct LinuxSetupHeader {
         let preferred: UInt64 = read(Offset.preferredAddress)
         loadAddress = hasPreference && preferred != 0 ? preferred : 0x10_0000
         memorySize = version >= 0x020a ? max(UInt64(read(Offset.initSize, as: UInt32.self)), payload) : payload
+        // pref_address is the file's to choose: one that leaves no room for the kernel before the
+        // address space ends is refused here, before any arithmetic on it.
+        guard loadAddress <= UInt64.max - max(memorySize, Self.entry64Offset) else {
+            throw .badLinuxKernel(path: path, detail: "pref_address 0x\(String(loadAddress, radix: 16)) leaves no room "
+                + "for the kernel's \(memorySize) bytes")
+        }
     }
 
     /// The protected-mode kernel as one segment: the file after the setup code, then zeros up to

@@ -11,6 +11,7 @@ public enum CommandError: VMMError, Equatable {
     case unknownBackend(String, known: [String])
     case backendUnavailable(String, reason: String)
     case noBackendAvailable(reasons: [String])
+    case unsupportedPlacement(String, placement: InterruptControllerPlacement)
     case usage(String)
 
     public var description: String {
@@ -33,6 +34,10 @@ public enum CommandError: VMMError, Equatable {
             return "the \(name) backend cannot run here: \(reason)"
         case let .noBackendAvailable(reasons):
             return "no backend can run here (\(reasons.joined(separator: "; ")))"
+        case let .unsupportedPlacement(name, placement):
+            return placement == .inKernel
+                ? "the \(name) backend has no in-kernel interrupt controllers (choose --irqchip user)"
+                : "the \(name) backend cannot use vmm's interrupt controllers (choose --irqchip kernel)"
         case let .usage(message):
             return message
         }

@@ -8,7 +8,7 @@ extension MachineOutcome {
     public var exitStatus: Int32 {
         switch self {
         case let .guestExit(value): return Int32(truncatingIfNeeded: (value << 1) | 1)
-        case .poweredOff, .reset: return 0
+        case .poweredOff, .reset, .quit: return 0
         case .shutdown: return 4
         case .interrupted: return 130
         case .timedOut: return 124
@@ -23,6 +23,7 @@ extension MachineOutcome {
         case .reset: return "vmm: the guest requested a reset; stopping"
         case let .shutdown(vcpu, dump): return "vmm: vCPU \(vcpu) shut down (triple fault)\n\(dump)"
         case let .interrupted(why): return "vmm: stopped: \(why)"
+        case let .quit(why): return "vmm: \(why)"
         case let .timedOut(seconds): return "vmm: stopped after the \(seconds)-second timeout"
         case let .failed(why): return "vmm: \(why)"
         }

@@ -20,8 +20,8 @@ enum Listings {
 
     static func devices(_ registry: DeviceRegistry) -> String {
         var lines: [String] = []
-        for type in registry.types {
-            lines.append("\(type.name)  \(type.summary)")
+        for (type, origin) in zip(registry.types, registry.origins) {
+            lines.append("\(type.name)  \(type.summary)  [\(origin)]")
             lines.append(contentsOf: type.parameters.map { "    \($0)" })
         }
         lines.append("Use: --device NAME,key=value,...  (ports and addresses in decimal or 0x-hex)")

@@ -25,7 +25,8 @@ extension VMMOptions {
             initrd: initrd,
             modules: modules,
             serial: try ConsoleEndpoint(parsing: serial),
-            devices: devices,
+            escape: try ConsoleInput.escape(parsing: escape),
+            devices: devices + disks.map { "virtio-blk,file=" + $0 },
             interruptControllerPlacement: placement,
             timeout: try timeoutSeconds())
         description.rebootPolicy = RebootPolicy(rebootsOnReset: !noReboot, resetsOnTripleFault: rebootOnTripleFault)

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import PCBoard
 import VMMKit
 
@@ -7,6 +10,9 @@ struct RunSession {
     let machine: Machine
     let timeout: Double?
     let printsStatistics: Bool
+    let report: StatisticsReport
+    /// `--stats-file`, opened (created or truncated) before the run so a bad path fails the start.
+    let statisticsFile: Int32?
 
     /// Builds the machine and chooses the backend; any failure here is a setup failure. The machine
     /// comes first so that a bad file or device is reported as such even on a host with no backend.
@@ -16,13 +22,23 @@ struct RunSession {
         timeout = description.timeout
         printsStatistics = options.stats
         do {
+            statisticsFile = try options.statsFile.map { path throws(CommandError) in
+                let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+                guard descriptor >= 0 else {
+                    throw .unreadableFile(role: "statistics file", path: path, reason: String(cString: strerror(errno)))
+                }
+                return descriptor
+            }
             if let name = options.backend {
-                backend = try BuiltInBackends.backend(named: name)
+                backend = try BuiltInBackends.backend(named: name, placement: description.interruptControllerPlacement)
             } else {
-                let best = try BuiltInBackends.bestAvailable()
+                let best = try BuiltInBackends.bestAvailable(for: description.interruptControllerPlacement)
                 backend = best.backend
                 VMMCommandLine.printError("vmm: using the \(type(of: best.backend).name) backend (\(best.reason))")
             }
+            let report = StatisticsReport(machine: machine, backend: backend)
+            PCBoard.console(of: machine)?.update { $0.statistics = { report.text() } }
+            self.report = report
         } catch {
             machine.devices.forEach { $0.stop() }
             throw error
@@ -31,7 +47,7 @@ struct RunSession {
 
     /// Runs the guest to its end and returns vmm's exit status.
     func run() -> Int32 {
-        let started = ContinuousClock.now
+        report.runStarted()
         let outcome: MachineOutcome
         do {
             let signals = try StopSignals(stopping: machine.runControl)
@@ -41,31 +57,20 @@ struct RunSession {
             machine.devices.forEach { $0.stop() }
             VMMCommandLine.fail(error)
         }
-        let elapsed = ContinuousClock.now - started
-        if printsStatistics { VMMCommandLine.printError(statisticsReport(elapsed: elapsed)) }
+        if printsStatistics { VMMCommandLine.printError(report.text()) }
+        if let statisticsFile {
+            var json = report.json()
+            json.withUTF8 { _ = write(statisticsFile, $0.baseAddress, $0.count) }
+            close(statisticsFile)
+        }
         if let message = outcome.message { VMMCommandLine.printError(message) }
+        // Lost console output makes the run a failure: its log is incomplete. The guest's own
+        // status is still named.
+        if let output = PCBoard.consoleOutput(of: machine), output.lostBytes > 0 {
+            VMMCommandLine.printError("vmm: \(output.lostBytes) bytes of the guest's console output were lost; "
+                + "the guest's own exit status was \(outcome.exitStatus)")
+            return MachineOutcome.failed("").exitStatus
+        }
         return outcome.exitStatus
-    }
-
-    private func statisticsReport(elapsed: Duration) -> String {
-        let milliseconds = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-        let fraction = String(milliseconds % 1000)
-        let time = "\(milliseconds / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction) s"
-        let reboots = machine.reboots > 0 ? ", rebooted \(machine.reboots) time(s)" : ""
-        var lines = ["vmm: \(type(of: backend).name) backend, \(machine.vcpuCount) vCPU(s), ran for \(time)\(reboots)"]
-        // Instruction counts only mean something for backends that count them (the Soft CPU).
-        let rows = machine.statistics.filter {
-            $0.1 > 0 || ($0.0 != ExitStatistics.instructionsRetiredRow && $0.0 != ExitStatistics.instructionsTranslatedRow)
-        }
-        let width = rows.map(\.0.count).max() ?? 0
-        for (name, count) in rows {
-            lines.append("  \(name)\(String(repeating: " ", count: width - name.count))  \(count)")
-        }
-        // Backends that count guest instructions (the Soft CPU) also get a rate over the whole run.
-        if let retired = rows.first(where: { $0.0 == ExitStatistics.instructionsRetiredRow })?.1, retired > 0,
-           milliseconds > 0 {
-            lines.append("  guest instructions/s  \(retired * 1000 / UInt64(milliseconds) / 1_000_000) M")
-        }
-        return lines.joined(separator: "\n")
     }
 }

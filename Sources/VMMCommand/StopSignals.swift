@@ -4,13 +4,17 @@ import Glibc
 import Synchronization
 import VMMKit
 
-/// Ctrl-C and SIGTERM stop the guest cleanly: a dedicated thread takes the signals with sigwait(3)
-/// and asks the machine to stop, so no Swift code runs inside a signal handler.
+/// SIGINT, SIGTERM, SIGHUP (the terminal went away) and SIGQUIT stop the guest cleanly, devices
+/// stopped and the terminal restored: a dedicated thread takes the signals with sigwait(3) and asks
+/// the machine to stop, so no Swift code runs inside a signal handler and Swift's crash backtracer
+/// (which SIGQUIT would otherwise bring up) never sees them. At a terminal the keys that raise
+/// SIGINT, SIGQUIT and SIGTSTP go to the guest instead (TerminalRawMode turns ISIG off).
 ///
 /// `blockInThisThread()` must run before any other thread exists: threads inherit the signal mask,
-/// so every thread then leaves SIGINT/SIGTERM pending for the sigwait thread to collect.
+/// so every thread then leaves these signals pending for the sigwait thread to collect, also those
+/// that arrive while the machine is still being built (they stop it as soon as it starts).
 final class StopSignals: @unchecked Sendable {
-    private static let handled = [SIGINT, SIGTERM]
+    private static let handled = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
     private let finished = Atomic<Bool>(false)
     private var thread: HostThread?
 
@@ -21,7 +25,7 @@ final class StopSignals: @unchecked Sendable {
         signal(SIGPIPE, SIG_IGN)
     }
 
-    /// Starts the thread that turns SIGINT/SIGTERM into `runControl.requestStop(.interrupted)`.
+    /// Starts the thread that turns each of those signals into `runControl.requestStop(.interrupted)`.
     init(stopping runControl: RunControl) throws {
         thread = try HostThread(name: "signals") { [self] in
             var set = Self.signalSet()
@@ -29,8 +33,7 @@ final class StopSignals: @unchecked Sendable {
                 var received: Int32 = 0
                 guard sigwait(&set, &received) == 0 else { continue }
                 if finished.load(ordering: .acquiring) { return }
-                let name = received == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)"
-                runControl.requestStop(.interrupted(name))
+                runControl.requestStop(.interrupted(Self.describe(received)))
             }
         }
     }
@@ -42,6 +45,15 @@ final class StopSignals: @unchecked Sendable {
         pthread_kill(thread.pthread, SIGTERM)
         thread.join()
         self.thread = nil
+    }
+
+    private static func describe(_ signal: Int32) -> String {
+        switch signal {
+        case SIGINT: return "interrupted (SIGINT)"
+        case SIGHUP: return "the terminal hung up (SIGHUP)"
+        case SIGQUIT: return "quit (SIGQUIT)"
+        default: return "terminated (SIGTERM)"
+        }
     }
 
     private static func signalSet() -> sigset_t {

@@ -6,15 +6,15 @@ import PCBoard
 import VMMKit
 
 /// The `vmm` program as a library: `main` parses the arguments, builds the machine, runs it and
-/// exits with the guest's status. A program that wants vmm plus its own devices calls
-/// `VMMCommandLine.main(additionalDevices: [MyDevice.deviceType])`; `--device` and `--list-devices`
-/// then know them like the built-in ones.
+/// exits with the guest's status. Devices from outside vmm come as `--plugin` libraries, which
+/// `--device` and `--list-devices` then know like the built-in ones. (A program linking this
+/// library with devices of its own would hold two copies of VMMKit, its own and the dynamic
+/// product its devices link: hence plugins, not embedding.)
 public enum VMMCommandLine {
     /// Exit status when vmm cannot start the guest: bad options, files, devices or host setup.
     public static let setupFailureStatus: Int32 = 2
 
-    public static func main(additionalDevices: [DeviceType] = [],
-                            arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Never {
+    public static func main(arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Never {
         StopSignals.blockInThisThread()
         let options: VMMOptions
         do {
@@ -26,7 +26,8 @@ public enum VMMCommandLine {
             fail(CommandError.usage(message))
         }
         do {
-            let registry = try PCBoard.deviceRegistry(adding: additionalDevices)
+            var registry = try PCBoard.deviceRegistry()
+            for plugin in options.plugins { try PluginLoader.load(plugin, into: &registry) }
             if options.listBackends || options.listDevices {
                 if options.listBackends { print(Listings.backends(BuiltInBackends.registry)) }
                 if options.listDevices { print(Listings.devices(registry)) }

@@ -7,15 +7,20 @@ struct VMMOptions: ParsableCommand {
         commandName: "vmm",
         abstract: "Run an x86 kernel in a virtual machine, on KVM or on a CPU emulated in Swift.",
         discussion: """
-            KERNEL is an ELF kernel: a Multiboot kernel, a PVH kernel (Xen ELF note), or a plain \
-            ELF64 kernel entered in long mode. COM1 (ports 0x3f8-0x3ff, IRQ 4) is connected to \
-            --serial, and a write of v to port 0xf4 ends the run with exit status (v<<1)|1, like \
-            QEMU's isa-debug-exit device.
+            KERNEL is a Linux bzImage (booted by the Linux boot protocol) or an ELF kernel: a \
+            Multiboot kernel, a PVH kernel (Xen ELF note), or a plain ELF64 kernel entered in long \
+            mode. COM1 (ports 0x3f8-0x3ff, IRQ 4) is connected to --serial, and a write of v to \
+            port 0xf4 ends the run with exit status (v<<1)|1, like QEMU's isa-debug-exit device.
 
-            Exit status: the guest's debug-exit status; 0 when the guest powers off or halts for \
-            good, or resets the machine with --no-reboot (otherwise a reset reboots it); 4 on a \
-            triple fault; 124 on --timeout; 130 on Ctrl-C; 1 when the run fails; 2 when vmm \
-            cannot start the guest (a bad option, file or device specification).
+            Console: with --serial stdio on a terminal every key goes to the guest (Ctrl-C too). \
+            Ctrl-A x quits, Ctrl-A h lists the keys, Ctrl-A s prints exit statistics, Ctrl-A b \
+            sends a break, Ctrl-A Ctrl-A sends Ctrl-A; --escape changes the key.
+
+            Exit status: the guest's debug-exit status (odd); 0 when the guest powers off or halts \
+            for good, resets the machine with --no-reboot (otherwise a reset reboots it), or on \
+            Ctrl-A x; 4 on a triple fault; 124 on --timeout; 130 when stopped by SIGINT, SIGTERM, \
+            SIGHUP or SIGQUIT; 6 when the run fails; 2 when vmm cannot start the guest (a bad \
+            option, file or device specification).
 
             Examples:
               vmm Tests/Guests/out/hello.elf
@@ -23,7 +28,9 @@ struct VMMOptions: ParsableCommand {
               vmm --serial file:guest.log --timeout 10 --stats kernel.elf
               vmm --device test-device,port=0x600 Tests/Guests/out/portio.elf
               vmm --list-devices
-            """)
+              vmm --plugin libDicePlugin.so --device dice,port=0x700 kernel.elf
+            """,
+        version: VMMVersion.description)
 
     @Option(help: ArgumentHelp("CPU backend to run on (see --list-backends); default: the best one available here.",
                                valueName: "kvm|soft"))
@@ -53,9 +60,23 @@ struct VMMOptions: ParsableCommand {
                                valueName: "stdio|file:PATH|none"))
     var serial = "stdio"
 
+    @Option(help: ArgumentHelp("The console escape key on a terminal: ctrl-LETTER, ^LETTER, one character, or none.",
+                               valueName: "key"))
+    var escape = "ctrl-a"
+
     @Option(name: .customLong("device"),
             help: ArgumentHelp("Add a device: NAME,key=value,... (see --list-devices); repeatable.", valueName: "spec"))
     var devices: [String] = []
+
+    @Option(name: .customLong("disk"),
+            help: ArgumentHelp("A raw disk image as a virtio-blk device (short for --device virtio-blk,file=IMAGE); repeatable.",
+                               valueName: "image"))
+    var disks: [String] = []
+
+    @Option(name: .customLong("plugin"),
+            help: ArgumentHelp("Load device types from a plugin library (see --list-devices); repeatable.",
+                               valueName: "file.so"))
+    var plugins: [String] = []
 
     @Option(help: ArgumentHelp("Interrupt controllers in vmm (user) or KVM's in-kernel irqchip (kernel).",
                                valueName: "user|kernel"))
@@ -70,8 +91,11 @@ struct VMMOptions: ParsableCommand {
     @Flag(help: "Reboot on a triple fault, as a PC does, instead of ending the run with status 4 and the registers.")
     var rebootOnTripleFault = false
 
-    @Flag(help: "Print exit counters and the run time on stderr after the run.")
+    @Flag(help: "Print exit counters (per reason, per vCPU, per device) and the run time on stderr after the run.")
     var stats = false
+
+    @Option(help: ArgumentHelp("Write the same counters as JSON to this file after the run.", valueName: "path"))
+    var statsFile: String?
 
     @Flag(help: "List the CPU backends and whether each can run here, then exit.")
     var listBackends = false

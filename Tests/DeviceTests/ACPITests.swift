@@ -1,6 +1,7 @@
 import ACPIPM
 import Foundation
 import PCBoard
+import TestSupport
 import VMMKit
 import XCTest
 
@@ -143,5 +144,52 @@ final class ACPITests: XCTestCase {
         XCTAssertEqual(localAPICs, [0, 1, 2], "one local APIC per vCPU")
         XCTAssertEqual(ioAPICs, 1)
         XCTAssertEqual(overrides, [0, 9], "IRQ 0 on GSI 2, and the SCI")
+    }
+
+    /// The tables the OS reads for PCI: the MCFG's one allocation, and the DSDT as ACPICA's own
+    /// disassembler (iasl, from acpica-tools) reads it back: the host bridge with its bus and
+    /// memory windows (64 MiB of RAM: the 64-bit window starts at 4 GiB), and the motherboard
+    /// device reserving ECAM.
+    func testMCFGAndDSDTDescribeThePCIHostBridge() throws {
+        let machine = try assemblePC(cpus: 1)
+        defer { machine.devices.forEach { $0.stop() } }
+        let memory = machine.memory
+        let xsdt = try table(memory, at: UInt64(try memory.read(UInt64.self, at: 0xE_0000 + 24)))
+        var tables: [String: [UInt8]] = [:]
+        for offset in stride(from: 36, to: xsdt.bytes.count, by: 8) {
+            let address = UInt64(uint32(xsdt.bytes, offset)) | UInt64(uint32(xsdt.bytes, offset + 4)) << 32
+            let found = try table(memory, at: address)
+            tables[found.signature] = found.bytes
+        }
+        let mcfg = try XCTUnwrap(tables["MCFG"])
+        XCTAssertEqual(mcfg.count, 60, "header, reserved, one allocation")
+        XCTAssertEqual(uint32(mcfg, 44), UInt32(PCBoard.pciWindows.configurationBase))
+        XCTAssertEqual(Array(mcfg[52..<56]), [0, 0, 0, 0], "segment 0, buses 0-0")
+        let fadt = try XCTUnwrap(tables["FACP"])
+        let dsdt = try table(memory, at: UInt64(uint32(fadt, 40)))
+
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vmm-dsdt-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("dsdt.aml")
+        try Data(dsdt.bytes).write(to: file)
+        let result = HostProcess.run("iasl", ["-d", file.path], timeout: 60)
+        guard result.status != 127 else { throw XCTSkip("iasl is not installed (scripts/install-packages.sh test)") }
+        XCTAssertEqual(result.status, 0, result.standardOutput + result.standardError)
+        let source = try String(contentsOf: directory.appendingPathComponent("dsdt.dsl"), encoding: .utf8)
+        // Without iasl's comments and line breaks.
+        let compact = source.replacingOccurrences(of: #"//[^\n]*|/\*[^*]*\*/"#, with: "", options: .regularExpression)
+            .replacingOccurrences(of: #"\s+"#, with: " ", options: .regularExpression)
+            .replacingOccurrences(of: #" \)"#, with: ")", options: .regularExpression)
+        for expected in [
+            "Device (PCI0)", #"Name (_HID, EisaId ("PNP0A08"))"#, #"Name (_CID, EisaId ("PNP0A03"))"#,
+            "WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, 0x0000, 0x0000, 0x0000, 0x0000, 0x0001,",
+            "DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite, 0x00000000, 0xE0000000, 0xFEBFFFFF, 0x00000000, 0x1EC00000,",
+            "QWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite, 0x0000000000000000, 0x0000000100000000, 0x00000004FFFFFFFF, 0x0000000000000000, 0x0000000400000000,",
+            "Device (MRES)", #"Name (_HID, EisaId ("PNP0C02"))"#, "Memory32Fixed (ReadWrite, 0xC0000000, 0x00100000,",
+            "Name (_S5, Package (0x04)",
+        ] {
+            XCTAssertTrue(compact.contains(expected), "\(expected) in:\n\(source)")
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Dispatch
+import FuzzTargets
 import PCBoard
 import VMMKit
 import XCTest
@@ -7,22 +8,10 @@ import XCTest
 /// with the real timer thread running: nothing may crash or deadlock, and the state must still obey
 /// its own rules afterwards.
 final class InterruptFuzzTests: XCTestCase {
-    /// A fixed-seed generator (SplitMix64), so a failure reproduces.
-    private struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     private static let ports: [UInt64] = [0x20, 0x21, 0xA0, 0xA1, 0x4D0, 0x4D1, 0x40, 0x41, 0x42, 0x43, 0x61]
 
     private static func churn(_ machine: Machine, _ controller: PCInterruptController, seed: UInt64, operations: Int) {
-        var random = SplitMix64(state: seed)
+        var random = SplitMix64(seed: seed)
         for _ in 0..<operations {
             let vcpu = Int(random.next() % UInt64(machine.vcpuCount))
             let value = random.next()

@@ -189,4 +189,17 @@ final class Serial16550Tests: XCTestCase {
         XCTAssertTrue(machine.ports.isClaimed(0x2ef))
         XCTAssertThrowsError(try registry.makeDevice("serial,output=tcp"))
     }
+
+    /// A break: LSR.BI and DR with one zero character, reported as a receiver line status
+    /// interrupt when ELSI is on; reading LSR clears BI.
+    func testABreakSetsBIWithAZeroCharacter() {
+        write(1, 0x04)
+        uart.receiveBreak()
+        XCTAssertEqual(lines.level(4), true)
+        XCTAssertEqual(read(2) & 0x0f, 0x06, "IIR: receiver line status")
+        XCTAssertEqual(read(5) & 0x11, 0x11, "LSR: BI and DR")
+        XCTAssertEqual(read(5) & 0x10, 0, "BI cleared by the read")
+        XCTAssertEqual(read(0), 0, "the break's zero character")
+        XCTAssertEqual(lines.level(4), false)
+    }
 }

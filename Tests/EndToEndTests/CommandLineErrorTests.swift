@@ -47,6 +47,31 @@ final class CommandLineErrorTests: XCTestCase {
         try expectRejection([path], mentioning: [path, "bzImage", "truncated"])
     }
 
+    /// A device window over guest RAM would shadow the kernel (Soft) or never be reached (KVM).
+    func testADeviceWindowInsideRAMIsRefused() throws {
+        let hello = try GuestKernels.path("hello")
+        for (window, memory, region) in [("0x100000", "128M", "guest RAM"), ("0x0", "128M", "guest RAM"),
+                                         ("0x100000000", "5G", "guest high RAM")] {
+            try expectRejection(["--memory", memory, "--device", "test-device,mmio=\(window)", hello],
+                                mentioning: ["test-device", "inside \(region)"])
+        }
+    }
+
+    /// The timer's line, the PIC cascade, a line COM1 already drives, and one beyond the ISA range.
+    func testASerialPortOnALineTheBoardCannotGiveIsRefused() throws {
+        let hello = try GuestKernels.path("hello")
+        for (irq, words) in [("0", ["IRQ 0", "i8254"]), ("2", ["IRQ 2", "cascade"]), ("4", ["IRQ 4", "COM1"]),
+                             ("16", ["16", "irq"])] {
+            try expectRejection(["--backend", "soft", "--device", "serial,irq=\(irq)", hello], mentioning: words)
+        }
+    }
+
+    /// One line, not the backend notice and then the error.
+    func testInKernelControllersOnTheSoftBackend() throws {
+        try expectRejection(["--backend", "soft", "--irqchip", "kernel", try GuestKernels.path("hello")],
+                            mentioning: ["soft backend", "in-kernel", "--irqchip user"])
+    }
+
     func testBadMemorySize() throws {
         try expectRejection(["--memory", "12Q", try GuestKernels.path("hello")], mentioning: ["12Q", "memory"])
     }
@@ -91,5 +116,44 @@ final class CommandLineErrorTests: XCTestCase {
         let backends = try EndToEnd.vmm(["--list-backends"], timeout: 30)
         XCTAssertEqual(backends.status, 0)
         XCTAssertTrue(backends.standardOutput.contains("kvm"), backends.standardOutput)
+    }
+
+    /// A console output whose writes fail (a full disk): reported once, and the run's status is 6
+    /// (the run failed: its log is incomplete), naming the guest's own status.
+    func testLostConsoleOutputIsReportedAndFailsTheRun() throws {
+        let result = try EndToEnd.vmm(["--backend", "soft", "--serial", "file:/dev/full", try GuestKernels.path("hello")],
+                                      timeout: 120)
+        XCTAssertEqual(result.status, 6, result.standardError)
+        let lines = result.standardError.split(separator: "\n")
+        XCTAssertEqual(lines.count, 2, result.standardError)
+        XCTAssertTrue(lines.first?.contains("'/dev/full' failed (No space left on device)") ?? false, result.standardError)
+        XCTAssertTrue(lines.last?.contains("the guest's own exit status was 1") ?? false, result.standardError)
+    }
+}
+
+/// Disk images vmm cannot use are refused before the guest starts, in one line, status 2.
+final class DiskImageRejectionTests: XCTestCase {
+    private func expectRejection(_ arguments: [String], mentioning words: [String],
+                                 file: StaticString = #filePath, line: UInt = #line) throws {
+        let result = try EndToEnd.vmm(arguments + [try GuestKernels.path("hello")], timeout: 30)
+        XCTAssertEqual(result.status, 2, result.standardError, file: file, line: line)
+        XCTAssertEqual(result.standardError.split(separator: "\n").count, 1, result.standardError, file: file, line: line)
+        for word in words {
+            XCTAssertTrue(result.standardError.contains(word), "'\(word)' in: \(result.standardError)", file: file, line: line)
+        }
+    }
+
+    func testMissingDirectoryAndOddSizedImages() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vmm-disk-reject-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let missing = directory.appendingPathComponent("missing.img").path
+        try expectRejection(["--disk", missing], mentioning: [missing, "No such file"])
+        try expectRejection(["--device", "virtio-blk,file=\(directory.path)"], mentioning: [directory.path, "directory"])
+        let odd = directory.appendingPathComponent("odd.img").path
+        try Data(count: 1000).write(to: URL(fileURLWithPath: odd))
+        try expectRejection(["--device", "virtio-blk,file=\(odd),readonly=on"], mentioning: [odd, "1000 bytes", "512"])
+        try expectRejection(["--device", "virtio-blk"], mentioning: ["file=IMAGE"])
+        try expectRejection(["--device", "virtio-blk,file=\(odd),readonly=maybe"], mentioning: ["readonly"])
     }
 }

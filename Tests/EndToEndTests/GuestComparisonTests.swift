@@ -89,6 +89,25 @@ final class GuestComparisonTests: XCTestCase {
         XCTAssertFalse(result.standardOutput.contains("port I/O"))
     }
 
+    /// `--stats` per reason, per vCPU and per device; `--stats-file` the same figures as JSON.
+    func testStatisticsByVCPUAndDeviceAndAsJSON() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vmm-stats-\(getpid()).json").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let result = try EndToEnd.vmm(["--backend", "soft", "--cpus", "2", "--stats", "--stats-file", file,
+                                       try GuestKernels.path("smp")], timeout: EndToEnd.guestTimeout)
+        XCTAssertEqual(result.status, 1, result.standardError)
+        XCTAssertTrue(result.standardError.contains("vCPU 0  vCPU 1"), result.standardError)
+        XCTAssertTrue(result.standardError.contains("port I/O by device"), result.standardError)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: Any]
+        XCTAssertEqual(json?["vcpus"] as? Int, 2)
+        let exits = json?["exits"] as? [String: [String: Any]]
+        XCTAssertEqual((exits?["port I/O"]?["per_vcpu"] as? [Int])?.count, 2)
+        let devices = json?["port_io_by_device"] as? [String: [String: Any]]
+        XCTAssertGreaterThan(devices?["COM1"]?["total"] as? Int ?? 0, 0, "COM1 carried the guest's output")
+        let bad = try EndToEnd.vmm(["--stats-file", "/nonexistent/dir/s.json", try GuestKernels.path("hello")], timeout: 30)
+        XCTAssertEqual(bad.status, 2, bad.standardError)
+    }
+
     // MARK: Helpers
 
     private func runOnKVM(_ guest: String, _ arguments: [String], timeout: Double = EndToEnd.guestTimeout) throws

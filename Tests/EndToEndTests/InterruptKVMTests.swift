@@ -74,7 +74,7 @@ final class InterruptKVMTests: XCTestCase {
 
     /// The host-limitation line vmm prints when KVM's emulator failed on an IRET (opcode CF, or
     /// 48 CF for IRETQ), or nil when the run did not end that way.
-    private static func hostCannotReturn(_ result: ProcessResult) -> String? {
+    static func hostCannotReturn(_ result: ProcessResult) -> String? {
         guard result.status == 6,
               let line = result.standardError.split(separator: "\n").first(where: { $0.contains("host KVM limitation") }),
               line.contains("(bytes: cf") || line.contains("(bytes: 48 cf") else { return nil }

@@ -102,6 +102,23 @@ final class SoftCPUModelTests: XCTestCase {
         }
     }
 
+    /// HWCR and NB_CFG, which Debian's kernel touches on an AMD identity (before, each gave an
+    /// "unchecked MSR access error" in its boot log): HWCR says the TSC runs at P0 frequency and
+    /// takes KVM's writable bits; NB_CFG drops writes. Both #GP under an Intel identity.
+    func testAMDHardwareAndNorthbridgeConfiguration() throws {
+        let hwcr = try accessMSR(0xc001_0015)
+        let nbcfg = try accessMSR(0xc001_001f, write: 1 << 46)
+        if CPUIDModel.softCPU.vendor == "AuthenticAMD" {
+            XCTAssertEqual(hwcr, 1 << 24, "TscFreqSel")
+            XCTAssertEqual(try accessMSR(0xc001_0015, write: 1 << 18 | 1 << 24 | 1 << 3), 1 << 18 | 1 << 24)
+            XCTAssertNil(try accessMSR(0xc001_0015, write: 1), "SmmLock and the other bits #GP")
+            XCTAssertEqual(nbcfg, 0)
+        } else {
+            XCTAssertNil(hwcr)
+            XCTAssertNil(nbcfg)
+        }
+    }
+
     func testTheReportedVendorIsTheHostsOnX86() throws {
         #if arch(x86_64)
         XCTAssertEqual(CPUIDModel.softCPU.vendor, try Self.hostCPUInfo("vendor_id"))

@@ -55,4 +55,30 @@ final class IOBusTests: XCTestCase {
             XCTAssertEqual($0 as? BusError, .frozen(bus: "MMIO bus", device: "late"))
         }
     }
+
+    /// `--stats`' breakdown by device: each claim's accesses per vCPU, once frozen for the vCPUs;
+    /// accesses from outside a vCPU are not counted, and claims of other sizes never mix.
+    func testAccessesAreCountedPerClaimAndVCPU() throws {
+        let bus = IOBus(name: "port I/O bus")
+        let devices = (0..<9).map { _ in RecordingDevice() }
+        for (index, device) in devices.enumerated() {
+            try bus.claim(base: UInt64(0x100 + index * 0x10), length: 8, by: device, name: "device \(index)")
+        }
+        XCTAssertTrue(bus.accessesByClaim.isEmpty, "nothing counted before the bus is frozen for vCPUs")
+        bus.freeze(vcpuCount: 3)
+        _ = bus.read(0x100, size: 1, vcpu: 0)
+        bus.write(0x104, size: 1, value: 0, vcpu: 2)
+        bus.write(0x180, size: 1, value: 0, vcpu: 1)
+        bus.write(0x180, size: 1, value: 0, vcpu: 1)
+        _ = bus.read(0x180, size: 1, vcpu: 7)
+        _ = bus.read(0x900, size: 1, vcpu: 0)
+        let counts = bus.accessesByClaim
+        XCTAssertEqual(counts.count, 9)
+        XCTAssertEqual(counts[0].name, "device 0")
+        XCTAssertEqual(counts[0].perVCPU, [1, 0, 1])
+        XCTAssertEqual(counts[8].perVCPU, [0, 2, 0], "the ninth claim lies in a second cache line of each row")
+        XCTAssertEqual(counts[1].perVCPU, [0, 0, 0])
+        bus.freeze(vcpuCount: 3)
+        XCTAssertEqual(bus.accessesByClaim[8].perVCPU, [0, 2, 0], "freezing again keeps the counts")
+    }
 }

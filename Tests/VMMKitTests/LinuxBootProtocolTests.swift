@@ -1,3 +1,4 @@
+import FuzzTargets
 import XCTest
 @testable import KernelLoading
 @testable import VMMKit
@@ -7,43 +8,7 @@ import XCTest
 /// entries, and one clear error for each kernel vmm cannot boot. Debian's own vmlinuz boots in
 /// LinuxGuestTests.
 final class LinuxBootProtocolTests: LoaderTestCase {
-    /// A bzImage: `sectors` of setup code after the boot sector, the setup header filled as the
-    /// arguments say, then `payload` (the protected-mode kernel).
-    struct BzImage {
-        var version: UInt16 = 0x020f
-        var sectors: UInt8 = 4
-        var loadFlags: UInt8 = 0x01
-        var xloadflags: UInt16 = 0x01
-        var relocatable = true
-        var preferredAddress: UInt64 = 0x100_0000
-        var initSize: UInt32 = 0x20_0000
-        var initrdAddressMax: UInt32 = 0x7fff_ffff
-        var commandLineSize: UInt32 = 2047
-        var payload = LoaderTestCase.body(0x3000)
-
-        var bytes: [UInt8] {
-            var file = [UInt8](repeating: 0, count: (Int(sectors) + 1) * 512)
-            func put<T: FixedWidthInteger>(_ value: T, at offset: Int) {
-                withUnsafeBytes(of: value.littleEndian) { for (index, byte) in $0.enumerated() { file[offset + index] = byte } }
-            }
-            put(sectors, at: 0x1f1)
-            put(UInt16(0xaa55), at: 0x1fe)
-            put(UInt8(0xeb), at: 0x200)
-            put(UInt8(0x6a), at: 0x201) // the header runs to 0x26c, as in 2.15 kernels
-            put(UInt32(0x5372_6448), at: 0x202)
-            put(version, at: 0x206)
-            put(loadFlags, at: 0x211)
-            put(UInt32(0x10_0000), at: 0x214)
-            put(initrdAddressMax, at: 0x22c)
-            put(UInt32(0x20_0000), at: 0x230)
-            put(UInt8(relocatable ? 1 : 0), at: 0x234)
-            put(xloadflags, at: 0x236)
-            put(commandLineSize, at: 0x238)
-            put(preferredAddress, at: 0x258)
-            put(initSize, at: 0x260)
-            return file + payload
-        }
-    }
+    private typealias BzImage = SyntheticBzImage
 
     private func read<T: FixedWidthInteger>(_ address: UInt64, as _: T.Type = T.self) throws -> T {
         try machine.memory.read(at: address)
@@ -154,5 +119,16 @@ final class LinuxBootProtocolTests: LoaderTestCase {
         let error = expectFailure(kernel, commandLine: "console=ttyS0 quiet")
         XCTAssertTrue(error?.description.contains("at most 15") ?? false, "\(String(describing: error))")
         XCTAssertEqual(try load(kernel, commandLine: "console=ttyS0").format, .linux)
+    }
+
+    /// Found by scripts/fuzz: a pref_address at the top of the address space made the entry point's
+    /// computation overflow (a trap) before the placement check could refuse it.
+    func testAPreferredAddressAtTheTopOfTheAddressSpaceIsRefused() throws {
+        var image = BzImage()
+        image.preferredAddress = 0xffff_ffff_ffff_ff00
+        let error = expectFailure(try scratch.write("vmlinuz", image.bytes))
+        XCTAssertTrue(error?.description.contains("pref_address") ?? false, "\(String(describing: error))")
+        image.preferredAddress = 0xffff_ffff_fff0_0000
+        expectFailure(try scratch.write("vmlinuz", image.bytes))
     }
 }

@@ -25,6 +25,9 @@ public final class KVMBackend: CPUBackend {
         }
     }
 
+    /// vmm's userspace controllers, or KVM's in-kernel irqchip and PIT.
+    public func supports(_ placement: InterruptControllerPlacement) -> Bool { true }
+
     public func createVM(for machine: Machine) throws -> any VirtualMachine {
         try KVMVirtualMachine(machine: machine, system: KVMSystem())
     }

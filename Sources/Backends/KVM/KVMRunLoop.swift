@@ -18,12 +18,16 @@ extension KVMVirtualCPU {
         let userspaceInterrupts = vm.inKernelIRQChip == nil
         let source = userspaceInterrupts ? vm.machine.interruptSource : nil
         if userspaceInterrupts, index > 0, let stop = try waitForStartupIPI(source) { return stop }
+        let progress = index == 0 ? KVMProgressWatch.start(for: self) : nil
         while true {
             if runControl.isStopRequested { return .machineStopped }
             if let source { try prepareInterrupts(source) }
+            progress?.insideGuest.store(true, ordering: .relaxed)
             let result = ckvm_ioctl_value(fd, CKVM_RUN, 0)
             let error = errno
+            progress?.insideGuest.store(false, ordering: .relaxed)
             ckvm_clear_immediate_exit(kvmRun)
+            progress?.answerSampleRequest()
             if let source { noticeTaskPriority(source) }
             guard result == 0 else {
                 // EINTR: a kick (immediate_exit or the kick signal); EAGAIN: KVM asks to be re-entered.

@@ -1,4 +1,5 @@
 import ACPIPM
+import PCI
 import VMMKit
 
 /// The ACPI tables a PC's firmware leaves for the OS (ACPI 6.4, chapter 5), as few as describe this
@@ -8,6 +9,9 @@ import VMMKit
 /// Without a MADT, Linux booted through PVH (Debian's kernels have no MP-table parser) sees only
 /// CPU 0. Not hardware-reduced ACPI: in that mode Linux drops the legacy PIC and with it the ISA
 /// interrupts the UART and the RTC use.
+/// With a PCI host bridge, the DSDT also holds it (a PNP0A08 device whose `_CRS` gives bus 0 and
+/// the BAR windows) and a PNP0C02 motherboard device reserving the ECAM window, which the MCFG
+/// table points at (PCI Firmware 3.2, 4.1.2); Linux accepts ECAM only in reserved memory.
 /// Written in the BIOS area where the OS searches for the RSDP (ACPI 6.4, 5.2.5.1: 0xE0000-0xFFFFF),
 /// which the boot memory maps report as reserved.
 enum ACPITables {
@@ -25,8 +29,9 @@ enum ACPITables {
                                          0x0A, UInt8(ACPIPowerManagement.softOffSleepType),
                                          0x0A, UInt8(ACPIPowerManagement.softOffSleepType), 0x00, 0x00]
 
-    /// Writes every table for `cpus` vCPUs, CPU 0 first.
-    static func write(into memory: GuestMemory, cpus: Int) throws(GuestMemoryError) {
+    /// Writes every table for `cpus` vCPUs, CPU 0 first, and for the PCI host bridge's `pci`
+    /// windows if there is one.
+    static func write(into memory: GuestMemory, cpus: Int, pci: PCIAddressWindows?) throws(GuestMemoryError) {
         // The tables follow the RSDP, each 16-byte aligned.
         var next = rsdpAddress + 48
         func place(_ table: [UInt8]) throws(GuestMemoryError) -> UInt64 {
@@ -35,11 +40,13 @@ enum ACPITables {
             next = (address + UInt64(table.count) + 15) & ~15
             return address
         }
-        let dsdt = try place(table("DSDT", revision: 2, body: softOffObject))
-        let fadt = try place(table("FACP", revision: 6, body: fadtBody(dsdt: dsdt)))
-        let madt = try place(table("APIC", revision: 5, body: madtBody(cpus: cpus)))
-        let xsdt = try place(table("XSDT", revision: 1, body: [fadt, madt].flatMap { littleEndian($0) }))
-        let rsdt = try place(table("RSDT", revision: 1, body: [fadt, madt].flatMap { littleEndian(UInt32($0)) }))
+        let devices = pci.map { AML.scope("\\_SB", pciHostBridgeDevices($0)) } ?? []
+        let dsdt = try place(table("DSDT", revision: 2, body: softOffObject + devices))
+        var tables = [try place(table("FACP", revision: 6, body: fadtBody(dsdt: dsdt)))]
+        tables.append(try place(table("APIC", revision: 5, body: madtBody(cpus: cpus))))
+        if let pci { tables.append(try place(table("MCFG", revision: 1, body: mcfgBody(pci)))) }
+        let xsdt = try place(table("XSDT", revision: 1, body: tables.flatMap { littleEndian($0) }))
+        let rsdt = try place(table("RSDT", revision: 1, body: tables.flatMap { littleEndian(UInt32($0)) }))
         try memory.write(rsdp(rsdt: rsdt, xsdt: xsdt), at: rsdpAddress)
     }
 
@@ -102,6 +109,28 @@ enum ACPITables {
         body += [2, 10, 0, sciIRQ] + littleEndian(UInt32(sciIRQ)) + littleEndian(UInt16(0x000D))
         body += [4, 6, 0xFF] + littleEndian(UInt16(0)) + [1]
         return body
+    }
+
+    /// Device (PCI0): the host bridge (a PCI Express root, compatible with plain PCI) of segment
+    /// 0, bus 0, producing the bus number and its memory windows (ACPI 6.4, 6.1.5 _HID, 6.2.2 _CRS);
+    /// and Device (MRES), motherboard resources holding the ECAM window.
+    static func pciHostBridgeDevices(_ windows: PCIAddressWindows) -> [UInt8] {
+        let bridge = AML.device("PCI0",
+            AML.name("_HID", AML.eisaID("PNP0A08")) + AML.name("_CID", AML.eisaID("PNP0A03"))
+                + AML.name("_UID", AML.integer(0)) + AML.name("_SEG", AML.integer(0)) + AML.name("_BBN", AML.integer(0))
+                + AML.name("_CRS", AML.resourceTemplate([AML.busNumbers(0...0), AML.memory32Window(windows.memory32)]
+                    + (windows.memory64.map { [AML.memory64Window($0)] } ?? []))))
+        let reserved = AML.device("MRES",
+            AML.name("_HID", AML.eisaID("PNP0C02")) + AML.name("_UID", AML.integer(1))
+                + AML.name("_CRS", AML.resourceTemplate([AML.fixedMemory32(windows.configuration)])))
+        return bridge + reserved
+    }
+
+    /// The MCFG after its header (PCI Firmware 3.2, 4.1.2): eight reserved bytes, then one
+    /// allocation: the ECAM base, segment 0, buses 0 to 0.
+    static func mcfgBody(_ windows: PCIAddressWindows) -> [UInt8] {
+        [UInt8](repeating: 0, count: 8) + littleEndian(windows.configurationBase) + littleEndian(UInt16(0))
+            + [0, 0] + [0, 0, 0, 0]
     }
 
     /// The byte that makes `bytes` sum to zero.

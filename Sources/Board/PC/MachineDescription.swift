@@ -18,6 +18,8 @@ public struct MachineDescription: Sendable {
     public var modules: [String]
     /// What COM1 is connected to.
     public var serial: ConsoleEndpoint
+    /// The console escape key when COM1 reads a terminal (`ConsoleInput`), nil for none.
+    public var escape: UInt8?
     /// Extra devices as `NAME,key=value,...` specifications, built through a `DeviceRegistry`.
     public var devices: [String]
     /// Where the PIC/IOAPIC/LAPIC/PIT are emulated.
@@ -31,7 +33,7 @@ public struct MachineDescription: Sendable {
 
     public init(kernelPath: String, memorySize: UInt64 = defaultMemorySize, cpus: Int = 1, commandLine: String = "",
                 initrd: String? = nil, modules: [String] = [], serial: ConsoleEndpoint = .stdio,
-                devices: [String] = [], interruptControllerPlacement: InterruptControllerPlacement = .userspace,
+                escape: UInt8? = ConsoleInput.defaultEscape, devices: [String] = [], interruptControllerPlacement: InterruptControllerPlacement = .userspace,
                 timeout: Double? = nil) {
         self.kernelPath = kernelPath
         self.memorySize = memorySize
@@ -40,6 +42,7 @@ public struct MachineDescription: Sendable {
         self.initrd = initrd
         self.modules = modules
         self.serial = serial
+        self.escape = escape
         self.devices = devices
         self.interruptControllerPlacement = interruptControllerPlacement
         self.timeout = timeout

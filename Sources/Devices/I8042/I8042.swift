@@ -9,8 +9,9 @@ public final class I8042: Device, BusDevice, @unchecked Sendable {
     public static let dataPort: UInt64 = 0x60
     public static let commandPort: UInt64 = 0x64
     public static let irq = 1
+    public static let defaultName = "i8042"
 
-    public let name = "i8042"
+    public let name = I8042.defaultName
     private let state = Mutex(I8042Controller())
     private var line: DeferredIRQLine?
     private var runControl: RunControl?
@@ -20,7 +21,7 @@ public final class I8042: Device, BusDevice, @unchecked Sendable {
     public func attach(to machine: Machine) throws {
         try machine.ports.claim(base: Self.dataPort, length: 1, by: self, name: name + " data")
         try machine.ports.claim(base: Self.commandPort, length: 1, by: self, name: name + " command")
-        line = DeferredIRQLine(machine.irqLine(Self.irq))
+        line = DeferredIRQLine(try machine.claimIRQLine(Self.irq, by: name))
         runControl = machine.runControl
     }
 

@@ -43,7 +43,7 @@ public final class I8254: Device, BusDevice, @unchecked Sendable {
     public func attach(to machine: Machine) throws {
         try machine.ports.claim(base: 0x40, length: 4, by: self, name: name)
         try machine.ports.claim(base: 0x61, length: 1, by: self, name: "\(name) port 0x61")
-        irq = DeferredIRQLine(machine.irqLine(0))
+        irq = DeferredIRQLine(try machine.claimIRQLine(0, by: name))
     }
 
     public func reset() {

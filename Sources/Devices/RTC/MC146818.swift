@@ -41,7 +41,7 @@ public final class MC146818: Device, BusDevice, @unchecked Sendable {
     /// the timer thread if the RTC has its own.
     public func attach(to machine: Machine) throws {
         try machine.ports.claim(base: Self.indexPort, length: 2, by: self, name: name)
-        irq = DeferredIRQLine(machine.irqLine(Self.interruptLine))
+        irq = DeferredIRQLine(try machine.claimIRQLine(Self.interruptLine, by: name))
         let fourGiB = PCMemoryMap.highMemoryStart
         var below: UInt64 = 0
         var above: UInt64 = 0

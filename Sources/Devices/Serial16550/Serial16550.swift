@@ -18,8 +18,15 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
     /// Where transmitted bytes go.
     public let output: any ByteSink
 
-    private let state = Mutex(UARTState())
-    private let input: (any ByteSource)?
+    private struct Locked {
+        var uart = UARTState()
+        /// The level last requested on the line, so an access that changes nothing touches it not.
+        var lineHigh = false
+    }
+
+    private let state = Mutex(Locked())
+    /// Where received bytes come from, if anywhere.
+    public let input: (any ByteSource)?
     private var line: DeferredIRQLine?
 
     /// A UART at `port` on IRQ `irq`, sending to `output` and, once attached, receiving from `input`.
@@ -34,7 +41,7 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
 
     public func attach(to machine: Machine) throws {
         try machine.ports.claim(base: port, length: UARTRegister.count, by: self, name: name)
-        line = DeferredIRQLine(machine.irqLine(irq))
+        line = DeferredIRQLine(try machine.claimIRQLine(irq, by: name))
         try input?.start { [unowned self] bytes in acceptHostInput(bytes) }
     }
 
@@ -86,6 +93,11 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
         }
     }
 
+    /// A break condition on the serial line (see `UARTState.receiveBreak`).
+    public func receiveBreak() {
+        update { $0.receiveBreak() }
+    }
+
     /// Host input: takes as many bytes as the UART has room for now (see `hostInputSpace`).
     private func acceptHostInput(_ bytes: UnsafeRawBufferPointer) -> Int {
         var accepted = 0
@@ -99,13 +111,18 @@ public final class Serial16550: Device, BusDevice, @unchecked Sendable {
     /// Runs `change` on the registers, then moves the IRQ line if the interrupt state changed, and
     /// wakes the host input thread if the change made room for its input.
     private func update(_ change: (inout UARTState) -> Void) {
-        let madeRoom = state.withLock { uart -> Bool in
-            let roomBefore = uart.hostInputSpace
-            change(&uart)
-            line?.request(high: uart.interruptPending)
-            return uart.hostInputSpace > roomBefore
+        let (moved, madeRoom) = state.withLock { locked -> (Bool, Bool) in
+            let roomBefore = locked.uart.hostInputSpace
+            change(&locked.uart)
+            let pending = locked.uart.interruptPending
+            let moved = pending != locked.lineHigh
+            if moved {
+                locked.lineHigh = pending
+                line?.request(high: pending)
+            }
+            return (moved, locked.uart.hostInputSpace > roomBefore)
         }
-        line?.settle()
+        if moved { line?.settle() }
         if madeRoom { input?.noteSpaceAvailable() }
     }
 }

@@ -169,6 +169,14 @@ struct UARTState {
         if !receiver.push(byte) { lineErrors |= LineStatus.overrunError }
     }
 
+    /// A break on the serial input (the line held at space for longer than a character): LSR.BI
+    /// with one zero character in the receiver (data sheet 8.6, "BI"), as QEMU delivers its
+    /// character backends' break events. Linux's 8250 driver takes it as the start of a magic SysRq.
+    mutating func receiveBreak() {
+        lineErrors |= LineStatus.breakInterrupt
+        receive(0)
+    }
+
     private mutating func transmit(_ byte: UInt8) -> UInt8? {
         // The byte leaves at once, so THR is empty again: the write disarmed the THRE interrupt and
         // the emptied THR arms it again.

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// An address space where devices claim ranges: the port-I/O bus (16-bit ports) or the MMIO bus.
 ///
 /// Claims happen while the machine is assembled; `freeze()` then makes the table immutable, so vCPU
@@ -19,6 +21,8 @@ public final class IOBus: @unchecked Sendable {
     @exclusivity(unchecked) private var table = UnsafeMutableBufferPointer<Entry>.allocate(capacity: 0)
     private var devices: [any BusDevice] = []
     private var names: [String] = []
+    /// Ranges no device may claim (guest RAM on the MMIO bus), with what they are.
+    private var reserved: [(name: String, base: UInt64, last: UInt64)] = []
     private var isFrozen = false
     /// Accesses that found no device: reads answer all ones, writes are dropped (as on a PC bus).
     public let unclaimedAccesses = Counter()
@@ -32,6 +36,10 @@ public final class IOBus: @unchecked Sendable {
         guard !isFrozen else { throw .frozen(bus: name, device: deviceName) }
         guard length > 0, base &+ (length - 1) >= base else { throw .emptyRange(bus: name, device: deviceName) }
         let last = base + (length - 1)
+        if let range = reserved.first(where: { base <= $0.last && $0.base <= last }) {
+            throw .reserved(bus: name, device: deviceName, base: base, last: last, owner: range.name,
+                            ownerBase: range.base, ownerLast: range.last)
+        }
         if let clash = table.first(where: { base <= $0.last && $0.base <= last }) {
             throw .overlap(bus: name, existing: names[clash.claim], new: deviceName, address: max(base, clash.base))
         }
@@ -44,8 +52,39 @@ public final class IOBus: @unchecked Sendable {
         _ = table.initialize(from: entries)
     }
 
-    /// After this no claims are accepted; called when the machine starts.
-    public func freeze() { isFrozen = true }
+    /// Keeps `[base, base + length)` from every device: the machine reserves guest RAM on the MMIO
+    /// bus, where an access never leaves the guest's memory, so a device window there would either
+    /// never be reached (KVM) or shadow RAM the kernel was loaded into.
+    public func reserve(base: UInt64, length: UInt64, as owner: String) {
+        guard length > 0 else { return }
+        reserved.append((owner, base, base &+ (length - 1)))
+    }
+
+    /// Accesses per claim and vCPU, counted once the bus is frozen for a number of vCPUs.
+    public private(set) var accessCounts: AccessCounts?
+    /// `accessCounts`' storage and shape as plain values, for the dispatch path (no exclusivity
+    /// check, no reference count): set once at freeze, before any vCPU runs.
+    @exclusivity(unchecked) private var counters: UnsafeMutablePointer<Atomic<UInt64>>?
+    @exclusivity(unchecked) private var counterStride = 0
+    @exclusivity(unchecked) private var counterVCPUs = 0
+
+    /// After this no claims are accepted; called when the machine starts. With `vcpuCount` the bus
+    /// also counts each claim's accesses per vCPU (`accessCounts`); freezing again keeps the counts.
+    public func freeze(vcpuCount: Int = 0) {
+        isFrozen = true
+        guard accessCounts == nil, vcpuCount > 0 else { return }
+        let counts = AccessCounts(claims: names.count, vcpus: vcpuCount)
+        accessCounts = counts
+        counters = counts.storage
+        counterStride = counts.stride
+        counterVCPUs = vcpuCount
+    }
+
+    /// Each claimant's name with its accesses per vCPU, in claim order; empty before `freeze(vcpuCount:)`.
+    public var accessesByClaim: [(name: String, perVCPU: [UInt64])] {
+        guard let accessCounts else { return [] }
+        return names.indices.map { (names[$0], accessCounts.counts(claim: $0)) }
+    }
 
     /// The claimed ranges, for reports and tests.
     public var claims: [(name: String, base: UInt64, last: UInt64)] {
@@ -79,6 +118,7 @@ public final class IOBus: @unchecked Sendable {
             return size >= 8 ? UInt64.max : (UInt64(1) << UInt64(size * 8)) &- 1
         }
         let entry = table[index]
+        if let counters { AccessCounts.bump(counters, stride: counterStride, vcpus: counterVCPUs, claim: entry.claim, vcpu: vcpu) }
         return entry.device.read(BusAccess(address: address, offset: address - entry.base, size: size, vcpu: vcpu))
     }
 
@@ -89,6 +129,7 @@ public final class IOBus: @unchecked Sendable {
             return
         }
         let entry = table[index]
+        if let counters { AccessCounts.bump(counters, stride: counterStride, vcpus: counterVCPUs, claim: entry.claim, vcpu: vcpu) }
         entry.device.write(BusAccess(address: address, offset: address - entry.base, size: size, vcpu: vcpu), value: value)
     }
 }

@@ -28,6 +28,15 @@ public protocol CPUBackend: AnyObject {
 
     /// Creates a VM whose guest memory, buses and hooks are `machine`'s.
     func createVM(for machine: Machine) throws -> any VirtualMachine
+
+    /// Whether the backend can run a machine whose interrupt controllers sit at `placement`.
+    func supports(_ placement: InterruptControllerPlacement) -> Bool
+}
+
+extension CPUBackend {
+    /// A backend has the userspace controllers the board provides, and no in-kernel ones of its own
+    /// unless it says so.
+    public func supports(_ placement: InterruptControllerPlacement) -> Bool { placement == .userspace }
 }
 
 /// One VM instance of a backend.

@@ -30,6 +30,12 @@ public final class ExitStatistics: Sendable {
          (Self.instructionsTranslatedRow, instructionsTranslated.value)]
     }
 
+    /// The exits the guest's own instructions cause (not kicks, interrupt windows or host signals):
+    /// while these stand still, the guest is computing without touching any device.
+    public var guestInitiated: UInt64 {
+        portIO.value + mmio.value + halt.value + msr.value + cpuid.value + setTPR.value + hypercall.value
+    }
+
     public var total: UInt64 {
         portIO.value + mmio.value + halt.value + interruptWindow.value + msr.value + cpuid.value
             + setTPR.value + hypercall.value + other.value

@@ -17,10 +17,10 @@ public final class DeferredIRQLine: @unchecked Sendable {
     public let line: IRQLine
     /// Transitions requested; written only under the owning device's lock, read by the settler.
     private let requested = Atomic<UInt64>(0)
-    /// Whether a settler is driving the line; it alone touches `driven`.
+    /// Whether a settler is driving the line; it alone writes `driven`.
     private let settling = Atomic<Bool>(false)
     /// Transitions driven onto the line.
-    private var driven: UInt64 = 0
+    private let driven = Atomic<UInt64>(0)
 
     public init(_ line: IRQLine) { self.line = line }
 
@@ -43,11 +43,15 @@ public final class DeferredIRQLine: @unchecked Sendable {
     /// Drives the line to the last level requested, or leaves that to the settler already at it.
     /// Call with the device's lock released.
     public func settle() {
+        // Nothing new (the common case: a register access that left the level alone): two loads.
+        guard requested.load(ordering: .acquiring) != driven.load(ordering: .acquiring) else { return }
         while settling.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+            var done = driven.load(ordering: .relaxed)
             var target = requested.load(ordering: .acquiring)
-            while target != driven {
-                drive(from: driven, to: target)
-                driven = target
+            while target != done {
+                drive(from: done, to: target)
+                done = target
+                driven.store(done, ordering: .releasing)
                 target = requested.load(ordering: .acquiring)
             }
             settling.store(false, ordering: .releasing)

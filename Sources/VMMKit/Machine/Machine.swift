@@ -37,8 +37,13 @@ public final class Machine {
     /// The current boot's vCPUs, replaced on every reboot while device threads may be kicking them.
     private let vcpuTable = Mutex<[any VirtualCPU]>([])
     private var vm: (any VirtualMachine)?
-    /// Exit statistics of the vCPUs of earlier boots, row by row.
-    private var earlierBoots: [(String, UInt64)] = []
+    /// The current boot's vCPU counters, published once all its vCPUs exist, and what the earlier
+    /// boots' vCPUs counted (per vCPU, per row), for readers on other threads (the console's
+    /// statistics key) that must not look at `vcpus` while `run` builds or replaces them.
+    private let publishedStatistics = Mutex<(current: [ExitStatistics], earlier: [[UInt64]])>(([], []))
+    /// Who each reserved or claimed IRQ line belongs to, and which lines a device has claimed.
+    private var irqOwners: [Int: String] = [:]
+    private var claimedIRQLines: Set<Int> = []
 
     public var vcpus: [any VirtualCPU] { vcpuTable.withLock { $0 } }
 
@@ -53,6 +58,9 @@ public final class Machine {
         if memorySize > low {
             try memory.addRegion(name: "high RAM", at: PCMemoryMap.highMemoryStart, size: memorySize - low)
         }
+        for region in memory.regions {
+            mmio.reserve(base: region.guestBase, length: region.size, as: "guest \(region.name)")
+        }
     }
 
     /// Attaches `device`: it claims its ports, MMIO ranges, IRQ lines and hooks now.
@@ -64,8 +72,31 @@ public final class Machine {
     /// The device named `name`, if one is attached.
     public func device(named name: String) -> (any Device)? { devices.first { $0.name == name } }
 
-    /// ISA IRQ / IOAPIC input `number`, for a device to raise and lower.
+    /// ISA IRQ / IOAPIC input `number`, unclaimed: for the board and tests. A device claims its
+    /// line with `claimIRQLine` instead.
     public func irqLine(_ number: Int) -> IRQLine { IRQLine(number: number, sink: interruptRouter) }
+
+    /// The interrupt controllers' inputs: 24 IOAPIC pins, the first 16 also ISA IRQs on the PICs.
+    public static let irqLineCount = 24
+
+    /// Keeps IRQ line `number` for `owner` (a device name, or what the line is used for, such as
+    /// the PIC cascade): only a device of that name may claim it. The board reserves the PC's fixed
+    /// lines before any device attaches, so a user's device cannot take them first.
+    public func reserveIRQLine(_ number: Int, for owner: String) { irqOwners[number] = owner }
+
+    /// Line `number` for the device named `device`, which then drives it alone: an edge-triggered
+    /// ISA interrupt cannot be shared (two drivers of one line would lose each other's edges).
+    public func claimIRQLine(_ number: Int, by device: String) throws(MachineError) -> IRQLine {
+        guard (0..<Self.irqLineCount).contains(number) else {
+            throw .irqLineOutOfRange(line: number, device: device, count: Self.irqLineCount)
+        }
+        if let owner = irqOwners[number], owner != device || claimedIRQLines.contains(number) {
+            throw .irqLineTaken(line: number, device: device, owner: owner)
+        }
+        irqOwners[number] = device
+        claimedIRQLines.insert(number)
+        return irqLine(number)
+    }
 
     /// Makes vCPU `index` notice a new interrupt or a stop request promptly.
     public func kick(vcpu index: Int) {
@@ -74,14 +105,31 @@ public final class Machine {
         vcpu.kick()
     }
 
-    /// Exit statistics summed over all vCPUs of every boot.
-    public var statistics: [(String, UInt64)] {
-        let vcpus = self.vcpus
-        guard let first = vcpus.first else { return earlierBoots }
-        return first.statistics.rows.indices.map { row in
-            let earlier = row < earlierBoots.count ? earlierBoots[row].1 : 0
-            return (first.statistics.rows[row].0, vcpus.reduce(earlier) { $0 + $1.statistics.rows[row].1 })
+    /// Each vCPU's exit statistics rows over every boot, in vCPU order; empty before `run`. Safe
+    /// from any thread.
+    public var statisticsPerVCPU: [[(String, UInt64)]] { publishedStatistics.withLock { Self.overBoots($0) } }
+
+    /// The current boot's rows with the earlier boots' counts added.
+    private static func overBoots(_ published: (current: [ExitStatistics], earlier: [[UInt64]])) -> [[(String, UInt64)]] {
+        published.current.enumerated().map { index, statistics in
+            let earlier = index < published.earlier.count ? published.earlier[index] : []
+            return statistics.rows.enumerated().map { row, entry in
+                (entry.0, entry.1 + (row < earlier.count ? earlier[row] : 0))
+            }
         }
+    }
+
+    /// `ExitStatistics.guestInitiated` summed over the current boot's vCPUs. Safe from any thread.
+    public var guestInitiatedExits: UInt64 {
+        publishedStatistics.withLock { $0.current }.reduce(0) { $0 + $1.guestInitiated }
+    }
+
+    /// Exit statistics summed over all vCPUs of every boot; empty before `run` has made them. Safe
+    /// from any thread.
+    public var statistics: [(String, UInt64)] {
+        let all = statisticsPerVCPU
+        guard let first = all.first else { return [] }
+        return first.indices.map { row in (first[row].0, all.reduce(0) { $0 + $1[row].1 }) }
     }
 
     /// Creates the VM on `backend`, starts one host thread per vCPU, and returns when the guest
@@ -90,8 +138,8 @@ public final class Machine {
     /// threads across reboots and are stopped only when the run ends.
     public func run(on backend: any CPUBackend, timeout: Double? = nil) throws -> MachineOutcome {
         try boot(on: backend)
-        ports.freeze()
-        mmio.freeze()
+        ports.freeze(vcpuCount: vcpuCount)
+        mmio.freeze(vcpuCount: vcpuCount)
         let watchdog = try timeout.map { seconds in
             try HostThread(name: "timeout") { [runControl] in
                 if !runControl.waitForStop(seconds: seconds) { runControl.requestStop(.timedOut(seconds: seconds)) }
@@ -130,6 +178,7 @@ public final class Machine {
         try created[0].setSystemRegisters(bootState.system)
         try created[0].setGeneralRegisters(bootState.general)
         vcpuTable.withLock { $0 = created }
+        publishedStatistics.withLock { $0.current = created.map(\.statistics) }
         runControl.onStop { for vcpu in created { vcpu.kick() } }
     }
 
@@ -140,7 +189,9 @@ public final class Machine {
     /// BSP starts at its entry. The CMOS RAM is the RTC's battery-backed state and survives, as on
     /// hardware.
     private func restart(on backend: any CPUBackend) throws {
-        earlierBoots = statistics
+        publishedStatistics.withLock { published in
+            published.earlier = Self.overBoots(published).map { $0.map(\.1) }
+        }
         runControl.onStop {}
         if vm?.inKernelInterruptSink != nil { interruptRouter.disconnect() }
         vcpuTable.withLock { $0 = [] }
@@ -190,9 +241,15 @@ public final class Machine {
 
 public enum MachineError: VMMError, Equatable {
     case invalidCPUCount(Int)
+    case irqLineOutOfRange(line: Int, device: String, count: Int)
+    case irqLineTaken(line: Int, device: String, owner: String)
     public var description: String {
         switch self {
         case let .invalidCPUCount(count): return "invalid vCPU count \(count): vmm supports 1 to 64"
+        case let .irqLineOutOfRange(line, device, count):
+            return "'\(device)' asks for IRQ \(line): the interrupt controllers have lines 0-\(count - 1)"
+        case let .irqLineTaken(line, device, owner):
+            return "'\(device)' asks for IRQ \(line), which is \(owner)'s"
         }
     }
 }

@@ -10,8 +10,10 @@ public enum MachineOutcome: Equatable, Sendable {
     case reset
     /// Triple fault or shutdown, with the register dump of the vCPU that caused it.
     case shutdown(vcpu: Int, registerDump: String)
-    /// The host side stopped the run: Ctrl-C, or `--timeout`.
+    /// The host side stopped the run: a signal such as SIGINT or SIGTERM.
     case interrupted(String)
+    /// The user left vmm on purpose (the console's escape command).
+    case quit(String)
     case timedOut(seconds: Double)
     /// A backend or device error ended the run.
     case failed(String)

@@ -54,7 +54,7 @@ public enum DeviceSpecificationError: VMMError, Equatable {
     case unknownDevice(String, known: [String])
     case unknownKey(String, String)
     case badValue(String, String, String)
-    case duplicateType(String)
+    case nameTaken(String, by: DeviceOrigin)
 
     public var description: String {
         switch self {
@@ -63,7 +63,7 @@ public enum DeviceSpecificationError: VMMError, Equatable {
             return "unknown device '\(name)' (known: \(known.joined(separator: ", ")))"
         case let .unknownKey(device, key): return "device '\(device)' has no parameter '\(key)'"
         case let .badValue(device, key, value): return "device '\(device)': '\(value)' is not a valid \(key)"
-        case let .duplicateType(name): return "device type '\(name)' is registered twice"
+        case let .nameTaken(name, origin): return "device type '\(name)' is already taken (\(origin))"
         }
     }
 }

@@ -15,16 +15,35 @@ public struct DeviceType: Sendable {
     }
 }
 
-/// Device types by name. The command fills it with the built-in devices and whatever a program
-/// embedding VMMCommand adds, so a new device never edits VMMKit.
+/// Where a device type came from, for `--list-devices` and for naming who took a name first.
+public enum DeviceOrigin: Sendable, Equatable, CustomStringConvertible {
+    case builtIn
+    case plugin(path: String)
+
+    public var description: String {
+        switch self {
+        case .builtIn: return "built in"
+        case let .plugin(path): return "plugin \(path)"
+        }
+    }
+}
+
+/// Device types by name. The command fills it with the built-in devices, whatever a program
+/// embedding VMMCommand adds and the types of `--plugin` libraries, so a new device never edits
+/// VMMKit.
 public struct DeviceRegistry: Sendable {
     public private(set) var types: [DeviceType] = []
+    /// `origins[i]` is where `types[i]` came from.
+    public private(set) var origins: [DeviceOrigin] = []
 
     public init() {}
 
-    public mutating func register(_ type: DeviceType) throws(DeviceSpecificationError) {
-        guard !types.contains(where: { $0.name == type.name }) else { throw .duplicateType(type.name) }
+    public mutating func register(_ type: DeviceType, from origin: DeviceOrigin = .builtIn) throws(DeviceSpecificationError) {
+        if let taken = types.firstIndex(where: { $0.name == type.name }) {
+            throw .nameTaken(type.name, by: origins[taken])
+        }
         types.append(type)
+        origins.append(origin)
     }
 
     /// Builds a device from `NAME,key=value,...`.

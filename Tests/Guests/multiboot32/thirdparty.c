@@ -1,6 +1,6 @@
-/* The "dice" device of Examples/ThirdPartyDevice (vmm-extended --device dice,port=0x700): every
- * roll is 1 to 6, the roll counter counts them, and reseeding replays the same rolls. Without the
- * device the ports read 0xff and the guest fails. */
+/* The "dice" device of Examples/ThirdPartyDevice, a plugin (vmm --plugin libDicePlugin.so
+ * --device dice,port=0x700): every roll is 1 to 6, the roll counter counts them, and reseeding
+ * replays the same rolls. Without the device the ports read 0xff and the guest fails. */
 #include "guest.h"
 
 enum { DICE_ROLL = 0x700, DICE_COUNT = 0x701, ROLLS = 20, SEED = 7 };

@@ -25,6 +25,13 @@ enum MSRIndex {
     /// (APM vol. 2, 13.2.1). They hold what is written and count nothing: no event reaches them.
     static let performanceControls: ClosedRange<UInt32> = 0xc001_0000...0xc001_0003
     static let performanceCounters: ClosedRange<UInt32> = 0xc001_0004...0xc001_0007
+    /// AMD HWCR (APM vol. 2, appendix A; BKDG): Linux reads it while identifying an AMD CPU, and
+    /// bit 24 (TscFreqSel) tells it the TSC runs at the P0 frequency, which vmm's constant-rate
+    /// TSC does; writes may set McStatusWrEn (bit 18) and TscFreqSel, as KVM allows.
+    static let hardwareConfiguration: UInt32 = 0xc001_0015
+    /// AMD NB_CFG: Linux sets its extended-APIC-ID bit on family 10h and later; there is no
+    /// northbridge here, so writes are dropped and reads give 0, as under KVM.
+    static let northbridgeConfiguration: UInt32 = 0xc001_001f
 }
 
 /// The MSR-only state of the CPU (FS/GS bases live in the segment caches, EFER in `CPUCore`).
@@ -41,8 +48,15 @@ struct ModelSpecificRegisters {
     var mtrrDefType: UInt64 = 0
     /// Added to the host-derived counter so WRMSR TSC and TSC_ADJUST work.
     var tscOffset: UInt64 = 0
+    /// AMD HWCR: TscFreqSel set, as on hardware.
+    var hardwareConfiguration: UInt64 = 1 << 24
     /// AMD PERF_CTL0-3 and PERF_CTR0-3, in index order.
     var performance: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+
+    /// The HWCR bits a guest may change: McStatusWrEn and TscFreqSel. KVM also ignores writes of
+    /// three legacy bits (TLB cache disable, flush filter disable, IGNNE emulation).
+    static let hardwareConfigurationWritable: UInt64 = 1 << 18 | 1 << 24
+    static let hardwareConfigurationIgnored: UInt64 = 1 << 3 | 1 << 6 | 1 << 8
 
     /// The 48 bits a legacy AMD counter implements (APM vol. 2, 13.2.1.2).
     static let counterMask: UInt64 = (1 << 48) - 1

@@ -91,6 +91,8 @@ extension CPUCore {
         case MSRIndex.sysenterEIP: return msrs.sysenterEIP
         case MSRIndex.mcgCap, MSRIndex.mcgStatus, MSRIndex.mtrrCap: return 0
         case MSRIndex.interruptPendingMessage where Self.isAMD: return 0 // C1E off: HLT is a plain halt
+        case MSRIndex.hardwareConfiguration where Self.isAMD: return msrs.hardwareConfiguration
+        case MSRIndex.northbridgeConfiguration where Self.isAMD: return 0
         case MSRIndex.miscEnable where !Self.isAMD: return msrs.miscEnable
         case MSRIndex.pat: return msrs.pat
         case MSRIndex.mtrrDefType: return msrs.mtrrDefType
@@ -128,6 +130,11 @@ extension CPUCore {
         case MSRIndex.sysenterEIP: try canonical(value); msrs.sysenterEIP = value
         case MSRIndex.mcgStatus: guard value == 0 else { throw Fault.gp() }
         case MSRIndex.miscEnable where !Self.isAMD: msrs.miscEnable = value
+        case MSRIndex.hardwareConfiguration where Self.isAMD:
+            let kept = value & ~ModelSpecificRegisters.hardwareConfigurationIgnored
+            guard kept & ~ModelSpecificRegisters.hardwareConfigurationWritable == 0 else { throw Fault.gp() }
+            msrs.hardwareConfiguration = kept
+        case MSRIndex.northbridgeConfiguration where Self.isAMD: break
         case MSRIndex.pat:
             // Each byte must be a valid memory type: 0, 1, 4, 5, 6 or 7 (SDM vol. 3, 11.12.2).
             for byte in 0..<8 {

@@ -1,0 +1,38 @@
+import Virtio
+
+/// What one kind of virtio device adds to the PCI transport (virtio 1.2, 5: Device Types): its
+/// ID, features, queues, configuration layout and how it serves a request. The transport calls
+/// `serve` on the device's own thread, one request at a time, never on a vCPU thread.
+public protocol VirtioDevice: AnyObject {
+    /// The virtio device ID (5): 2 block, 4 entropy.
+    var deviceID: UInt16 { get }
+    /// The PCI class code (base, subclass, interface) the function shows.
+    var classCode: UInt32 { get }
+    /// Device-specific feature bits; the transport adds VERSION_1, INDIRECT_DESC and EVENT_IDX.
+    var deviceFeatures: UInt64 { get }
+    /// The largest size of each queue, a power of two; how many there are is the queue count.
+    var queueSizes: [UInt16] { get }
+    /// `size` bytes at `offset` of the device-specific configuration (zero past its end).
+    func readConfiguration(offset: Int, size: Int) -> UInt64
+    /// Serves the request `chain` from queue `queue`; returns how many bytes it wrote into the
+    /// chain's writable buffers.
+    func serve(_ chain: DescriptorChain, queue: Int) -> UInt32
+    /// The driver reset the device (status 0).
+    func reset()
+    /// Releases host resources: the machine is done.
+    func stop()
+}
+
+extension VirtioDevice {
+    public func reset() {}
+    public func stop() {}
+
+    /// Reads `size` bytes at `offset` out of `bytes`, little-endian, zero past the end.
+    public static func field(of bytes: [UInt8], offset: Int, size: Int) -> UInt64 {
+        var value: UInt64 = 0
+        for index in 0..<size where offset + index < bytes.count && offset + index >= 0 {
+            value |= UInt64(bytes[offset + index]) << (8 * index)
+        }
+        return value
+    }
+}

@@ -1,0 +1,221 @@
+import PCI
+import Synchronization
+import Virtio
+import VMMKit
+
+/// A virtio device on PCI, modern interface only (virtio 1.2, 4.1: "Virtio Over PCI Bus";
+/// non-transitional: device ID 0x1040 + type, revision 1), signalling with MSI-X (one vector per
+/// queue and one for configuration changes; no INTx pin). The driver programs the common
+/// configuration from a vCPU; a doorbell write wakes the device's own thread, which takes the
+/// chains off the enabled queues, has the device serve them, and sends the vectors of the queues
+/// that need an interrupt once it has let go of the transport's lock.
+///
+/// A broken ring (2.1.1) sets DEVICE_NEEDS_RESET, stops that device's processing until the driver
+/// resets it, and signals the configuration vector; a malformed chain completes with nothing
+/// written.
+public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable {
+    static let vendor: UInt16 = 0x1AF4
+    /// Modern-only devices are 0x1040 + the virtio device ID (4.1.2.1).
+    static let modernDeviceBase: UInt16 = 0x1040
+    /// Non-transitional devices SHOULD have a subsystem ID of 0x40 or more (4.1.2.1).
+    static let subsystem: UInt16 = 0x40
+    static let transportFeatures = VirtioFeatures.version1 | VirtioFeatures.indirectDescriptors | VirtioFeatures.eventIndex
+
+    private struct State {
+        var registers: CommonConfiguration
+        var queues: [SplitVirtqueue?]
+        /// ISR status (4.1.4.5): bit 0 a queue interrupt, bit 1 a configuration change.
+        var interruptStatus: UInt8 = 0
+    }
+
+    public let name: String
+    public let configuration: PCIConfiguration
+    public let device: any VirtioDevice
+    public let msix: MSIXVectors
+    private let state: Mutex<State>
+    /// Where the PCI configuration access capability is.
+    private let accessWindow: Int
+    private let worker: DeviceWorker
+    private var memory: GuestMemory?
+    /// Vectors to signal after a batch, filled and drained by the device thread only.
+    private var vectorsToSignal: [Int] = []
+
+    public init(name: String, device: any VirtioDevice) throws {
+        self.name = name
+        self.device = device
+        let queueCount = device.queueSizes.count
+        msix = MSIXVectors(count: queueCount + 1, bar: VirtioPCILayout.msixBAR)
+        var space = PCIConfigurationSpace(
+            vendor: Self.vendor, device: Self.modernDeviceBase + device.deviceID, revision: 1,
+            classCode: device.classCode, subsystemVendor: Self.vendor, subsystem: Self.subsystem)
+        space.setBAR(VirtioPCILayout.structuresBAR, PCIBAR(size: VirtioPCILayout.structuresBARSize))
+        space.setBAR(VirtioPCILayout.msixBAR, PCIBAR(size: msix.barSize))
+        msix.addCapability(to: &space)
+        accessWindow = VirtioPCILayout.addCapabilities(to: &space)
+        configuration = PCIConfiguration(space)
+        let registers = CommonConfiguration(offeredFeatures: device.deviceFeatures | Self.transportFeatures,
+                                            queueSizes: device.queueSizes, vectorCount: queueCount + 1)
+        state = Mutex(State(registers: registers, queues: Array(repeating: nil, count: queueCount)))
+        worker = try DeviceWorker()
+        vectorsToSignal.reserveCapacity(queueCount + 1)
+    }
+
+    /// Plugs into the board's PCI host bridge and starts the device thread.
+    public func attach(to machine: Machine) throws {
+        memory = machine.memory
+        msix.connect(machine.interruptRouter)
+        try PCIHostBridge.attached(to: machine).plug(self)
+        try worker.start(name: name) { [unowned self] in processQueues() }
+    }
+
+    public func stop() {
+        worker.stop()
+        device.stop()
+    }
+
+    // MARK: PCIFunction
+
+    public func configurationWritten(offset: Int, size: Int) {
+        msix.configurationWritten(configuration, offset: offset, size: size)
+        let data = accessWindow + VirtioPCILayout.AccessWindow.data
+        if offset < data + 4, offset + size > data, let access = windowAccess() {
+            let value = configuration.read(offset: data, size: access.length)
+            writeBAR(access.bar, offset: access.offset, size: access.length, value: UInt64(value))
+        }
+    }
+
+    /// A read of the access window's data performs the read it describes (4.1.4.9.1).
+    public func readConfiguration(offset: Int, size: Int) -> UInt32 {
+        let data = accessWindow + VirtioPCILayout.AccessWindow.data
+        guard offset >= data, offset + size <= data + 4, let access = windowAccess() else {
+            return configuration.read(offset: offset, size: size)
+        }
+        let value = UInt32(truncatingIfNeeded: readBAR(access.bar, offset: access.offset, size: access.length))
+        return value >> (8 * UInt32(offset - data)) & (size >= 4 ? .max : (1 << (8 * UInt32(size))) - 1)
+    }
+
+    /// The access the window's fields describe: BAR 0 or 1, a length of 1, 2 or 4, aligned to it
+    /// (4.1.4.9.1 leaves anything else undefined; such an access does nothing).
+    private func windowAccess() -> (bar: Int, offset: UInt64, length: Int)? {
+        let bar = Int(configuration.read(offset: accessWindow + VirtioPCILayout.AccessWindow.bar, size: 1))
+        let offset = UInt64(configuration.read(offset: accessWindow + VirtioPCILayout.AccessWindow.offset, size: 4))
+        let length = Int(configuration.read(offset: accessWindow + VirtioPCILayout.AccessWindow.length, size: 4))
+        guard bar <= VirtioPCILayout.msixBAR, [1, 2, 4].contains(length), offset % UInt64(length) == 0 else { return nil }
+        return (bar, offset, length)
+    }
+
+    public func readBAR(_ index: Int, offset: UInt64, size: Int) -> UInt64 {
+        if index == VirtioPCILayout.msixBAR { return msix.read(offset: offset, size: size) }
+        switch offset {
+        case VirtioPCILayout.commonOffset..<VirtioPCILayout.commonOffset + VirtioPCILayout.commonLength:
+            return state.withLock { $0.registers.read(offset: offset - VirtioPCILayout.commonOffset, size: size) }
+        case VirtioPCILayout.isrOffset:
+            // Reading the ISR status clears it (4.1.4.5.1).
+            return state.withLock { state in
+                defer { state.interruptStatus = 0 }
+                return UInt64(state.interruptStatus)
+            }
+        case VirtioPCILayout.deviceOffset..<VirtioPCILayout.deviceOffset + VirtioPCILayout.deviceLength:
+            return device.readConfiguration(offset: Int(offset - VirtioPCILayout.deviceOffset), size: size)
+        default:
+            return 0
+        }
+    }
+
+    public func writeBAR(_ index: Int, offset: UInt64, size: Int, value: UInt64) {
+        if index == VirtioPCILayout.msixBAR { return msix.write(offset: offset, size: size, value: value) }
+        switch offset {
+        case VirtioPCILayout.notifyOffset..<VirtioPCILayout.notifyOffset + VirtioPCILayout.notifyLength:
+            // A doorbell: the device thread looks at every enabled queue, so which one rang
+            // does not matter.
+            worker.wake()
+        case VirtioPCILayout.commonOffset..<VirtioPCILayout.commonOffset + VirtioPCILayout.commonLength:
+            writeCommon(offset: offset - VirtioPCILayout.commonOffset, size: size, value: value)
+        default:
+            break
+        }
+    }
+
+    private func writeCommon(offset: UInt64, size: Int, value: UInt64) {
+        let failed: Bool = state.withLock { state in
+            switch state.registers.write(offset: offset, size: size, value: value) {
+            case .none:
+                return false
+            case .reset:
+                state.registers.reset()
+                state.queues = Array(repeating: nil, count: state.queues.count)
+                state.interruptStatus = 0
+                device.reset()
+                return false
+            case let .enableQueue(index):
+                return !enable(queue: index, in: &state)
+            }
+        }
+        if failed { msix.signal(configurationVector) }
+    }
+
+    /// Builds queue `index` from its registers; on a bad layout the device needs a reset.
+    private func enable(queue index: Int, in state: inout State) -> Bool {
+        let registers = state.registers.queues[index]
+        guard let memory, registers.size <= registers.maximumSize else { return needsReset(&state) }
+        let layout = SplitVirtqueue.Layout(size: registers.size, descriptorTable: registers.descriptorTable,
+                                           availableRing: registers.driverArea, usedRing: registers.deviceArea)
+        do {
+            state.queues[index] = try SplitVirtqueue(layout: layout, memory: memory, features: state.registers.driverFeatures)
+            state.registers.queues[index].enabled = true
+            return true
+        } catch {
+            return needsReset(&state)
+        }
+    }
+
+    private func needsReset(_ state: inout State) -> Bool {
+        state.registers.status |= CommonConfiguration.Status.needsReset
+        state.interruptStatus |= 2
+        return false
+    }
+
+    private var configurationVector: Int { Int(state.withLock { $0.registers.configurationVector }) }
+
+    // MARK: the device thread
+
+    /// Serves every available chain of every enabled queue, then signals the vectors of the
+    /// queues whose driver wants an interrupt (outside the lock).
+    private func processQueues() {
+        vectorsToSignal.removeAll(keepingCapacity: true)
+        state.withLock { state in
+            let status = state.registers.status
+            guard status & CommonConfiguration.Status.driverOK != 0,
+                  status & CommonConfiguration.Status.needsReset == 0 else { return }
+            for index in state.queues.indices {
+                guard let queue = state.queues[index] else { continue }
+                if !drain(queue, index: index) {
+                    _ = needsReset(&state)
+                    vectorsToSignal.append(Int(state.registers.configurationVector))
+                    return
+                }
+                if queue.needsInterrupt() {
+                    state.interruptStatus |= 1
+                    vectorsToSignal.append(Int(state.registers.queues[index].vector))
+                }
+            }
+        }
+        for vector in vectorsToSignal { msix.signal(vector) }
+    }
+
+    /// Serves `queue` until it is empty; false when the ring is broken.
+    private func drain(_ queue: SplitVirtqueue, index: Int) -> Bool {
+        while true {
+            switch queue.pop() {
+            case .empty:
+                return true
+            case .chain:
+                queue.push(head: queue.chain.head, written: device.serve(queue.chain, queue: index))
+            case let .malformed(head, _):
+                queue.push(head: head, written: 0)
+            case .broken:
+                return false
+            }
+        }
+    }
+}

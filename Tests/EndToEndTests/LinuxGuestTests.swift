@@ -130,6 +130,15 @@ final class LinuxGuestTests: XCTestCase {
         try checkRebootThenPowerOff(backend: "soft", cpus: 2)
     }
 
+    /// A virtio device across the reboot: the machine's reset resets the transport, and the second
+    /// boot's driver finds and uses it as the first did.
+    func testRebootWithVirtioRNGOnSoft() throws {
+        let (result, lines) = try runRebootGuest(backend: "soft", append: "linux-guest.test=hwrng", ["--device", "virtio-rng"])
+        XCTAssertEqual(result.status, 0, result.standardError)
+        XCTAssertEqual(lines.filter { $0 == "linux-guest: hwrng virtio_rng.0 gave 4096 bytes" }.count, 2, "\(lines)")
+        XCTAssertTrue(lines.contains("linux-guest: powering off after 2 boots"), "\(lines)")
+    }
+
     func testRebootThenPowerOffOnKVM() throws {
         try EndToEnd.requireKVM()
         if EndToEnd.isPVMHost { throw XCTSkip(EndToEnd.pvmLimitation) }

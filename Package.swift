@@ -16,8 +16,8 @@ func device(_ name: String, dependencies: [Target.Dependency] = []) -> Target {
     .target(name: name, dependencies: ["VMMKit"] + dependencies, path: "Sources/Devices/\(name)")
 }
 
-let deviceNames = ["Serial16550", "DebugExit", "TestDevice", "I8259", "IOAPIC", "LocalAPIC", "I8254", "RTC", "ACPIPM", "PCI",
-                   "VirtioPCI", "VirtioRNG", "VirtioBlock"]
+let deviceNames = ["Serial16550", "DebugExit", "TestDevice", "I8259", "IOAPIC", "LocalAPIC", "I8254", "RTC", "ACPIPM", "I8042",
+                   "PCI", "VirtioPCI", "VirtioRNG", "VirtioBlock"]
 
 let package = Package(
     name: "vmm",
@@ -54,6 +54,7 @@ let package = Package(
         device("I8254"),
         device("RTC"),
         device("ACPIPM"),
+        device("I8042"),
         device("PCI"),
         device("VirtioPCI", dependencies: ["PCI", "Virtio"]),
         device("VirtioRNG", dependencies: ["VirtioPCI", "Virtio"]),

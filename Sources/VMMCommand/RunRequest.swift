@@ -17,7 +17,7 @@ extension VMMOptions {
         guard let placement = InterruptControllerPlacement(rawValue: irqchip) else {
             throw CommandError.badIRQChip(irqchip)
         }
-        return MachineDescription(
+        var description = MachineDescription(
             kernelPath: kernel,
             memorySize: try MemorySize.parse(memory),
             cpus: cpuCount,
@@ -29,6 +29,8 @@ extension VMMOptions {
             devices: devices + disks.map { "virtio-blk,file=" + $0 },
             interruptControllerPlacement: placement,
             timeout: try timeoutSeconds())
+        description.rebootPolicy = RebootPolicy(rebootsOnReset: !noReboot, resetsOnTripleFault: rebootOnTripleFault)
+        return description
     }
 
     private func timeoutSeconds() throws(CommandError) -> Double? {

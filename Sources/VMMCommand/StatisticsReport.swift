@@ -69,7 +69,8 @@ final class StatisticsReport: @unchecked Sendable {
                 return column == 0 ? cell + pad : pad + cell
             }.joined(separator: "  ").trimmingTrailingSpaces
         }
-        let header = "vmm: \(backendName) backend, \(vcpus) vCPU(s), ran for \(Self.threeDecimals(seconds)) s"
+        let reboots = machine.reboots > 0 ? ", rebooted \(machine.reboots) time(s)" : ""
+        let header = "vmm: \(backendName) backend, \(vcpus) vCPU(s), ran for \(Self.threeDecimals(seconds)) s\(reboots)"
         return ([header] + lines).joined(separator: "\n")
     }
 
@@ -80,7 +81,7 @@ final class StatisticsReport: @unchecked Sendable {
                 .joined(separator: ", ") + "}"
         }
         return "{\"backend\": \(Self.quoted(backendName)), \"vcpus\": \(machine.vcpuCount), "
-            + "\"seconds\": \(Self.threeDecimals(seconds)), \"exits\": \(object(exitRows)), "
+            + "\"seconds\": \(Self.threeDecimals(seconds)), \"reboots\": \(machine.reboots), \"exits\": \(object(exitRows)), "
             + "\"port_io_by_device\": \(object(deviceRows(machine.ports))), "
             + "\"mmio_by_device\": \(object(deviceRows(machine.mmio)))}\n"
     }

@@ -17,9 +17,10 @@ struct VMMOptions: ParsableCommand {
             sends a break, Ctrl-A Ctrl-A sends Ctrl-A; --escape changes the key.
 
             Exit status: the guest's debug-exit status (odd); 0 when the guest powers off or halts \
-            for good, or on Ctrl-A x; 4 on a triple fault; 124 on --timeout; 130 when stopped by \
-            SIGINT, SIGTERM, SIGHUP or SIGQUIT; 6 when the run fails; 2 when vmm cannot start the \
-            guest (a bad option, file or device specification).
+            for good, resets the machine with --no-reboot (otherwise a reset reboots it), or on \
+            Ctrl-A x; 4 on a triple fault; 124 on --timeout; 130 when stopped by SIGINT, SIGTERM, \
+            SIGHUP or SIGQUIT; 6 when the run fails; 2 when vmm cannot start the guest (a bad \
+            option, file or device specification).
 
             Examples:
               vmm Tests/Guests/out/hello.elf
@@ -83,6 +84,12 @@ struct VMMOptions: ParsableCommand {
 
     @Option(help: ArgumentHelp("Stop the guest after this many seconds (exit status 124).", valueName: "seconds"))
     var timeout: String?
+
+    @Flag(help: "End the run when the guest resets the machine (status 0), instead of rebooting it, as QEMU's -no-reboot.")
+    var noReboot = false
+
+    @Flag(help: "Reboot on a triple fault, as a PC does, instead of ending the run with status 4 and the registers.")
+    var rebootOnTripleFault = false
 
     @Flag(help: "Print exit counters (per reason, per vCPU, per device) and the run time on stderr after the run.")
     var stats = false

@@ -85,10 +85,8 @@ final class ACPITests: XCTestCase {
         (0..<4).reduce(0) { $0 | UInt32(bytes[offset + $1]) << ($1 * 8) }
     }
 
-    func testTablesDescribeTheCPUsIOAPICAndPowerManagement() throws {
-        let machine = try assemblePC(cpus: 3)
-        defer { machine.devices.forEach { $0.stop() } }
-        let memory = machine.memory
+    /// The tables the XSDT lists, by signature, found from the RSDP as an OS finds them.
+    private func tables(_ memory: GuestMemory) throws -> [String: [UInt8]] {
         // The RSDP where OSes search for it (ACPI 6.4, 5.2.5.1), both checksums right.
         let rsdp = try memory.readBytes(at: 0xE_0000, count: 36)
         XCTAssertEqual(String(decoding: rsdp[0..<8], as: UTF8.self), "RSD PTR ")
@@ -102,6 +100,31 @@ final class ACPITests: XCTestCase {
             let found = try table(memory, at: address)
             tables[found.signature] = found.bytes
         }
+        return tables
+    }
+
+    /// The FADT's reset register (5.2.9, RESET_REG_SUP in the flags; RESET_REG and RESET_VALUE), and
+    /// the write it describes resetting the board it describes; the 8042 is announced too.
+    func testFADTResetRegisterResetsTheMachine() throws {
+        let machine = try assemblePC(cpus: 1)
+        defer { machine.devices.forEach { $0.stop() } }
+        let fadt = try XCTUnwrap(try tables(machine.memory)["FACP"])
+        XCTAssertNotEqual(uint32(fadt, 112) & 1 << 10, 0, "RESET_REG_SUP")
+        XCTAssertEqual(fadt[109] & 0x02, 0x02, "IAPC_BOOT_ARCH: 8042 present")
+        XCTAssertEqual(Array(fadt[116..<120]), [1, 8, 0, 1], "system I/O, 8 bits at bit 0, byte access")
+        let port = UInt64(uint32(fadt, 120)) | UInt64(uint32(fadt, 124)) << 32
+        let value = fadt[128]
+        XCTAssertEqual(port, 0xCF9)
+        XCTAssertFalse(machine.runControl.isResetPending)
+        machine.ports.write(port, size: 1, value: UInt64(value), vcpu: 0)
+        XCTAssertTrue(machine.runControl.isResetPending, "writing RESET_VALUE to RESET_REG resets")
+    }
+
+    func testTablesDescribeTheCPUsIOAPICAndPowerManagement() throws {
+        let machine = try assemblePC(cpus: 3)
+        defer { machine.devices.forEach { $0.stop() } }
+        let memory = machine.memory
+        let tables = try tables(memory)
         let fadt = try XCTUnwrap(tables["FACP"]), madt = try XCTUnwrap(tables["APIC"])
         XCTAssertEqual(uint32(fadt, 64), UInt32(pm + 4), "PM1a_CNT_BLK: ACPIPowerManagement's control block")
         XCTAssertEqual(uint32(fadt, 76), UInt32(pm + 8), "PM_TMR_BLK")

@@ -107,6 +107,20 @@ final class VirtioPCITransportTests: XCTestCase {
         XCTAssertEqual(try driver.submit(1), 128)
     }
 
+    /// The machine's reset (a guest reboot) leaves the device as the driver's reset does: status 0,
+    /// no queue enabled, nothing served from the old rings; a new driver then starts it again.
+    func testMachineResetResetsTheDevice() throws {
+        let driver = try driver()
+        try driver.start()
+        XCTAssertEqual(driver.status, 0xF)
+        driver.machine.devices.forEach { $0.reset() }
+        XCTAssertEqual(driver.status, 0, "device status after the machine's reset")
+        XCTAssertEqual(driver.common(0x1C, size: 2), 0, "queue 0 no longer enabled")
+        try driver.start()
+        try driver.descriptor(0, address: VirtioTestDriver.buffers, length: 16, flags: 2)
+        XCTAssertEqual(try driver.submit(0), 16, "served again once the new driver set it up")
+    }
+
     func testBadQueueSizeNeedsReset() throws {
         for size: UInt16 in [0, 3, 128] {
             let driver = try driver()

@@ -87,6 +87,73 @@ final class LinuxGuestTests: XCTestCase {
         try checkBoot(backend: "soft", cpus: 2, timeout: 280)
     }
 
+    /// The init with vmm.reboot=1: its first boot runs `reboot -f`, which Linux does through the
+    /// FADT's reset register; vmm reboots the machine and the second boot, finding the count in
+    /// CMOS RAM, powers off. Two boots of a debug build: a generous watchdog.
+    func runRebootGuest(backend: String, append: String = "", _ options: [String]) throws -> (ProcessResult, [String]) {
+        let guest = try linuxGuest()
+        let timeout = 560.0
+        let commandLine = Self.commandLine + " vmm.reboot=1" + (append.isEmpty ? "" : " " + append)
+        let result = try EndToEnd.vmm(["--backend", backend, "--memory", "512M", "--append", commandLine,
+                                       "--initrd", guest.initrd, "--timeout", String(Int(timeout))] + options + [guest.kernel],
+                                      timeout: timeout + 20)
+        return (result, initLines(result.standardOutput))
+    }
+
+    func checkRebootThenPowerOff(backend: String, cpus: Int = 1, append: String = "") throws {
+        let (result, lines) = try runRebootGuest(backend: backend, append: append, ["--stats", "--cpus", String(cpus)])
+        let tail = result.standardOutput.split(whereSeparator: \.isNewline).suffix(40).joined(separator: "\n")
+        XCTAssertEqual(result.status, 0, "the second boot powers off:\n\(tail)\n\(result.standardError)")
+        XCTAssertEqual(lines.filter { $0.hasPrefix("linux-guest: boot") || $0.hasPrefix("linux-guest: powering") },
+                       ["linux-guest: boot 1", "linux-guest: boot 2", "linux-guest: powering off after 2 boots"], tail)
+        XCTAssertEqual(lines.filter { $0 == "linux-guest: PASS" }.count, 2, "userspace works on both boots")
+        XCTAssertEqual(lines.filter { $0 == "linux-guest: \(cpus) cpu(s), <memory> kB" }.count, 2, "every CPU on both boots")
+        XCTAssertTrue(result.standardError.contains("rebooted 1 time(s)"), result.standardError)
+        XCTAssertTrue(result.standardOutput.contains("serio: i8042 KBD port at 0x60,0x64 irq 1"),
+                      "Linux's i8042 driver finds the keyboard controller")
+        for trouble in ["Oops", "general protection fault", "BUG:"] {
+            XCTAssertFalse(result.standardOutput.contains(trouble), "\(trouble) in the guest's log:\n\(tail)")
+        }
+    }
+
+    func testRebootThenPowerOffOnSoft() throws {
+        try checkRebootThenPowerOff(backend: "soft")
+    }
+
+    /// `reboot=k`: Linux pulses the reset line through the keyboard controller (0xFE to port 0x64).
+    func testRebootThroughTheKeyboardControllerOnSoft() throws {
+        try checkRebootThenPowerOff(backend: "soft", append: "reboot=k")
+    }
+
+    /// The application processor is started again (INIT, SIPI) on the second boot.
+    func testRebootWithTwoCPUsOnSoft() throws {
+        try checkRebootThenPowerOff(backend: "soft", cpus: 2)
+    }
+
+    /// A virtio device across the reboot: the machine's reset resets the transport, and the second
+    /// boot's driver finds and uses it as the first did.
+    func testRebootWithVirtioRNGOnSoft() throws {
+        let (result, lines) = try runRebootGuest(backend: "soft", append: "linux-guest.test=hwrng", ["--device", "virtio-rng"])
+        XCTAssertEqual(result.status, 0, result.standardError)
+        XCTAssertEqual(lines.filter { $0 == "linux-guest: hwrng virtio_rng.0 gave 4096 bytes" }.count, 2, "\(lines)")
+        XCTAssertTrue(lines.contains("linux-guest: powering off after 2 boots"), "\(lines)")
+    }
+
+    func testRebootThenPowerOffOnKVM() throws {
+        try EndToEnd.requireKVM()
+        if EndToEnd.isPVMHost { throw XCTSkip(EndToEnd.pvmLimitation) }
+        try checkRebootThenPowerOff(backend: "kvm")
+    }
+
+    /// With --no-reboot Linux's `reboot -f` ends the run, as under QEMU's -no-reboot.
+    func testNoRebootEndsTheRunAtLinuxsRebootOnSoft() throws {
+        let (result, lines) = try runRebootGuest(backend: "soft", ["--no-reboot"])
+        XCTAssertEqual(result.status, 0, result.standardError)
+        XCTAssertTrue(lines.contains("linux-guest: boot 1"), result.standardOutput.suffix(3000).description)
+        XCTAssertFalse(lines.contains("linux-guest: boot 2"))
+        XCTAssertTrue(result.standardError.hasSuffix("vmm: the guest requested a reset; stopping\n"), result.standardError)
+    }
+
     /// On a VT-x/AMD-V host the same guest on KVM; on PVM the kernel's supervisor code would run in
     /// KVM's instruction emulator, far too slowly.
     func testLinuxBootsToUserspaceOnKVM() throws {

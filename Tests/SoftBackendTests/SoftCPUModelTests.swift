@@ -78,6 +78,30 @@ final class SoftCPUModelTests: XCTestCase {
         XCTAssertEqual(try accessMSR(0x8b), 0, "no microcode revision, on either vendor")
     }
 
+    /// RDPMC reads AMD's legacy counters (APM vol. 3, RDPMC), which Linux's perf uses once the MSRs
+    /// answer: before, it raised #GP and Linux's reboot oopsed in perf_reboot.
+    func testRDPMCReadsTheAMDCountersTheMSRsHold() throws {
+        // mov ecx, PERF_CTR2; mov eax, lo; mov edx, hi; wrmsr; mov ecx, counter; rdpmc
+        func rdpmc(counter: UInt32) throws -> UInt64? {
+            let code: [UInt8] = [0xb9, 0x06, 0x00, 0x01, 0xc0, 0xb8, 0x78, 0x56, 0x34, 0x12, 0xba, 0xcd, 0xab, 0x00, 0x00,
+                                 0x0f, 0x30, 0xb9] + withUnsafeBytes(of: counter.littleEndian, Array.init) + [0x0f, 0x33]
+            let cpu = try SoftCPUFixture(.long64, code: code)
+            let amd = CPUIDModel.softCPU.vendor == "AuthenticAMD"
+            let outcome = try cpu.cpu.step(instructions: amd ? 6 : 4)
+            if outcome == .exception(vector: 13, errorCode: 0) { return nil }
+            XCTAssertEqual(outcome, .completed)
+            let registers = try cpu.cpu.generalRegisters()
+            return (registers.rdx << 32) | (registers.rax & 0xffff_ffff)
+        }
+        if CPUIDModel.softCPU.vendor == "AuthenticAMD" {
+            XCTAssertEqual(try rdpmc(counter: 2), 0xabcd_1234_5678, "counter 2 is PERF_CTR2")
+            XCTAssertEqual(try rdpmc(counter: 0), 0)
+            XCTAssertNil(try rdpmc(counter: 4), "no counter 4")
+        } else {
+            XCTAssertNil(try rdpmc(counter: 0), "the Intel identity has no counters (WRMSR of PERF_CTR2 faults first)")
+        }
+    }
+
     /// HWCR and NB_CFG, which Debian's kernel touches on an AMD identity (before, each gave an
     /// "unchecked MSR access error" in its boot log): HWCR says the TSC runs at P0 frequency and
     /// takes KVM's writable bits; NB_CFG drops writes. Both #GP under an Intel identity.

@@ -42,6 +42,19 @@ final class GuestMemoryTests: XCTestCase {
         XCTAssertEqual(memory.ramSize, 0x10000, "ROM is not RAM")
     }
 
+    /// A reset's RAM: every RAM byte reads zero again, ROM keeps what it holds.
+    func testClearRAMZeroesRAMAndKeepsROM() throws {
+        let memory = try makeMemory()
+        try memory.write([UInt8](repeating: 0xa5, count: 0x10000), at: 0)
+        let rom = try XCTUnwrap(memory.regions.first { $0.kind == .rom })
+        rom.host.storeBytes(of: UInt32(0x1234_5678), as: UInt32.self)
+        memory.clearRAM()
+        XCTAssertEqual(try memory.readBytes(at: 0, count: 0x10000), [UInt8](repeating: 0, count: 0x10000))
+        XCTAssertEqual(try memory.read(UInt32.self, at: 0x20000), 0x1234_5678)
+        try memory.write(UInt8(7), at: 0x8000)
+        XCTAssertEqual(try memory.read(UInt8.self, at: 0x8000), 7, "RAM works after clearing")
+    }
+
     func testOverlappingRegionsAreRejected() throws {
         let memory = try makeMemory()
         XCTAssertThrowsError(try memory.addRegion(name: "more", at: 0xf000, size: 0x2000)) {

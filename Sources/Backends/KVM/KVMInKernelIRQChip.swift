@@ -14,9 +14,10 @@ import VMMKit
 public final class KVMInKernelIRQChip: InterruptSink, @unchecked Sendable {
     /// The IOAPIC's pin count in KVM (KVM_IOAPIC_NUM_PINS).
     public static let lineCount = 24
-    private let vmFD: Int32
+    private let vm: KVMDescriptor
+    private var vmFD: Int32 { vm.fd }
 
-    init(vmFD: Int32) { self.vmFD = vmFD }
+    init(vm: KVMDescriptor) { self.vm = vm }
 
     public func setLine(_ line: Int, high: Bool) {
         guard (0..<Self.lineCount).contains(line) else { return }

@@ -14,7 +14,8 @@ public final class KVMVirtualMachine: VirtualMachine {
     static let tssAddress: UInt = 0xfffb_d000
 
     let system: KVMSystem
-    let fd: Int32
+    let descriptor: KVMDescriptor
+    var fd: Int32 { descriptor.fd }
     unowned let machine: Machine
     let vcpuMappingSize: Int
     /// KVM_GET_SUPPORTED_CPUID, fetched once; each vCPU gets its own adjusted copy.
@@ -28,7 +29,7 @@ public final class KVMVirtualMachine: VirtualMachine {
         self.machine = machine
         vcpuMappingSize = try system.vcpuMappingSize()
         supportedCPUID = try KVMCPUID.supportedEntries(system: system)
-        fd = try system.createVMDescriptor()
+        descriptor = KVMDescriptor(try system.createVMDescriptor())
 
         var identityMap = Self.identityMapAddress
         try KVMIoctl.call(fd, CKVM_SET_IDENTITY_MAP_ADDR, &identityMap, "KVM_SET_IDENTITY_MAP_ADDR")
@@ -38,8 +39,6 @@ public final class KVMVirtualMachine: VirtualMachine {
         if !claimedMSRs.isEmpty { try KVMMSRFilter.install(denying: claimedMSRs, vmFD: fd, system: system) }
         if machine.interruptControllerPlacement == .inKernel { try createInKernelIRQChip() }
     }
-
-    deinit { close(fd) }
 
     /// One memory slot per guest memory region; ROM read-only, so guest writes exit as MMIO (api.rst: KVM_SET_USER_MEMORY_REGION, KVM_MEM_READONLY).
     private func mapMemory(_ memory: GuestMemory) throws(KVMError) {
@@ -72,7 +71,7 @@ public final class KVMVirtualMachine: VirtualMachine {
         guard ckvm_set_pc_gsi_routing(fd) == 0 else { throw .ioctlFailed(name: "KVM_SET_GSI_ROUTING", errno: errno) }
         var pit = kvm_pit_config()
         try KVMIoctl.call(fd, CKVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2")
-        inKernelIRQChip = KVMInKernelIRQChip(vmFD: fd)
+        inKernelIRQChip = KVMInKernelIRQChip(vm: descriptor)
     }
 
     public var inKernelInterruptSink: (any InterruptSink)? { inKernelIRQChip }

@@ -70,7 +70,8 @@ enum ACPITables {
 
     /// The FADT after its header (5.2.9, revision 6, 276 bytes in all): the DSDT, the SCI, the PM1a
     /// event and control blocks and the PM timer (no SMI command port: always in ACPI mode), boot
-    /// architecture flags saying legacy ISA devices are there but no 8042, and the CMOS century.
+    /// architecture flags saying legacy ISA devices and the 8042 are there, the CMOS century, and the
+    /// reset register (`ResetControlRegister` at 0xCF9, as QEMU's q35 FADT names it).
     static func fadtBody(dsdt: UInt64) -> [UInt8] {
         var body = [UInt8](repeating: 0, count: 276 - 36)
         func put(_ bytes: [UInt8], at offset: Int) { body.replaceSubrange(offset - 36..<offset - 36 + bytes.count, with: bytes) }
@@ -82,9 +83,13 @@ enum ACPITables {
         put(littleEndian(pm + UInt32(ACPIPowerManagement.timerBlock)), at: 76)           // PM_TMR_BLK
         put([4, 2, 0, 4], at: 88)                          // PM1_EVT_LEN, PM1_CNT_LEN, PM2_CNT_LEN, PM_TMR_LEN
         put([0x32], at: 108)                               // CENTURY: CMOS index of the century
-        put(littleEndian(UInt16(0x0001)), at: 109)         // IAPC_BOOT_ARCH: LEGACY_DEVICES, no 8042
-        // Flags: WBINVD, PROC_C1, no fixed power or sleep button (bits 0, 2, 4, 5).
-        put(littleEndian(UInt32(0x35)), at: 112)
+        put(littleEndian(UInt16(0x0003)), at: 109)         // IAPC_BOOT_ARCH: LEGACY_DEVICES, 8042
+        // Flags: WBINVD, PROC_C1, no fixed power or sleep button, RESET_REG_SUP (bits 0, 2, 4, 5, 10).
+        put(littleEndian(UInt32(0x435)), at: 112)
+        // RESET_REG (5.2.3.2, a Generic Address Structure): system I/O, 8 bits at offset 0, byte
+        // access, at the reset control port; then RESET_VALUE.
+        put([1, 8, 0, 1] + littleEndian(ResetControlRegister.port), at: 116)
+        put([ResetControlRegister.resetValue], at: 128)
         put([4], at: 131)                                  // FADT minor version (6.4)
         put(littleEndian(dsdt), at: 140)                   // X_DSDT
         return body

@@ -26,6 +26,8 @@ public struct MachineDescription: Sendable {
     public var interruptControllerPlacement: InterruptControllerPlacement
     /// Seconds after which the run is stopped, if any.
     public var timeout: Double?
+    /// Whether a guest reset (or a triple fault) restarts the machine.
+    public var rebootPolicy = RebootPolicy()
 
     public static let defaultMemorySize: UInt64 = 128 << 20
 

@@ -1,6 +1,7 @@
 import ACPIPM
 import DebugExit
 import HostIO
+import I8042
 import PCI
 import RTC
 import Serial16550
@@ -11,8 +12,8 @@ import VMMKit
 import KernelLoading
 
 /// Wires a standard PC from a `MachineDescription`: RAM, the interrupt controllers, COM1, the
-/// debug-exit port, the RTC, ACPI (tables and PM registers), the extra devices asked for, and the
-/// kernel loaded with vCPU 0's entry state.
+/// debug-exit port, the RTC, ACPI (tables, PM registers and the reset register), the keyboard
+/// controller, the extra devices asked for, and the kernel loaded with vCPU 0's entry state.
 public enum PCBoard {
     /// Builds the machine. Anything attached before a failure is stopped again, so a bad device
     /// specification or kernel leaves no thread running and the terminal as it was.
@@ -24,6 +25,8 @@ public enum PCBoard {
             try attachInterruptControllers(to: machine)
             try machine.add(DebugExit())
             try machine.add(ACPIPowerManagement())
+            try machine.add(ResetControlRegister())
+            try machine.add(I8042())
             // Before the extra devices: a PCI device plugs itself into the bridge when attached.
             let pciHost = PCIHostBridge(windows: pciWindows(above: machine.memory))
             try machine.add(pciHost)
@@ -35,10 +38,16 @@ public enum PCBoard {
                 let sharedTimers = machine.devices.lazy.compactMap { ($0 as? PCInterruptController)?.timers }.first
                 try machine.add(MC146818(timers: sharedTimers))
             }
-            try ACPITables.write(into: machine.memory, cpus: machine.vcpuCount, pci: pciHost.windows)
-            let kernel = try KernelLoader.load(kernelAt: description.kernelPath, into: machine,
-                                               commandLine: description.commandLine, modules: description.bootModules)
-            machine.bootState = kernel.bootState
+            // What RAM holds at power-on, written again after every guest reset.
+            let reload = { (machine: Machine) throws -> BootState in
+                try ACPITables.write(into: machine.memory, cpus: machine.vcpuCount, pci: pciHost.windows)
+                return try KernelLoader.load(kernelAt: description.kernelPath, into: machine,
+                                             commandLine: description.commandLine, modules: description.bootModules)
+                    .bootState
+            }
+            machine.bootState = try reload(machine)
+            machine.reload = reload
+            machine.rebootPolicy = description.rebootPolicy
             // COM1 last: with `--serial stdio` it puts the terminal in raw mode and starts reading
             // stdin, which should only happen once everything else is known to be in order.
             try machine.add(try makeCOM1(description, machine: machine))
@@ -74,6 +83,7 @@ public enum PCBoard {
     /// devices the user adds: such a device that asks for one is refused with the owner's name.
     private static func reserveFixedIRQLines(of machine: Machine) {
         machine.reserveIRQLine(0, for: "i8254")
+        machine.reserveIRQLine(I8042.irq, for: I8042.defaultName)
         machine.reserveIRQLine(2, for: "the PIC cascade")
         machine.reserveIRQLine(4, for: comName)
         machine.reserveIRQLine(8, for: MC146818.defaultName)

@@ -35,6 +35,8 @@ public final class ACPIPowerManagement: Device, BusDevice, @unchecked Sendable {
         runControl = machine.runControl
     }
 
+    public func reset() { events.withLock { $0 = 0 } }
+
     public func read(_ access: BusAccess) -> UInt64 {
         let offset = access.offset
         switch offset {

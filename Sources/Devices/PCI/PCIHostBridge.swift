@@ -37,7 +37,10 @@ public final class PCIHostBridge: Device, @unchecked Sendable {
     }
 
     public func attach(to machine: Machine) throws {
-        try machine.ports.claim(base: Self.configurationPorts, length: 8, by: mechanism1, name: name)
+        // 0xCF9 is the chipset's reset control register (ACPIPM's ResetControlRegister), a byte
+        // register inside the address port's dword, as on PIIX and ICH: mechanism #1 claims around it.
+        try machine.ports.claim(base: Self.configurationPorts, length: 1, by: mechanism1, name: name)
+        try machine.ports.claim(base: Self.configurationPorts + 2, length: 6, by: mechanism1, name: name + " data")
         try machine.mmio.claim(base: windows.configurationBase, length: PCIAddressWindows.configurationSize,
                                by: ecam, name: name + " ECAM")
         try machine.mmio.claim(base: windows.memory32.lowerBound, length: UInt64(windows.memory32.count),
@@ -114,27 +117,30 @@ public final class PCIHostBridge: Device, @unchecked Sendable {
 
 /// Ports 0xCF8-0xCFF: the 32-bit address register, then the data window onto the dword it names.
 /// Only a dword access reaches the address register (3.2.2.3.2); other sizes at 0xCF8-0xCFB are
-/// someone else's (the old mechanism #2 registers) and ignored.
+/// someone else's (the old mechanism #2 registers, the reset control register at 0xCF9) and
+/// ignored. Claimed in two pieces around 0xCF9, so offsets count from 0xCF8, not from the claim.
 final class Mechanism1Ports: BusDevice, @unchecked Sendable {
     unowned(unsafe) var bridge: PCIHostBridge!
     private let address = Atomic<UInt32>(0)
 
     func read(_ access: BusAccess) -> UInt64 {
-        if access.offset < 4 {
-            return access.offset == 0 && access.size == 4 ? UInt64(address.load(ordering: .relaxed)) : allOnes(access.size)
+        let offset = access.address - PCIHostBridge.configurationPorts
+        if offset < 4 {
+            return offset == 0 && access.size == 4 ? UInt64(address.load(ordering: .relaxed)) : allOnes(access.size)
         }
-        guard let target = PCIConfigurationAddress(mechanism1: address.load(ordering: .relaxed), byteInData: Int(access.offset - 4)),
-              Int(access.offset - 4) + access.size <= 4 else { return allOnes(access.size) }
+        guard let target = PCIConfigurationAddress(mechanism1: address.load(ordering: .relaxed), byteInData: Int(offset - 4)),
+              Int(offset - 4) + access.size <= 4 else { return allOnes(access.size) }
         return UInt64(bridge.readConfiguration(target, size: access.size))
     }
 
     func write(_ access: BusAccess, value: UInt64) {
-        if access.offset < 4 {
-            if access.offset == 0 && access.size == 4 { address.store(UInt32(truncatingIfNeeded: value), ordering: .relaxed) }
+        let offset = access.address - PCIHostBridge.configurationPorts
+        if offset < 4 {
+            if offset == 0 && access.size == 4 { address.store(UInt32(truncatingIfNeeded: value), ordering: .relaxed) }
             return
         }
-        guard let target = PCIConfigurationAddress(mechanism1: address.load(ordering: .relaxed), byteInData: Int(access.offset - 4)),
-              Int(access.offset - 4) + access.size <= 4 else { return }
+        guard let target = PCIConfigurationAddress(mechanism1: address.load(ordering: .relaxed), byteInData: Int(offset - 4)),
+              Int(offset - 4) + access.size <= 4 else { return }
         bridge.writeConfiguration(target, size: access.size, value: UInt32(truncatingIfNeeded: value))
     }
 }

@@ -68,6 +68,14 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
         try worker.start(name: name) { [unowned self] in processQueues() }
     }
 
+    /// The machine's reset: as the driver's reset, and every MSI-X vector masked again. The BARs
+    /// and the rest of configuration space stay as the OS left them; the OS that boots next
+    /// programs them again (Linux turns MSI-X off before it probes a function).
+    public func reset() {
+        state.withLock { resetDevice(&$0) }
+        msix.reset()
+    }
+
     public func stop() {
         worker.stop()
         device.stop()
@@ -142,16 +150,22 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
             case .none:
                 return false
             case .reset:
-                state.registers.reset()
-                state.queues = Array(repeating: nil, count: state.queues.count)
-                state.interruptStatus = 0
-                device.reset()
+                resetDevice(&state)
                 return false
             case let .enableQueue(index):
                 return !enable(queue: index, in: &state)
             }
         }
         if failed { msix.signal(configurationVector) }
+    }
+
+    /// What the driver's reset (device status 0, 4.1.4.3.1) does: registers, queues and the ISR back
+    /// to their initial state, and the device type's own state.
+    private func resetDevice(_ state: inout State) {
+        state.registers.reset()
+        state.queues = Array(repeating: nil, count: state.queues.count)
+        state.interruptStatus = 0
+        device.reset()
     }
 
     /// Builds queue `index` from its registers; on a bad layout the device needs a reset.

@@ -73,6 +73,12 @@ public final class VCPUArbitration: Sendable {
         }
     }
 
+    /// Between boots, with no vCPU thread running: the machine is on again.
+    func reset() {
+        blocked.store(0, ordering: .sequentiallyConsistent)
+        everyoneBlocked.store(false, ordering: .sequentiallyConsistent)
+    }
+
     private func block() {
         guard blocked.add(1, ordering: .sequentiallyConsistent).newValue == vcpuCount else { return }
         everyoneBlocked.store(true, ordering: .sequentiallyConsistent)

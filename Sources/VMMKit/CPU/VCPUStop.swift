@@ -7,6 +7,7 @@ public enum VCPUStop: Equatable, Sendable {
     case haltedForever
     /// Triple fault or a shutdown request from the guest.
     case shutdown(registerDump: String)
-    /// The guest requested a reset (KVM_SYSTEM_EVENT_RESET, port 0xcf9 or the keyboard controller).
+    /// The guest requested a reset through the backend (KVM_SYSTEM_EVENT_RESET); devices request one
+    /// with `RunControl.requestReset` instead.
     case reset
 }

@@ -26,13 +26,26 @@ public final class Machine {
     /// The register state vCPU 0 starts in, from the kernel loader. Other vCPUs wait for INIT/SIPI.
     public var bootState = BootState()
     public private(set) var devices: [any Device] = []
-    public private(set) var vcpus: [any VirtualCPU] = []
-    /// Every vCPU's counters, published once all vCPUs exist, for readers on other threads (the
-    /// console's statistics key) that must not look at `vcpus` while `run` builds it.
-    private let publishedStatistics = Mutex<[ExitStatistics]>([])
+    /// What the guest finds in RAM at power-on besides zeros (the firmware's tables, the kernel and
+    /// its boot information), written again after every reset once RAM is cleared; returns vCPU 0's
+    /// entry state. The board sets it; without it a guest reset ends the run.
+    public var reload: ((Machine) throws -> BootState)?
+    /// Whether a guest reset or a triple fault restarts the machine.
+    public var rebootPolicy = RebootPolicy()
+    /// How many times the machine was restarted after a guest reset during `run`.
+    public private(set) var reboots = 0
+    /// The current boot's vCPUs, replaced on every reboot while device threads may be kicking them.
+    private let vcpuTable = Mutex<[any VirtualCPU]>([])
+    private var vm: (any VirtualMachine)?
+    /// The current boot's vCPU counters, published once all its vCPUs exist, and what the earlier
+    /// boots' vCPUs counted (per vCPU, per row), for readers on other threads (the console's
+    /// statistics key) that must not look at `vcpus` while `run` builds or replaces them.
+    private let publishedStatistics = Mutex<(current: [ExitStatistics], earlier: [[UInt64]])>(([], []))
     /// Who each reserved or claimed IRQ line belongs to, and which lines a device has claimed.
     private var irqOwners: [Int: String] = [:]
     private var claimedIRQLines: Set<Int> = []
+
+    public var vcpus: [any VirtualCPU] { vcpuTable.withLock { $0 } }
 
     /// Lays out `memorySize` bytes of RAM: below the MMIO hole at 3 GiB, the rest from 4 GiB.
     public init(memorySize: UInt64, vcpuCount: Int) throws {
@@ -87,70 +100,142 @@ public final class Machine {
 
     /// Makes vCPU `index` notice a new interrupt or a stop request promptly.
     public func kick(vcpu index: Int) {
-        guard index < vcpus.count else { return }
-        vcpus[index].statistics.kicks.increment()
-        vcpus[index].kick()
+        guard let vcpu = vcpuTable.withLock({ index < $0.count ? $0[index] : nil }) else { return }
+        vcpu.statistics.kicks.increment()
+        vcpu.kick()
     }
 
-    /// Each vCPU's exit statistics rows, in vCPU order; empty before `run`. Safe from any thread.
-    public var statisticsPerVCPU: [[(String, UInt64)]] { publishedStatistics.withLock { $0 }.map(\.rows) }
+    /// Each vCPU's exit statistics rows over every boot, in vCPU order; empty before `run`. Safe
+    /// from any thread.
+    public var statisticsPerVCPU: [[(String, UInt64)]] { publishedStatistics.withLock { Self.overBoots($0) } }
 
-    /// `ExitStatistics.guestInitiated` summed over all vCPUs. Safe from any thread.
-    public var guestInitiatedExits: UInt64 { publishedStatistics.withLock { $0 }.reduce(0) { $0 + $1.guestInitiated } }
+    /// The current boot's rows with the earlier boots' counts added.
+    private static func overBoots(_ published: (current: [ExitStatistics], earlier: [[UInt64]])) -> [[(String, UInt64)]] {
+        published.current.enumerated().map { index, statistics in
+            let earlier = index < published.earlier.count ? published.earlier[index] : []
+            return statistics.rows.enumerated().map { row, entry in
+                (entry.0, entry.1 + (row < earlier.count ? earlier[row] : 0))
+            }
+        }
+    }
 
-    /// Exit statistics summed over all vCPUs; empty before `run` has made them. Safe from any thread.
+    /// `ExitStatistics.guestInitiated` summed over the current boot's vCPUs. Safe from any thread.
+    public var guestInitiatedExits: UInt64 {
+        publishedStatistics.withLock { $0.current }.reduce(0) { $0 + $1.guestInitiated }
+    }
+
+    /// Exit statistics summed over all vCPUs of every boot; empty before `run` has made them. Safe
+    /// from any thread.
     public var statistics: [(String, UInt64)] {
-        let all = publishedStatistics.withLock { $0 }
+        let all = statisticsPerVCPU
         guard let first = all.first else { return [] }
-        return first.rows.indices.map { row in (first.rows[row].0, all.reduce(0) { $0 + $1.rows[row].1 }) }
+        return first.indices.map { row in (first[row].0, all.reduce(0) { $0 + $1[row].1 }) }
     }
 
     /// Creates the VM on `backend`, starts one host thread per vCPU, and returns when the guest
-    /// stops, fails, or `timeout` seconds pass.
+    /// stops, fails, or `timeout` seconds pass (counted over every boot). A guest reset restarts
+    /// the machine in between (`restart`) unless `rebootPolicy` says otherwise; devices keep their
+    /// threads across reboots and are stopped only when the run ends.
     public func run(on backend: any CPUBackend, timeout: Double? = nil) throws -> MachineOutcome {
-        let vm = try backend.createVM(for: self)
-        if let irqchip = vm.inKernelInterruptSink {
-            interruptRouter.connect(irqchip)
-            interruptSource = nil
-        }
-        for index in 0..<vcpuCount { vcpus.append(try vm.createVCPU(index: index)) }
-        publishedStatistics.withLock { [vcpus] in $0 = vcpus.map(\.statistics) }
-        try vcpus[0].setSystemRegisters(bootState.system)
-        try vcpus[0].setGeneralRegisters(bootState.general)
+        try boot(on: backend)
         ports.freeze(vcpuCount: vcpuCount)
         mmio.freeze(vcpuCount: vcpuCount)
-        let vcpus = self.vcpus
-        runControl.onStop { for vcpu in vcpus { vcpu.kick() } }
-
-        let threads = try vcpus.map { vcpu in
-            try HostThread(name: "vcpu\(vcpu.index)") { [runControl] in
-                do {
-                    switch try vcpu.run() {
-                    case .machineStopped:
-                        break
-                    case .haltedForever:
-                        // VCPUArbitration returns this only once every vCPU waits on another.
-                        runControl.requestStop(.poweredOff)
-                    case let .shutdown(dump):
-                        runControl.requestStop(.shutdown(vcpu: vcpu.index, registerDump: dump))
-                    case .reset:
-                        runControl.requestStop(.reset)
-                    }
-                } catch {
-                    runControl.requestStop(.failed("vCPU \(vcpu.index): \(error)"))
-                }
-            }
-        }
         let watchdog = try timeout.map { seconds in
             try HostThread(name: "timeout") { [runControl] in
                 if !runControl.waitForStop(seconds: seconds) { runControl.requestStop(.timedOut(seconds: seconds)) }
             }
         }
-        threads.forEach { $0.join() }
+        while true {
+            runVCPUs()
+            guard runControl.takeReset() else { break }
+            guard rebootPolicy.rebootsOnReset, reload != nil else {
+                runControl.requestStop(.reset)
+                break
+            }
+            do {
+                try restart(on: backend)
+            } catch {
+                runControl.requestStop(.failed("restarting after the guest's reset: \(error)"))
+                break
+            }
+        }
         runControl.requestStop(.poweredOff)
         watchdog?.join()
         devices.forEach { $0.stop() }
         return runControl.stopOutcome ?? .poweredOff
+    }
+
+    /// A new VM with fresh vCPUs (so no backend state, KVM's in-kernel irqchip included, survives a
+    /// reset), vCPU 0 in `bootState`, the others waiting for INIT/SIPI.
+    private func boot(on backend: any CPUBackend) throws {
+        let vm = try backend.createVM(for: self)
+        self.vm = vm
+        if let irqchip = vm.inKernelInterruptSink {
+            interruptRouter.connect(irqchip)
+            interruptSource = nil
+        }
+        let created = try (0..<vcpuCount).map { try vm.createVCPU(index: $0) }
+        try created[0].setSystemRegisters(bootState.system)
+        try created[0].setGeneralRegisters(bootState.general)
+        vcpuTable.withLock { $0 = created }
+        publishedStatistics.withLock { $0.current = created.map(\.statistics) }
+        runControl.onStop { for vcpu in created { vcpu.kick() } }
+    }
+
+    /// What a PC's hard reset does (the chipset's reset control register, PIIX4's RC: the CPUs and
+    /// the chipset start from scratch and the firmware loads the OS again): the VM goes, every
+    /// device returns to its power-on state, RAM reads zero (unlike QEMU, which leaves RAM as it
+    /// was, as a warm reset does), the board's `reload` writes the kernel again, and the new VM's
+    /// BSP starts at its entry. The CMOS RAM is the RTC's battery-backed state and survives, as on
+    /// hardware.
+    private func restart(on backend: any CPUBackend) throws {
+        publishedStatistics.withLock { published in
+            published.earlier = Self.overBoots(published).map { $0.map(\.1) }
+        }
+        runControl.onStop {}
+        if vm?.inKernelInterruptSink != nil { interruptRouter.disconnect() }
+        vcpuTable.withLock { $0 = [] }
+        vm = nil
+        devices.forEach { $0.reset() }
+        memory.clearRAM()
+        vcpuArbitration.reset()
+        if let reload { bootState = try reload(self) }
+        reboots += 1
+        try boot(on: backend)
+    }
+
+    /// One host thread per vCPU until every vCPU's `run()` returned.
+    private func runVCPUs() {
+        let policy = rebootPolicy
+        var threads: [HostThread] = []
+        for vcpu in vcpus {
+            do {
+                threads.append(try HostThread(name: "vcpu\(vcpu.index)") { [runControl] in
+                    do {
+                        switch try vcpu.run() {
+                        case .machineStopped:
+                            break
+                        case .haltedForever:
+                            // VCPUArbitration returns this only once every vCPU waits on another.
+                            runControl.requestStop(.poweredOff)
+                        case let .shutdown(dump):
+                            if policy.rebootsOnReset && policy.resetsOnTripleFault {
+                                runControl.requestReset()
+                            } else {
+                                runControl.requestStop(.shutdown(vcpu: vcpu.index, registerDump: dump))
+                            }
+                        case .reset:
+                            runControl.requestReset()
+                        }
+                    } catch {
+                        runControl.requestStop(.failed("vCPU \(vcpu.index): \(error)"))
+                    }
+                })
+            } catch {
+                runControl.requestStop(.failed("\(error)"))
+            }
+        }
+        threads.forEach { $0.join() }
     }
 }
 

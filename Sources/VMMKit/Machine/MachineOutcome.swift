@@ -5,7 +5,8 @@ public enum MachineOutcome: Equatable, Sendable {
     case guestExit(value: UInt32)
     /// Every vCPU halted with interrupts off, or the guest asked for power-off.
     case poweredOff
-    /// The guest asked for a reset; vmm ends the run, as `-no-reboot` does for QEMU.
+    /// The guest asked for a reset and the machine does not reboot (`RebootPolicy.rebootsOnReset`
+    /// false, or no `Machine.reload`), as with QEMU's `-no-reboot`.
     case reset
     /// Triple fault or shutdown, with the register dump of the vCPU that caused it.
     case shutdown(vcpu: Int, registerDump: String)

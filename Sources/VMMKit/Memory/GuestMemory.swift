@@ -83,6 +83,18 @@ public final class GuestMemory: @unchecked Sendable {
         try writablePointer(at: address, length: length).initializeMemory(as: UInt8.self, repeating: 0, count: length)
     }
 
+    /// Makes every RAM region read zero again, as after power-on; ROM keeps its contents. The pages
+    /// go back to the host (madvise MADV_DONTNEED on a private anonymous mapping refills them with
+    /// zeros on the next touch), so a reset costs no writes and leaves no memory committed; where
+    /// that is refused the bytes are zeroed one by one.
+    public func clearRAM() {
+        for region in regions where region.kind == .ram {
+            if madvise(region.host, Int(region.size), MADV_DONTNEED) != 0 {
+                region.host.initializeMemory(as: UInt8.self, repeating: 0, count: Int(region.size))
+            }
+        }
+    }
+
     public func readBytes(at address: UInt64, count: Int) throws(GuestMemoryError) -> [UInt8] {
         guard count > 0 else { return [] }
         guard let pointer = hostPointer(at: address, length: count) else {

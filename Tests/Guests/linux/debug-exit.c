@@ -6,23 +6,15 @@
  * the kernel's serial driver sends queued lines from its interrupt handler, possibly on another
  * CPU, and a debug exit ends the machine at once, losing whatever the UART had not sent yet. */
 
-static long system_call(long number, long first, long second, long third)
-{
-    long result;
-    __asm__ volatile("syscall"
-                     : "=a"(result)
-                     : "a"(number), "D"(first), "S"(second), "d"(third)
-                     : "rcx", "r11", "memory");
-    return result;
-}
+#include "raw.h"
 
-enum { SYS_ioctl = 16, SYS_exit = 60, SYS_ioperm = 173, TCSBRK = 0x5409, DEBUG_EXIT_PORT = 0xf4 };
+enum { TCSBRK = 0x5409, DEBUG_EXIT_PORT = 0xf4 };
 
 void _start(void)
 {
     system_call(SYS_ioctl, 1, TCSBRK, 1);
     if (system_call(SYS_ioperm, DEBUG_EXIT_PORT, 1, 1) == 0)
-        __asm__ volatile("outb %b0, %w1" : : "a"(0), "Nd"(DEBUG_EXIT_PORT));
+        outb(0, DEBUG_EXIT_PORT);
     system_call(SYS_exit, 1, 0, 0); /* only reached if the port did not end the run */
     for (;;) {
     }

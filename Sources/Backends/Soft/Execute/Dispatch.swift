@@ -169,7 +169,7 @@ extension CPUCore {
         case .rdtscp: try rdtsc(withAux: true)
         case .rdmsr: try rdmsr()
         case .wrmsr: try wrmsr()
-        case .rdpmc: throw Fault.gp()
+        case .rdpmc: try rdpmc()
         case .movFromCR: try moveFromControlRegister(ins)
         case .movToCR: try moveToControlRegister(ins)
         case .movFromDR: try moveFromDebugRegister(ins)

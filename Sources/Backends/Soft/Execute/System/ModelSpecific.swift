@@ -34,6 +34,19 @@ extension CPUCore {
         if withAux { gpr[1] = msrs.tscAux & 0xffff_ffff }
     }
 
+    /// RDPMC (AMD APM vol. 3, RDPMC): counters 0-3 are PERF_CTR0-3, which Linux's perf, having
+    /// found them through the MSRs, reads this way (stopping the NMI watchdog's counter on reboot
+    /// and power-off among others); CPL > 0 only with CR4.PCE. No other counter exists: #GP.
+    mutating func rdpmc() throws(Fault) {
+        if cpl > 0 && cr4 & 0x100 == 0 { throw Fault.gp() } // CR4.PCE
+        let counter = UInt32(truncatingIfNeeded: gpr[1])
+        guard Self.isAMD, counter < 4 else { throw Fault.gp() }
+        let value = msrs.performanceRegister(MSRIndex.performanceCounters.lowerBound + counter)
+            & ModelSpecificRegisters.counterMask
+        gpr[0] = value & 0xffff_ffff
+        gpr[2] = value >> 32
+    }
+
     mutating func rdmsr() throws(Fault) {
         try requireCPL0()
         statistics.msr.increment()

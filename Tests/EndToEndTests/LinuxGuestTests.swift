@@ -62,6 +62,12 @@ final class LinuxGuestTests: XCTestCase {
         XCTAssertTrue(lines.first?.hasPrefix("linux-guest: userspace up on ") ?? false, tail)
         XCTAssertTrue(lines.contains("linux-guest: \(cpus) cpu(s), <memory> kB"), tail)
         XCTAssertTrue(lines.contains("linux-guest: PASS"), tail)
+        if backend == "soft" {
+            // The Soft CPU's KVM clock (cpuid.rst, msr.rst): Linux finds it, registers it, and takes
+            // the TSC's exact rate from it instead of calibrating against the PIT.
+            XCTAssertTrue(result.standardOutput.contains("kvm-clock: Using msrs 4b564d01 and 4b564d00"), tail)
+            XCTAssertTrue(result.standardOutput.contains("tsc: Detected 1000.000 MHz processor"), tail)
+        }
         guard QEMU.executable != nil else { return }
         let reference = QEMU.runKernel(kernel, append: Self.commandLine, timeout: 300,
                                        extraArguments: ["-initrd", guest.initrd, "-smp", String(cpus)])

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import SoftBackend
 import VMMKit
@@ -141,6 +144,49 @@ final class SoftCPUModelTests: XCTestCase {
             let protected = try SoftCPUFixture(.protected32, code: [0xb8, 0x45, 0x23, 0x01, 0x00] + instruction)
             XCTAssertEqual(try protected.step(2).rax, 0xffff_fc18, "-KVM_ENOSYS in EAX")
         }
+    }
+
+    /// KVM's CPUID leaves and its paravirtual clock (cpuid.rst, msr.rst): the signature, the
+    /// features implemented, and a vCPU time structure whose reading is the host's monotonic time.
+    func testKVMSignatureAndClock() throws {
+        // cpuid(0x40000000); save ebx/ecx/edx; cpuid(0x40000001); save eax
+        let signature = try SoftCPUFixture(.long64, code: [0xb8, 0x00, 0x00, 0x00, 0x40, 0x0f, 0xa2, 0x41, 0x89, 0xd8,
+                                                            0x41, 0x89, 0xc9, 0x41, 0x89, 0xd2, 0xb8, 0x01, 0x00, 0x00,
+                                                            0x40, 0x0f, 0xa2])
+        let leaves = try signature.step(8)
+        let name = [leaves.r8, leaves.r9, leaves.r10].flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> ($0 * 8)) } }
+        XCTAssertEqual(String(decoding: name.prefix(9), as: UTF8.self), "KVMKVMKVM")
+        XCTAssertEqual(leaves.rax & 0xffff_ffff, 1 << 3 | 1 << 1 | 1 << 24, "CLOCKSOURCE2, NOP_IO_DELAY, CLOCKSOURCE_STABLE_BIT")
+
+        // wrmsr(MSR_KVM_SYSTEM_TIME_NEW, 0x5001) then wrmsr(MSR_KVM_WALL_CLOCK_NEW, 0x5100); rdtsc
+        let clock = try SoftCPUFixture(.long64, code: [0xb9, 0x01, 0x4d, 0x56, 0x4b, 0xb8, 0x01, 0x50, 0x00, 0x00,
+                                                        0x31, 0xd2, 0x0f, 0x30, 0xb9, 0x00, 0x4d, 0x56, 0x4b, 0xb8,
+                                                        0x00, 0x51, 0x00, 0x00, 0x0f, 0x30, 0x0f, 0x31])
+        let registers = try clock.step(8)
+        let memory = clock.machine.memory
+        let version = try memory.read(UInt32.self, at: 0x5000)
+        XCTAssertEqual(version & 1, 0, "an even version: the structure is complete")
+        XCTAssertNotEqual(version, 0)
+        let tscTimestamp = try memory.read(UInt64.self, at: 0x5008)
+        let systemTime = try memory.read(UInt64.self, at: 0x5010)
+        XCTAssertEqual(try memory.read(UInt32.self, at: 0x5018), 1 << 31, "tsc_to_system_mul")
+        XCTAssertEqual(try memory.read(UInt8.self, at: 0x501c), 1, "tsc_shift")
+        XCTAssertEqual(try memory.read(UInt8.self, at: 0x501d), 1, "PVCLOCK_TSC_STABLE_BIT")
+        // The guest's reading (pvclock: system_time + ((tsc - tsc_timestamp) << shift) * mul >> 32).
+        let tsc = registers.rdx << 32 | registers.rax & 0xffff_ffff
+        let product = ((tsc &- tscTimestamp) << 1).multipliedFullWidth(by: 1 << 31)
+        let reading = systemTime &+ (product.high << 32 | product.low >> 32)
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let host = UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+        XCTAssertLessThanOrEqual(reading, host, "never ahead of the host's clock")
+        XCTAssertGreaterThan(reading, systemTime)
+        XCTAssertEqual(try memory.read(UInt32.self, at: 0x5100) & 1, 0, "wall clock version even")
+        var real = timespec()
+        clock_gettime(CLOCK_REALTIME, &real)
+        let wallSeconds = UInt64(try memory.read(UInt32.self, at: 0x5104))
+        XCTAssertEqual(Double(wallSeconds) + Double(host) / 1e9, Double(real.tv_sec), accuracy: 5,
+                       "wall clock + system time is the time of day")
     }
 
     /// PCID and INVPCID are not implemented, so CPUID hides both: INVPCID is #UD and CR4.PCIDE #GP,

@@ -32,6 +32,9 @@ enum MSRIndex {
     /// AMD NB_CFG: Linux sets its extended-APIC-ID bit on family 10h and later; there is no
     /// northbridge here, so writes are dropped and reads give 0, as under KVM.
     static let northbridgeConfiguration: UInt32 = 0xc001_001f
+    /// KVM's paravirtual clock (msr.rst): MSR_KVM_WALL_CLOCK_NEW and MSR_KVM_SYSTEM_TIME_NEW.
+    static let kvmWallClock: UInt32 = 0x4b56_4d00
+    static let kvmSystemTime: UInt32 = 0x4b56_4d01
 }
 
 /// The MSR-only state of the CPU (FS/GS bases live in the segment caches, EFER in `CPUCore`).
@@ -48,6 +51,8 @@ struct ModelSpecificRegisters {
     var mtrrDefType: UInt64 = 0
     /// Added to the host-derived counter so WRMSR TSC and TSC_ADJUST work.
     var tscOffset: UInt64 = 0
+    /// The guest-physical addresses last written to the KVM clock MSRs (bit 0: enabled).
+    var kvmSystemTime: UInt64 = 0, kvmWallClock: UInt64 = 0
     /// AMD HWCR: TscFreqSel set, as on hardware.
     var hardwareConfiguration: UInt64 = 1 << 24
     /// AMD PERF_CTL0-3 and PERF_CTR0-3, in index order.

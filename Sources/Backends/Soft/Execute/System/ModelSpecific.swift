@@ -8,8 +8,8 @@ extension CPUCore {
     mutating func cpuid() {
         statistics.cpuid.increment()
         let leaf = UInt32(truncatingIfNeeded: gpr[0]), subleaf = UInt32(truncatingIfNeeded: gpr[1])
-        var result = CPUIDModel.softCPU.result(leaf: leaf, subleaf: subleaf, vcpu: vcpuIndex,
-                                               osxsave: cr4 & Self.cr4OSXSAVE != 0)
+        var result = KVMParavirtualLeaves.result(leaf: leaf)
+            ?? CPUIDModel.softCPU.result(leaf: leaf, subleaf: subleaf, vcpu: vcpuIndex, osxsave: cr4 & Self.cr4OSXSAVE != 0)
         machine.cpuid.apply(leaf: leaf, subleaf: subleaf, vcpu: vcpuIndex, to: &result)
         gpr[0] = UInt64(result.eax)
         gpr[3] = UInt64(result.ebx)
@@ -105,6 +105,8 @@ extension CPUCore {
         case MSRIndex.gsBase: return segments[Segment.gs].base
         case MSRIndex.kernelGSBase: return msrs.kernelGSBase
         case MSRIndex.tscAux: return msrs.tscAux
+        case MSRIndex.kvmSystemTime: return msrs.kvmSystemTime
+        case MSRIndex.kvmWallClock: return msrs.kvmWallClock
         default: throw Fault.gp()
         }
     }
@@ -158,6 +160,15 @@ extension CPUCore {
             modeChanged()
         case MSRIndex.kernelGSBase: try canonical(value); msrs.kernelGSBase = value
         case MSRIndex.tscAux: msrs.tscAux = value & 0xffff_ffff
+        case MSRIndex.kvmSystemTime:
+            msrs.kvmSystemTime = value
+            if value & 1 != 0 {
+                let now = Self.hostNanoseconds()
+                KVMClock.writeTimeInfo(at: value & ~1, tsc: now &+ msrs.tscOffset, now: now, into: machine.memory)
+            }
+        case MSRIndex.kvmWallClock:
+            msrs.kvmWallClock = value
+            KVMClock.writeWallClock(at: value, into: machine.memory)
         default: throw Fault.gp()
         }
     }

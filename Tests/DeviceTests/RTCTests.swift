@@ -2,6 +2,7 @@ import Foundation
 import PCBoard
 import RTC
 import Serial16550
+import TestSupport
 import VMMKit
 import XCTest
 
@@ -310,11 +311,8 @@ final class RTCTests: XCTestCase {
     // MARK: Registration and the PC board
 
     private func assemblePC(devices: [String] = []) throws -> Machine {
-        let kernel = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Guests/out/hello.elf").path
-        guard FileManager.default.fileExists(atPath: kernel) else {
-            throw XCTSkip("the prebuilt guest \(kernel) is missing (make -C Tests/Guests)")
-        }
+        // Built on first use, so a fresh clone runs these instead of skipping them.
+        let kernel = try GuestKernels.path("hello")
         let description = MachineDescription(kernelPath: kernel, memorySize: 64 << 20, serial: .none, devices: devices)
         return try PCBoard.assemble(description, registry: try PCBoard.deviceRegistry())
     }

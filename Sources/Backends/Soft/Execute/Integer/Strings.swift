@@ -66,7 +66,8 @@ extension CPUCore {
             try write(Segment.es, di, size, register(0, size))
             setRegister(7, addressSize, (di &+ step) & addressMask)
         case 3: // LODS
-            setRegister(0, size, try read(source, si, size))
+            let value = try read(source, si, size)
+            setRegister(0, size, value)
             setRegister(6, addressSize, (si &+ step) & addressMask)
         case 4: // SCAS: rAX - [rDI]
             _ = alu(7, register(0, size), try read(Segment.es, di, size), size)

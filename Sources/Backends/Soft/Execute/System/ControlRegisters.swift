@@ -129,6 +129,7 @@ extension CPUCore {
     mutating func clts() throws(Fault) {
         try requireCPL0()
         cr0 &= ~UInt64(8)
+        modeChanged() // SSE may now run in translated code (`TranslationAssumptions.sseUsable`)
     }
 
     /// LMSW changes PE (set only), MP, EM, TS.

@@ -49,6 +49,27 @@ final class SoftDebugExceptionTests: XCTestCase {
         XCTAssertEqual(masked.1, SoftCPUFixture.codeAddress + 0x10)
     }
 
+    /// SYSRET loads TF from R11 and is judged by it, as SYSCALL is: with TF clear as SYSRET begins and
+    /// set in R11, the trap comes at the user's first instruction, to compatibility mode (SYSRETL) and
+    /// to 64-bit mode (SYSRETQ) alike (the sequence of kvm-unit-tests' syscall test).
+    func testSYSRETThatSetsTFTrapsAtTheUsersFirstInstruction() throws {
+        for (sysret, userCS) in [([UInt8]([0x0f, 0x07]), UInt16(0x1b)), ([0x48, 0x0f, 0x07], 0x2b)] {
+            let cpu = try SoftCPUFixture(.long64, code: sysret + [UInt8](repeating: 0x90, count: 0x40))
+            // GDT: null, kernel code 0x08, kernel data 0x10, user 32-bit code 0x18, user data 0x20, user 64-bit code 0x28.
+            try cpu.prepareForSystemCalls(descriptors: [0, 0x00af_9b00_0000_ffff, 0x00cf_9300_0000_ffff, 0x00cf_fb00_0000_ffff,
+                                                        0x00cf_f300_0000_ffff, 0x00af_fb00_0000_ffff])
+            try cpu.cpu.writeMSR(0xc000_0081, value: 0x0018_0008_0000_0000) // STAR: SYSRET base 0x18
+            try cpu.setRegisters {
+                $0.rcx = SoftCPUFixture.codeAddress + 0x20
+                $0.r11 = Self.trapFlag | 2
+            }
+            XCTAssertEqual(try cpu.cpu.step(instructions: 10), .exception(vector: 1, errorCode: nil))
+            XCTAssertEqual(try cpu.cpu.generalRegisters().rip, SoftCPUFixture.codeAddress + 0x20, "before the user's first instruction")
+            XCTAssertEqual(try cpu.cpu.systemRegisters().cs.selector, userCS)
+            XCTAssertNotEqual(try cpu.cpu.debugRegisters().dr6 & Self.singleStep, 0, "BS")
+        }
+    }
+
     func testInstructionBreakpointIsAFaultThatRFSuppressesOnce() throws {
         let cpu = try SoftCPUFixture(.long64, code: [0x90, 0x90, 0x90, 0x90])
         var debug = DebugRegisters()
@@ -90,6 +111,8 @@ final class SoftDebugExceptionTests: XCTestCase {
     /// A 64-bit kernel IRETQs to compatibility-mode user code with TF set; the user does SYSCALL (to
     /// CSTAR, FMASK leaving TF alone), the kernel SYSRETs (32-bit), the user SYSCALLs again with EAX=99
     /// and the kernel halts. Every #DB goes through a 64-bit gate whose handler counts and IRETQs.
+    /// TF is set all along here; a SYSRET that sets it is the test above, and sys_privilege64's
+    /// FMASK-clears-TF sequence on a running machine (DifferentialSystemGuestTests).
     func testCompatibilityModeSystemCallsSingleStepped() throws {
         var code: [UInt8] = [0x6a, 0x23, 0x68, 0x00, 0x00, 0x09, 0x00, 0x68, 0x02, 0x01, 0x00, 0x00, 0x6a, 0x1b, 0x68, 0x00,
                              0x01, 0x10, 0x00, 0x48, 0xcf] // push $0x23; push $0x90000; push $0x102; push $0x1b; push $user; iretq

@@ -98,20 +98,33 @@ extension CPUCore {
     /// single-step trap follows if TF was set when the instruction began (SDM vol. 3, 18.3.1.4), a
     /// data-breakpoint trap if the instruction's accesses hit one (18.3.1.2), with DR6.Bn for each
     /// hit and the other B bits clear; one #DB reports both.
-    /// SYSCALL and INT n are judged by TF after them, as they mask it on the way in (QEMU does the
-    /// same for SYSCALL; FMASK with TF keeps a #DB out of the kernel entry). After MOV SS/POP SS the
+    /// SYSCALL, SYSRET and INT n are judged by TF after them, as SYSCALL and INT n mask it on the way
+    /// in and SYSRET loads it from R11 (FMASK with TF keeps a #DB out of the kernel entry; a SYSRET
+    /// that sets TF traps at the user's first instruction, as on hardware, KVM and QEMU, and as
+    /// kvm-unit-tests' syscall test expects; `singleStepDue` carries that trap when the loop was not
+    /// stepping as SYSRET began). After MOV SS/POP SS the
     /// trap waits for the next instruction's boundary (SDM vol. 3, 6.8.3). HLT halts without a trap,
     /// as under QEMU TCG; the event that wakes the vCPU is delivered instead.
     mutating func trapAfterStep(_ executed: Op, trapFlagAtStart: Bool, afterStackLoad: Bool) -> Fault? {
         if executed != .iret { flags.stored &= ~RFlags.rf }
         guard !afterStackLoad, !halted else { return nil }
-        let judgedByNewFlag = executed == .syscall || executed == .int
+        let judgedByNewFlag = executed == .syscall || executed == .sysret || executed == .int
         let singleStep = judgedByNewFlag ? flags.stored & RFlags.tf != 0 : trapFlagAtStart
+        singleStepDue = false
         let hits = dataBreakpointHits
         dataBreakpointHits = 0
         guard singleStep || hits != 0 else { return nil }
         if singleStep { debug.dr6 |= Self.dr6SingleStep }
         if hits != 0 { debug.dr6 = (debug.dr6 & ~Self.dr6Breakpoints) | hits }
+        return Fault(Fault.debug)
+    }
+
+    /// The single-step trap of a SYSRET that ran unstepped and set TF (`singleStepDue`), due
+    /// before anything of the next instruction (its breakpoint included) and before interrupts.
+    mutating func dueSingleStep() -> Fault? {
+        guard singleStepDue else { return nil }
+        singleStepDue = false
+        debug.dr6 |= Self.dr6SingleStep
         return Fault(Fault.debug)
     }
 

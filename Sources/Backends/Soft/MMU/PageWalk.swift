@@ -105,7 +105,9 @@ extension CPUCore {
                 let pdpteAddress = (cr3 & 0xffff_ffe0) + ((linear >> 30) & 3) * 8
                 let pdpte = readTableEntry(pdpteAddress, wide: true)
                 guard pdpte & 1 != 0 else { throw pageFault(linear, code) }
-                if pdpte & 0x1e6 != 0 || entryReserved(pdpte & ~(1 << 63), large: false, level: 3) {
+                // Bits 2:1, 8:5 and 63 are reserved whatever EFER.NXE says: a PDPTE has no XD bit
+                // (SDM vol. 3, table 4-8; AMD APM vol. 2, figure 5-11).
+                if pdpte & (0x1e6 | 1 << 63) != 0 || pdpte & Self.reservedPAEBits != 0 {
                     throw pageFault(linear, code | PageFaultCode.reserved | PageFaultCode.present)
                 }
                 table = pdpte & Self.entryAddressMask

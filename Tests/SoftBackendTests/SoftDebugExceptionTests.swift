@@ -70,6 +70,31 @@ final class SoftDebugExceptionTests: XCTestCase {
         }
     }
 
+    /// Under TF a repeated string instruction takes one iteration per step: the trap comes after each,
+    /// with RIP at the instruction and the count one lower, and after the last with RIP past it.
+    func testRepeatedStringInstructionTrapsAfterEachIteration() throws {
+        // rep stosb; rep movsb (DF clear; translated or not, a stepped instruction runs interpreted)
+        for (code, name) in [([UInt8]([0xf3, 0xaa, 0x90]), "rep stosb"), ([0xf3, 0xa4, 0x90], "rep movsb")] {
+            let cpu = try SoftCPUFixture(.long64, code: code)
+            try cpu.setRegisters {
+                $0.rflags |= Self.trapFlag
+                $0.rcx = 3
+                $0.rdi = SoftCPUFixture.dataAddress
+                $0.rsi = SoftCPUFixture.dataAddress + 0x100
+            }
+            var seen: [(rip: UInt64, rcx: UInt64, rdi: UInt64)] = []
+            for _ in 0..<3 {
+                XCTAssertEqual(try cpu.cpu.step(instructions: 100), .exception(vector: 1, errorCode: nil), name)
+                let registers = try cpu.cpu.generalRegisters()
+                seen.append((registers.rip - SoftCPUFixture.codeAddress, registers.rcx, registers.rdi - SoftCPUFixture.dataAddress))
+                XCTAssertNotEqual(try cpu.cpu.debugRegisters().dr6 & Self.singleStep, 0, "BS")
+            }
+            XCTAssertEqual(seen.map(\.rip), [0, 0, 2], name)
+            XCTAssertEqual(seen.map(\.rcx), [2, 1, 0], name)
+            XCTAssertEqual(seen.map(\.rdi), [1, 2, 3], name)
+        }
+    }
+
     func testInstructionBreakpointIsAFaultThatRFSuppressesOnce() throws {
         let cpu = try SoftCPUFixture(.long64, code: [0x90, 0x90, 0x90, 0x90])
         var debug = DebugRegisters()

@@ -1,4 +1,4 @@
-/// Single-step traps, instruction and data breakpoints and general detect (SDM vol. 3, 18.2-18.3).
+/// Single-step traps, instruction, data and I/O breakpoints and general detect (SDM vol. 3, 18.2-18.3).
 /// While TF, RF or a DR7 enable is set the execution loop runs one interpreted instruction per step
 /// and asks here, before and after it, which #DB to raise; otherwise none of this runs. Data
 /// breakpoints need the interpreter's memory accesses to be seen: while one is armed, pages holding
@@ -9,6 +9,8 @@ extension CPUCore {
     static let dr6Breakpoints: UInt64 = 0xf, dr6GeneralDetect: UInt64 = 1 << 13, dr6SingleStep: UInt64 = 1 << 14
     /// DR7 bits: L0/G0..L3/G3 enables, GD (SDM vol. 3, 18.2.4).
     static let dr7Enables: UInt64 = 0xff, dr7GeneralDetect: UInt64 = 1 << 13
+    /// CR4.DE: DR4/DR5 #UD, and DR7 R/W = 10 means I/O (SDM vol. 3, 2.5 and 18.2.4).
+    static let cr4DebugExtensions: UInt64 = 1 << 3
 
     /// Whether the loop must step one instruction at a time: a single step is pending, RF must be
     /// cleared after the next instruction, or breakpoints are armed. Read once per chain of blocks;
@@ -31,13 +33,7 @@ extension CPUCore {
         guard debug.dr7 >> (2 * shift) & 3 != 0 else { return nil }
         let kind = debug.dr7 >> (16 + 4 * shift) & 3
         guard kind & 1 != 0 else { return nil }
-        let length: UInt64
-        switch debug.dr7 >> (18 + 4 * shift) & 3 {
-        case 0: length = 1
-        case 1: length = 2
-        case 2: length = 8
-        default: length = 4
-        }
+        let length = Self.breakpointLength(debug.dr7 >> (18 + 4 * shift) & 3)
         return (breakpointAddress(index) & ~(length - 1) & linearMask, length, kind == 3)
     }
 
@@ -59,6 +55,34 @@ extension CPUCore {
             if linear < watched.start &+ watched.length && watched.start < linear &+ UInt64(size) {
                 dataBreakpointHits |= 1 << UInt64(index)
             }
+        }
+    }
+
+    /// Records the I/O breakpoints an access of `size` bytes at `port` hits, for the trap after the
+    /// instruction (or after the iteration of INS/OUTS that hit). DR7 R/W = 10 breaks on I/O only
+    /// with CR4.DE: without it the encoding is the 386/486 one, where 10 is undefined (SDM vol. 3,
+    /// 18.2.4), and such a breakpoint stays inert, as in Bochs; MOV to DR7 accepts it either way.
+    /// DRn holds the port, aligned down to LEN like a data breakpoint's address (18.2.5).
+    mutating func noteIOAccess(_ port: UInt16, _ size: UInt8) {
+        guard cr4 & Self.cr4DebugExtensions != 0 else { return }
+        for index in 0..<4 {
+            let shift = UInt64(index)
+            guard debug.dr7 >> (2 * shift) & 3 != 0, debug.dr7 >> (16 + 4 * shift) & 3 == 2 else { continue }
+            let length = Self.breakpointLength(debug.dr7 >> (18 + 4 * shift) & 3)
+            let start = breakpointAddress(index) & ~(length - 1)
+            if UInt64(port) < start &+ length && start < UInt64(port) &+ UInt64(size) {
+                dataBreakpointHits |= 1 << shift
+            }
+        }
+    }
+
+    /// The bytes LEN = 00, 01, 11, 10 cover: 1, 2, 4, 8 (SDM vol. 3, 18.2.4).
+    static func breakpointLength(_ field: UInt64) -> UInt64 {
+        switch field {
+        case 0: return 1
+        case 1: return 2
+        case 2: return 8
+        default: return 4
         }
     }
 

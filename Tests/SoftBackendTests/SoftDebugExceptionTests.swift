@@ -95,6 +95,51 @@ final class SoftDebugExceptionTests: XCTestCase {
         }
     }
 
+    /// INT1 (ICEBP) raises #DB as a trap, past the instruction, without the DPL check that INT3 gets
+    /// (SDM vol. 3, 6.12.1.1): from CPL 3 through DPL 0 gates INT1 reaches the #DB handler and INT3
+    /// raises #GP(vector 3, IDT). DR6 is left alone by INT1.
+    func testINT1FromCPL3IgnoresTheGateDPLWhichINT3Honours() throws {
+        for (opcode, vector, handlerOffset) in [(UInt8(0xf1), UInt8(1), UInt64(0x40)), (0xcc, 3, 0x80)] {
+            var code = [opcode] + [UInt8](repeating: 0x90, count: 0x3f)
+            code += [UInt8](repeating: 0xf4, count: 0x80) // #DB at 0x40, #GP at 0x80: hlt
+            let cpu = try SoftCPUFixture(.long64, code: code)
+            try cpu.prepareForSystemCalls(descriptors: [0, 0x00af_9b00_0000_ffff, 0x00cf_9300_0000_ffff, 0x00cf_fb00_0000_ffff,
+                                                        0x00cf_f300_0000_ffff, 0x00af_fb00_0000_ffff])
+            for (gate, offset) in [(1, UInt64(0x40)), (3, 0x60), (13, 0x80)] { // DPL 0 gates to kernel code 0x08
+                let handler = SoftCPUFixture.codeAddress + offset
+                try cpu.machine.memory.write((handler & 0xffff) | 0x08 << 16 | 0x8e << 40 | (handler & 0xffff_0000) << 32,
+                                             at: 0x30_0000 + UInt64(gate) * 16)
+                try cpu.machine.memory.write(UInt64(0), at: 0x30_0008 + UInt64(gate) * 16)
+            }
+            try cpu.machine.memory.write(UInt64(0x8_0000), at: 4) // RSP0 of the boot TSS (at 0)
+            try cpu.setSystemRegisters {
+                $0.idt = DescriptorTableRegister(base: 0x30_0000, limit: 0xfff)
+                $0.cs = SegmentRegister(selector: 0x2b, base: 0, limit: 0xffff_ffff, type: 0xb, dpl: 3, db: false, long: true,
+                                        granularity: true)
+                $0.ss = SegmentRegister(selector: 0x23, base: 0, limit: 0xffff_ffff, type: 3, dpl: 3, db: true, granularity: true)
+            }
+            try cpu.setRegisters { $0.rsp = 0x9_0000 }
+            XCTAssertEqual(try cpu.cpu.step(instructions: 1), .exception(vector: vector, errorCode: nil))
+            XCTAssertEqual(try cpu.cpu.generalRegisters().rip, SoftCPUFixture.codeAddress + 1, "a trap")
+            try cpu.cpu.injectException(vector: vector, errorCode: nil)
+            let registers = try cpu.cpu.generalRegisters()
+            XCTAssertEqual(registers.rip, SoftCPUFixture.codeAddress + handlerOffset, "vector \(vector)")
+            XCTAssertEqual(try cpu.cpu.systemRegisters().cs.selector, 0x08)
+            let errorCode = try cpu.machine.memory.read(UInt64.self, at: registers.rsp)
+            if vector == 3 { XCTAssertEqual(errorCode, 3 << 3 | 2, "#GP names the IDT gate") }
+            XCTAssertEqual(try cpu.cpu.debugRegisters().dr6 & 0xe00f, 0)
+        }
+    }
+
+    /// A single step ends after STI: its shadow holds back maskable interrupts only (SDM vol. 3, 6.8.3).
+    func testSTIShadowDoesNotHoldBackTheSingleStepTrap() throws {
+        // sti; nop; nop -- with TF set and IF clear
+        let cpu = try SoftCPUFixture(.long64, code: [0xfb, 0x90, 0x90])
+        try cpu.setRegisters { $0.rflags = Self.trapFlag | 2 }
+        XCTAssertEqual(try cpu.cpu.step(instructions: 10), .exception(vector: 1, errorCode: nil))
+        XCTAssertEqual(try cpu.cpu.generalRegisters().rip, SoftCPUFixture.codeAddress + 1, "after STI")
+    }
+
     func testInstructionBreakpointIsAFaultThatRFSuppressesOnce() throws {
         let cpu = try SoftCPUFixture(.long64, code: [0x90, 0x90, 0x90, 0x90])
         var debug = DebugRegisters()

@@ -21,6 +21,7 @@ USER_CODE(user_gate_dpl0, "int $0x42")
 USER_CODE(user_kernel_data_in_ds, "mov $0x10, %eax; mov %eax, %ds")
 USER_CODE(user_write_cr3, "mov %rax, %cr3")
 USER_CODE(user_swapgs, "swapgs")
+USER_CODE(user_int3, "int3")
 
 /* SYSCALL saves RIP in RCX and RFLAGS in R11; SYSRET returns through them (vol. 2). */
 __asm__(".text\n"
@@ -111,6 +112,13 @@ void guest_main(void)
     report_user("#GP DPL 0 data into DS at CPL 3", user_kernel_data_in_ds);
     report_user("#GP mov to CR3 at CPL 3", user_write_cr3);
     report_user("#GP swapgs at CPL 3", user_swapgs);
+    /* INT3 is checked against the gate's DPL like INT n (vol. 3, 6.12.1.1); INT1 (ICEBP) is not,
+     * but QEMU 7.2's TCG raises #UD for it, so SoftDebugExceptionTests checks that one. */
+    last_trap.count = 0;
+    user_entry = user_int3;
+    probe(enter_user);
+    printf("#GP INT3 at CPL 3 through a DPL 0 gate: vector=%u idt=%u cs=0x%lx\n", last_trap.vector,
+           (last_trap.error >> 1) & 1, (unsigned long)last_trap.cs);
 
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
     /* SYSCALL: CS = STAR[47:32], SS = +8. SYSRET to 64-bit: CS = STAR[63:48] + 16, SS = +8. */

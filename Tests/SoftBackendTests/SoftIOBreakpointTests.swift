@@ -8,24 +8,13 @@ import XCTest
 /// undefined and the breakpoint stays inert. In step mode the #DB is reported, RIP after the access.
 final class SoftIOBreakpointTests: XCTestCase {
     static let io: UInt64 = 2, debugExtensions: UInt64 = 1 << 3
-    /// LEN encodings by length.
-    static let length: [UInt64: UInt64] = [1: 0, 2: 1, 8: 2, 4: 3]
 
     /// A fixture running `code` with CR4.DE as given and breakpoint `index` an I/O breakpoint on
     /// `bytes` ports at `port`.
     func machine(_ code: [UInt8], port: UInt64, bytes: UInt64, index: Int = 0, extensions: Bool = true) throws -> SoftCPUFixture {
         let cpu = try SoftCPUFixture(.long64, code: code)
         if extensions { try cpu.setSystemRegisters { $0.cr4 |= Self.debugExtensions } }
-        var debug = try cpu.cpu.debugRegisters()
-        switch index {
-        case 0: debug.dr0 = port
-        case 1: debug.dr1 = port
-        case 2: debug.dr2 = port
-        default: debug.dr3 = port
-        }
-        let shift = UInt64(index)
-        debug.dr7 |= 1 << (2 * shift) | Self.io << (16 + 4 * shift) | Self.length[bytes]! << (18 + 4 * shift)
-        try cpu.cpu.setDebugRegisters(debug)
+        try SoftDataBreakpointTests.arm(cpu, index, at: port, kind: Self.io, bytes: bytes)
         return cpu
     }
 
@@ -61,12 +50,7 @@ final class SoftIOBreakpointTests: XCTestCase {
         // rep outsb; nop -- DX = 0x80, RCX = 4
         let cpu = try machine([0xf3, 0x6e, 0x90], port: 0x80, bytes: 1)
         try cpu.setRegisters { $0.rdx = 0x80; $0.rcx = 4; $0.rsi = SoftCPUFixture.dataAddress }
-        XCTAssertEqual(try cpu.cpu.step(instructions: 10), .exception(vector: 1, errorCode: nil))
-        let registers = try cpu.cpu.generalRegisters()
-        XCTAssertEqual(registers.rip, SoftCPUFixture.codeAddress, "at REP OUTSB, to resume it")
-        XCTAssertEqual(registers.rcx, 3)
-        XCTAssertEqual(registers.rsi, SoftCPUFixture.dataAddress + 1)
-        XCTAssertEqual(try cpu.cpu.debugRegisters().dr6 & 0xf, 1)
+        try cpu.assertDebugTrap(at: 0, rcx: 3, also: (\.rsi, SoftCPUFixture.dataAddress + 1), hits: 1)
     }
 
     func testINSOfAnotherPortRunsToTheEnd() throws {
@@ -81,21 +65,13 @@ final class SoftIOBreakpointTests: XCTestCase {
         // 1: inc %ecx; mov %ecx,%edx; mov %ecx,%eax; out %al,(%dx); cmp $0x400,%ecx; jne 1b; hlt -- ports
         // 1, 2, ...; the three instructions before the OUT are translated, the OUT never is.
         let code: [UInt8] = [0xff, 0xc1, 0x89, 0xca, 0x89, 0xc8, 0xee, 0x81, 0xf9, 0x00, 0x04, 0x00, 0x00, 0x75, 0xf1, 0xf4]
-        let cpu = try SoftCPUFixture(.long64, code: code)
-        cpu.cpu.translationEnabled = true
-        cpu.cpu.translationThreshold = 1
-        XCTAssertEqual(try cpu.cpu.step(instructions: 300), .completed)
-        if SoftBackend.translationAvailable { XCTAssertGreaterThan(cpu.cpu.translatedBlocks, 0, "the loop ran translated") }
+        let cpu = try SoftCPUFixture.warmedUp(code)
         try cpu.setSystemRegisters { $0.cr4 |= Self.debugExtensions }
         var debug = try cpu.cpu.debugRegisters()
         debug.dr1 = 0x300
         debug.dr7 |= 1 << 2 | Self.io << 20
         try cpu.cpu.setDebugRegisters(debug)
-        XCTAssertEqual(try cpu.cpu.step(instructions: 100_000), .exception(vector: 1, errorCode: nil))
-        let registers = try cpu.cpu.generalRegisters()
-        XCTAssertEqual(registers.rcx, 0x300)
-        XCTAssertEqual(registers.rip, SoftCPUFixture.codeAddress + 7, "after the OUT")
-        XCTAssertEqual(try cpu.cpu.debugRegisters().dr6 & 0xf, 2)
+        try cpu.assertDebugTrap(at: 7, rcx: 0x300, hits: 2, instructions: 100_000) // after the OUT
     }
 
     func testMOVToDR7OrDR6WithUpperBitsSetIsAGeneralProtectionFault() throws {

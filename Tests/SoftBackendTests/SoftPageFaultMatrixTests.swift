@@ -1,74 +1,84 @@
+import Foundation
 import SoftBackend
 import VMMKit
 import XCTest
 import KernelLoading
 
-/// #PF error codes and CR2 in 32-bit paging and PAE paging (SDM vol. 3, 4.3, 4.4, 4.6 and 4.7), for
-/// every combination of P, R/W, U/S and XD at each level, reads, writes and fetches from CPL 0 and
-/// CPL 3, CR0.WP and EFER.NXE; reserved bits per MAXPHYADDR and the PS rules. The 4-level cases are
-/// SoftFaultDetailTests and the sys_paging guests. vmm offers neither SMEP, SMAP nor protection keys
-/// (CPUID.7 EBX/ECX), so CR4 refuses them and no error code has PK set.
+/// #PF error codes and CR2 in 32-bit, PAE and 4-level paging (SDM vol. 3, 4.3-4.7): every
+/// combination of P, R/W, U/S and XD at each level, reads, writes and fetches from CPL 0 and CPL 3,
+/// CR0.WP and EFER.NXE; each bit of each entry alone, so reserved bits per MAXPHYADDR and the PS
+/// rules; rows written out by hand from the manual. vmm offers neither SMEP, SMAP nor protection
+/// keys (CPUID.7 EBX/ECX), so CR4 refuses them and no error code has PK set.
 final class SoftPageFaultMatrixTests: XCTestCase {
     enum Kind: CaseIterable { case read, write, fetch }
+    enum Paging: CaseIterable {
+        case bits32, pae, long
+        /// Entries in a walk to a 4 KiB page: PDE, PTE / PDPTE, PDE, PTE / PML4E, PDPTE, PDE, PTE.
+        var depth: Int { self == .bits32 ? 2 : self == .pae ? 3 : 4 }
+    }
 
-    /// One walk: the entries from the top (the PDPTE only under PAE), whether the directory entry maps
-    /// a large page (PS), the access and the controls.
+    /// One walk: the entries' flags from the top (the runner adds the addresses); fewer entries than
+    /// the mode's depth end in a large page at the last one (PS). Then the access and the controls.
     struct Walk: CustomStringConvertible {
-        var pae: Bool, nxe = false, pse = true, wp = true
-        var pdpte: UInt64 = 1
-        var pde: UInt64, pte: UInt64 = 0, large = false
+        var paging: Paging, nxe = false, pse = true, wp = true
+        var entries: [UInt64]
         var kind: Kind, user = false
 
+        /// Paging-structure level of entry `index`: 1 for a PTE up to 4 for a PML4E.
+        func level(_ index: Int) -> Int { paging.depth - index }
+        var large: Bool { entries.count < paging.depth }
+
         var description: String {
-            String(format: "%@ nxe=%d pse=%d wp=%d pdpte=%llx pde=%llx%@ pte=%llx %@ %@", pae ? "PAE" : "32-bit", nxe ? 1 : 0,
-                   pse ? 1 : 0, wp ? 1 : 0, pdpte, pde, large ? "(PS)" : "", pte, "\(kind)", user ? "user" : "supervisor")
+            "\(paging) nxe=\(nxe ? 1 : 0) pse=\(pse ? 1 : 0) wp=\(wp ? 1 : 0) entries="
+                + entries.map { String($0, radix: 16) }.joined(separator: ",") + (large ? " (PS)" : "")
+                + " \(kind) \(user ? "user" : "supervisor")"
         }
     }
 
     static let p: UInt64 = 1, rw: UInt64 = 2, us: UInt64 = 4, ps: UInt64 = 0x80, xd: UInt64 = 1 << 63
-    /// Linear address of the byte under test, and the frame behind it (two NOPs at that offset).
-    static let frame: UInt64 = 0x40_0000, offset: UInt64 = 0x10
-    static let directory: UInt64 = 0x80_0000, identityDirectory: UInt64 = 0x81_0000, identityTable: UInt64 = 0x82_0000
-    static let testTable: UInt64 = 0x83_0000, testDirectory: UInt64 = 0x84_0000
+    static let all = p | rw | us
     static let maxPhysicalBits = UInt64(CPUIDModel.softCPU.physicalAddressBits)
-
-    static func linear(_ walk: Walk) -> UInt64 { (walk.pae ? 0x4000_0000 : 0x40_0000) + offset }
+    static let isAMD = CPUIDModel.softCPU.vendor == "AuthenticAMD"
 
     // MARK: The rules, as SDM vol. 3, 4.7 states them
 
     /// Bits that must be zero in an entry, and so give RSVD when set in a present one.
-    static func reservedBits(_ walk: Walk, level: Int) -> UInt64 {
-        let aboveMAXPHYADDR: UInt64 = 0x7fff_ffff_ffff_f000 & ~((1 << maxPhysicalBits) - 1) // PAE: 62:MAXPHYADDR (table 4-8..4-11)
+    static func reservedBits(_ walk: Walk, index: Int) -> UInt64 {
+        let level = walk.level(index), large = walk.large && index == walk.entries.count - 1
         let noExecute: UInt64 = walk.nxe ? 0 : xd
-        guard walk.pae else {
-            // 32-bit paging: only a 4 MiB PDE has reserved bits, bit 21 and PSE-36 address bits past
-            // MAXPHYADDR (table 4-4); MAXPHYADDR 40 leaves bits 20:13 all address bits.
-            return level == 2 && walk.large && walk.pse ? 1 << 21 | 0x1f_e000 & ~(((1 << (min(maxPhysicalBits, 40) - 32)) - 1) << 13) : 0
-        }
-        switch level {
-        case 3: return aboveMAXPHYADDR | xd | 0x1e6 // PDPTE: 2:1, 8:5 and 63 (table 4-8)
-        case 2: return aboveMAXPHYADDR | noExecute | (walk.large ? 0x1f_e000 : 0) // a 2 MiB PDE: 20:13 (table 4-9)
-        default: return aboveMAXPHYADDR | noExecute
+        // The bits of a large page's frame below its alignment, PAT (bit 12) apart: 20:13 or 29:13.
+        let largeLow: UInt64 = !large ? 0 : level == 3 ? 0x3fff_e000 : 0x1f_e000
+        switch walk.paging {
+        case .bits32:
+            // Only a 4 MiB PDE has reserved bits: bit 21 and PSE-36 address bits past MAXPHYADDR
+            // (table 4-4); MAXPHYADDR 40 leaves bits 20:13 all address bits.
+            return large && walk.pse ? 1 << 21 | 0x1f_e000 & ~(((1 << (min(maxPhysicalBits, 40) - 32)) - 1) << 13) : 0
+        case .pae:
+            let aboveMAXPHYADDR: UInt64 = 0x7fff_ffff_ffff_f000 & ~((1 << maxPhysicalBits) - 1) // 62:M (tables 4-8..4-11)
+            // A PDPTE also reserves 2:1, 8:5 and 63 (table 4-8).
+            return level == 3 ? aboveMAXPHYADDR | xd | 0x1e6 : aboveMAXPHYADDR | noExecute | largeLow
+        case .long:
+            let aboveMAXPHYADDR: UInt64 = 0x000f_ffff_ffff_f000 & ~((1 << maxPhysicalBits) - 1) // 51:M (tables 4-14..4-20)
+            // PS is reserved in a PML4E (table 4-15); AMD processors reserve bit 8 there too (APM
+            // vol. 2, figure 5-18: bits 8:7 MBZ), where Intel's ignore it.
+            return aboveMAXPHYADDR | noExecute | largeLow | (level == 4 ? ps | (isAMD ? 0x100 : 0) : 0)
         }
     }
 
     /// The error code the walk gives, or nil when the access is allowed.
     static func expectedErrorCode(_ walk: Walk) -> UInt32? {
         var code: UInt32 = (walk.kind == .write ? 2 : 0) | (walk.user ? 4 : 0)
-        // I/D only where an instruction fetch can be refused for itself: PAE with NXE (no SMEP here).
-        if walk.kind == .fetch && walk.pae && walk.nxe { code |= 0x10 }
-        let largePage = walk.large && (walk.pae || walk.pse)
-        var entries: [(entry: UInt64, level: Int)] = walk.pae ? [(walk.pdpte, 3)] : []
-        entries.append((walk.pde, 2))
-        if !largePage { entries.append((walk.pte, 1)) }
-        for (entry, level) in entries {
+        // I/D only where an instruction fetch can be refused for itself: NXE with PAE or 4-level
+        // paging (no SMEP here).
+        if walk.kind == .fetch && walk.paging != .bits32 && walk.nxe { code |= 0x10 }
+        for (index, entry) in walk.entries.enumerated() {
             // A not-present entry ends the walk, its other bits ignored (P = 0); a reserved bit in a
             // present one ends it too, before anything below is read (RSVD, P = 1).
             guard entry & p != 0 else { return code }
-            if entry & reservedBits(walk, level: level) != 0 { return code | 8 | 1 }
+            if entry & reservedBits(walk, index: index) != 0 { return code | 8 | 1 }
         }
         // Access rights (4.6): the PDPTE of PAE paging has none.
-        let rights = entries.filter { $0.level < 3 }.map(\.entry)
+        let rights = walk.entries.enumerated().filter { walk.paging != .pae || walk.level($0.offset) < 3 }.map(\.element)
         let userPage = rights.allSatisfy { $0 & us != 0 }, writable = rights.allSatisfy { $0 & rw != 0 }
         let executable = !walk.nxe || rights.allSatisfy { $0 & xd == 0 }
         let allowed: Bool
@@ -82,56 +92,76 @@ final class SoftPageFaultMatrixTests: XCTestCase {
 
     // MARK: Running one walk
 
-    /// read: mov (%ebx),%eax; write: mov %eax,(%ebx); fetch: jmp *%ebx to two NOPs.
+    /// read: mov (%rbx),%eax; write: mov %eax,(%rbx); fetch: jmp *%rbx to two NOPs (one encoding
+    /// in 32-bit and 64-bit code).
     static let code: [UInt8] = [0x8b, 0x03] + [UInt8](repeating: 0x90, count: 14) + [0x89, 0x03]
         + [UInt8](repeating: 0x90, count: 14) + [0xff, 0xe3]
+    static let offset: UInt64 = 0x10
+    static let root: UInt64 = 0x80_0000, identityDirectory: UInt64 = 0x81_0000, identityTable: UInt64 = 0x82_0000
+    static let identityPointers: UInt64 = 0x85_0000
+    /// The test walk's tables below the root, from the top: PDPT, directory, page table.
+    static let testTables: [UInt64] = [0x86_0000, 0x84_0000, 0x83_0000]
 
-    final class Machine32 {
+    /// The linear address under test: PDE 1 (32-bit), PDPTE 1 (PAE), PML4E 1 (4-level).
+    static func linear(_ paging: Paging) -> UInt64 {
+        (paging == .bits32 ? 0x40_0000 : paging == .pae ? 0x4000_0000 : 0x80_0000_0000) + offset
+    }
+
+    /// The frame behind the test page: 4 MiB, 2 MiB and 4 KiB pages use 0x400000; a 1 GiB page
+    /// needs 1 GiB alignment and uses 0 (the bytes at 0x10 are spare: RSP1 of the boot TSS).
+    static func frame(_ walk: Walk) -> UInt64 { walk.large && walk.level(walk.entries.count - 1) == 3 ? 0 : 0x40_0000 }
+
+    final class Runner {
         let fixture: SoftCPUFixture
-        var mode: Bool?
+        let paging: Paging
         let kernelCS: SegmentRegister, kernelSS: SegmentRegister
 
-        init() throws {
-            fixture = try SoftCPUFixture(.protected32, code: SoftPageFaultMatrixTests.code)
-            try fixture.machine.memory.write([UInt8](repeating: 0x90, count: 2), at: frame + offset)
+        /// A vCPU in 32-bit protected mode or long mode, with the first 2 MiB (4 MiB in 32-bit
+        /// paging) identity-mapped in 4 KiB user pages for the code, stack and boot structures.
+        init(_ paging: Paging) throws {
+            self.paging = paging
+            fixture = try SoftCPUFixture(paging == .long ? .long64 : .protected32, code: SoftPageFaultMatrixTests.code)
+            let memory = fixture.machine.memory
+            for frame: UInt64 in [0, 0x40_0000] { try memory.write([UInt8](repeating: 0x90, count: 2), at: frame + offset) }
+            switch paging {
+            case .bits32:
+                try memory.write(UInt32(identityTable | all), at: root)
+                for page in UInt64(0)..<1024 { try memory.write(UInt32(page << 12 | all), at: identityTable + page * 4) }
+            case .pae, .long:
+                if paging == .long {
+                    try memory.write(identityPointers | all, at: root)
+                    try memory.write(identityDirectory | all, at: identityPointers)
+                } else {
+                    try memory.write(identityDirectory | p, at: root)
+                }
+                try memory.write(identityTable | all, at: identityDirectory)
+                for page in UInt64(0)..<512 { try memory.write(page << 12 | all, at: identityTable + page * 8) }
+            }
             let system = try fixture.cpu.systemRegisters()
             (kernelCS, kernelSS) = (system.cs, system.ss)
         }
 
-        /// The identity map of the first 4 MiB (32-bit) or 2 MiB (PAE) in 4 KiB user pages, for the code.
-        func mapIdentity(pae: Bool) throws {
-            guard mode != pae else { return }
-            mode = pae
-            let memory = fixture.machine.memory
-            if pae {
-                try memory.write(identityDirectory | p, at: directory)
-                try memory.write(identityTable | p | rw | us, at: identityDirectory)
-                for page in UInt64(0)..<512 { try memory.write(page << 12 | p | rw | us, at: identityTable + page * 8) }
-            } else {
-                try memory.write(UInt32(identityTable | p | rw | us), at: directory)
-                for page in UInt64(0)..<1024 { try memory.write(UInt32(page << 12 | p | rw | us), at: identityTable + page * 4) }
-            }
-        }
-
         func run(_ walk: Walk) throws -> (outcome: SoftStepOutcome, cr2: UInt64, rip: UInt64) {
-            try mapIdentity(pae: walk.pae)
             let memory = fixture.machine.memory
-            // Without CR4.PSE a 32-bit PDE's PS bit is ignored: it points at the page table anyway.
-            let pde = walk.pde | (walk.large && (walk.pae || walk.pse) ? frame : testTable) | (walk.large ? ps : 0)
-            let pte = walk.pte | frame
-            if walk.pae {
-                try memory.write(walk.pdpte | testDirectory, at: directory + 8)
-                try memory.write(pde, at: testDirectory)
-                try memory.write(pte, at: testTable)
-            } else {
-                try memory.write(UInt32(truncatingIfNeeded: pde), at: directory + 4)
-                try memory.write(UInt32(truncatingIfNeeded: pte), at: testTable)
+            let wide = paging != .bits32
+            // Entry i sits at index 1 of the root (the test address's top index) or index 0 of the
+            // test table below it, and points at the next table, or at the frame when it is the last.
+            let tables = Array(SoftPageFaultMatrixTests.testTables.suffix(paging.depth - 1))
+            for (index, flags) in walk.entries.enumerated() {
+                let address = index == 0 ? root + (wide ? 8 : 4) : tables[index - 1]
+                let last = index == walk.entries.count - 1
+                // Without CR4.PSE a 32-bit PDE's PS bit is ignored: it still points at a page table.
+                let pointsAtFrame = last && (walk.level(index) == 1 || paging != .bits32 || walk.pse)
+                let target = pointsAtFrame ? SoftPageFaultMatrixTests.frame(walk) : tables[index]
+                let entry = flags | target | (last && walk.large ? ps : 0)
+                if wide { try memory.write(entry, at: address) } else { try memory.write(UInt32(truncatingIfNeeded: entry), at: address) }
             }
+            if paging == .bits32 && walk.large && !walk.pse { try memory.write(UInt32(0x40_0000 | all), at: tables[0]) }
             try fixture.setSystemRegisters {
                 $0.cr0 = ControlBits.cr0PE | ControlBits.cr0ET | ControlBits.cr0PG | (walk.wp ? ControlBits.cr0WP : 0)
-                $0.cr4 = (walk.pae ? ControlBits.cr4PAE : 0) | (walk.pse ? 1 << 4 : 0)
-                $0.efer = walk.nxe ? ControlBits.eferNXE : 0
-                $0.cr3 = directory
+                $0.cr4 = (paging != .bits32 ? ControlBits.cr4PAE : 0) | (walk.pse ? 1 << 4 : 0)
+                $0.efer = (walk.nxe ? ControlBits.eferNXE : 0) | (paging == .long ? ControlBits.eferLME | ControlBits.eferLMA : 0)
+                $0.cr3 = root
                 $0.cr2 = 0
                 $0.cs = kernelCS
                 $0.ss = kernelSS
@@ -145,7 +175,8 @@ final class SoftPageFaultMatrixTests: XCTestCase {
             let start: UInt64 = walk.kind == .read ? 0 : walk.kind == .write ? 0x10 : 0x20
             try fixture.setRegisters {
                 $0.rip = SoftCPUFixture.codeAddress + start
-                $0.rbx = SoftPageFaultMatrixTests.linear(walk)
+                $0.rbx = SoftPageFaultMatrixTests.linear(walk.paging)
+                $0.rax = 0x9090 // what a write leaves in the frame: the NOPs a fetch runs
             }
             let outcome = try fixture.cpu.step(instructions: walk.kind == .fetch ? 2 : 1)
             return (outcome, try fixture.cpu.systemRegisters().cr2, try fixture.cpu.generalRegisters().rip)
@@ -156,39 +187,51 @@ final class SoftPageFaultMatrixTests: XCTestCase {
     /// on a fault, and on success that the access completed (a fetch ran the NOP it reached).
     func check(_ walks: [Walk], expected: (Walk) -> UInt32? = SoftPageFaultMatrixTests.expectedErrorCode,
                file: StaticString = #filePath, line: UInt = #line) throws {
-        let machine = try Machine32()
+        var runners: [Paging: Runner] = [:]
         var failures = 0
         for walk in walks {
-            let result = try machine.run(walk)
+            let runner = try runners[walk.paging] ?? Runner(walk.paging)
+            runners[walk.paging] = runner
+            let result = try runner.run(walk)
             let want = expected(walk)
             let outcomeWanted: SoftStepOutcome = want.map { .exception(vector: 14, errorCode: $0) } ?? .completed
-            var wrong = result.outcome != outcomeWanted
-            if want != nil { wrong = wrong || result.cr2 != Self.linear(walk) }
-            if want == nil && walk.kind == .fetch { wrong = wrong || result.rip != Self.linear(walk) + 1 }
-            if wrong {
-                failures += 1
-                if failures <= 20 {
-                    XCTFail("\(walk): got \(result.outcome) cr2=\(String(result.cr2, radix: 16)), expected \(outcomeWanted)",
-                            file: file, line: line)
-                }
+            let linear = Self.linear(walk.paging)
+            let wrong = result.outcome != outcomeWanted || (want != nil && result.cr2 != linear)
+                || (want == nil && walk.kind == .fetch && result.rip != linear + 1)
+            guard wrong else { continue }
+            failures += 1
+            if failures <= 20 {
+                XCTFail("\(walk): got \(result.outcome) cr2=\(String(result.cr2, radix: 16)), expected \(outcomeWanted)",
+                        file: file, line: line)
             }
         }
         XCTAssertEqual(failures, 0, "of \(walks.count) walks", file: file, line: line)
     }
 
-    /// Every combination of `bits` in a PDE and a PTE (each with P or not), per access, CPL and CR0.WP.
-    func matrix(pae: Bool, nxe: Bool, bits: [UInt64]) -> [Walk] {
+    static let flagBits = [p, rw, us, xd]
+
+    /// Every set of `flagBits` in one entry, the others full (P, R/W, U/S), at each level and with
+    /// each page size, per access, CPL, CR0.WP and EFER.NXE.
+    func matrix(_ paging: Paging, bits: [UInt64] = SoftPageFaultMatrixTests.flagBits) -> [Walk] {
         let flagSets = (0..<(1 << bits.count)).map { mask in
             bits.enumerated().reduce(UInt64(0)) { mask >> $1.offset & 1 != 0 ? $0 | $1.element : $0 }
         }
+        // Walks to a 4 KiB page and to each large page the mode has: 4 MiB / 2 MiB at the
+        // directory, 1 GiB at the 4-level PDPT.
+        let lengths = paging == .long ? [4, 3, 2] : paging == .pae ? [3, 2] : [2, 1]
         var walks: [Walk] = []
         for kind in Kind.allCases {
             for user in [false, true] {
                 for wp in [false, true] {
-                    for pde in flagSets {
-                        walks.append(Walk(pae: pae, nxe: nxe, wp: wp, pde: pde, large: true, kind: kind, user: user))
-                        for pte in flagSets {
-                            walks.append(Walk(pae: pae, nxe: nxe, wp: wp, pde: pde, pte: pte, kind: kind, user: user))
+                    for nxe in paging == .bits32 ? [false] : [false, true] {
+                        for length in lengths {
+                            for varied in 0..<length {
+                                for flags in flagSets {
+                                    var entries = [UInt64](repeating: Self.all, count: length)
+                                    entries[varied] = flags
+                                    walks.append(Walk(paging: paging, nxe: nxe, wp: wp, entries: entries, kind: kind, user: user))
+                                }
+                            }
                         }
                     }
                 }
@@ -197,43 +240,63 @@ final class SoftPageFaultMatrixTests: XCTestCase {
         return walks
     }
 
+    /// Random flag sets in every entry at once: the combinations across levels the matrix leaves out.
+    /// SOFT_PAGING_SEED picks the cases; the seed is printed.
+    func randomWalks(_ count: Int) -> [Walk] {
+        let seed = ProcessInfo.processInfo.environment["SOFT_PAGING_SEED"].flatMap { UInt64($0) } ?? 0x5eed_0014
+        print("SoftPageFaultMatrixTests random walks: seed \(seed) (SOFT_PAGING_SEED)")
+        var random = SeededGenerator(seed: seed)
+        return (0..<count).map { _ in
+            let paging = random.pick(Paging.allCases)
+            let length = paging.depth - (random.chance(0.3) ? (paging == .long ? 1 + random.below(2) : 1) : 0)
+            let entries = (0..<length).map { _ in Self.flagBits.reduce(UInt64(0)) { random.chance(0.8) ? $0 | $1 : $0 } }
+            return Walk(paging: paging, nxe: paging != .bits32 && random.chance(0.5), wp: random.chance(0.5), entries: entries,
+                        kind: random.pick(Kind.allCases), user: random.chance(0.5))
+        }
+    }
+
     // MARK: Tests
 
     func testEveryCombinationIn32BitPaging() throws {
-        try check(matrix(pae: false, nxe: false, bits: [Self.p, Self.rw, Self.us]))
+        try check(matrix(.bits32, bits: [Self.p, Self.rw, Self.us]))
     }
 
-    func testEveryCombinationInPAEPagingWithNXE() throws {
-        try check(matrix(pae: true, nxe: true, bits: [Self.p, Self.rw, Self.us, Self.xd]))
+    func testEveryCombinationInPAEPaging() throws {
+        try check(matrix(.pae))
     }
 
-    func testEveryCombinationInPAEPagingWithoutNXE() throws {
-        // XD is then a reserved bit of PDEs and PTEs (SDM vol. 3, table 4-9 to 4-11).
-        try check(matrix(pae: true, nxe: false, bits: [Self.p, Self.rw, Self.us, Self.xd]))
+    func testEveryCombinationIn4LevelPaging() throws {
+        try check(matrix(.long))
     }
 
-    /// Each bit outside the address field, alone, in each entry of the walk (P kept set), per access
-    /// and EFER.NXE: flags, ignored bits, and the reserved ones from MAXPHYADDR up.
+    func testRandomCombinationsAcrossLevels() throws {
+        try check(randomWalks(6000))
+    }
+
+    /// Each bit outside the address field, alone, in each entry of the walk (P kept set), per access,
+    /// CPL and EFER.NXE: flags, ignored bits, and the reserved ones from MAXPHYADDR up.
     func testEachBitOfEachEntry() throws {
-        let all = Self.p | Self.rw | Self.us
-        let wide = Array(1..<12) + Array(Self.maxPhysicalBits..<64)
         var walks: [Walk] = []
-        for kind in Kind.allCases {
-            for user in [false, true] {
-                for bit in [UInt64](Array(1..<12) + [21]) {
-                    walks.append(Walk(pae: false, pde: all | 1 << bit, large: true, kind: kind, user: user))
-                    guard bit < 12 else { continue }
-                    if bit != 7 { walks.append(Walk(pae: false, pde: all | 1 << bit, pte: all, kind: kind, user: user)) }
-                    walks.append(Walk(pae: false, pde: all, pte: all | 1 << bit, kind: kind, user: user))
-                }
-                for nxe in [false, true] {
-                    for bit in wide + Array(12..<21) {
-                        walks.append(Walk(pae: true, nxe: nxe, pde: all | 1 << bit, large: true, kind: kind, user: user))
-                    }
-                    for bit in wide {
-                        walks.append(Walk(pae: true, nxe: nxe, pdpte: Self.p | 1 << bit, pde: all, pte: all, kind: kind, user: user))
-                        if bit != 7 { walks.append(Walk(pae: true, nxe: nxe, pde: all | 1 << bit, pte: all, kind: kind, user: user)) }
-                        walks.append(Walk(pae: true, nxe: nxe, pde: all, pte: all | 1 << bit, kind: kind, user: user))
+        for paging in Paging.allCases {
+            let high = paging == .bits32 ? [] : Array(Self.maxPhysicalBits..<64)
+            for length in paging == .long ? [4, 3, 2] : [paging.depth, paging.depth - 1] {
+                for index in 0..<length {
+                    let level = paging.depth - index, large = index == length - 1 && length < paging.depth
+                    // PS itself is the walk's shape (the runner sets it), except where it is a PAT bit
+                    // (a PTE) or reserved (a PML4E, a PAE PDPTE); a large page adds its low frame bits.
+                    var bits = Array(UInt64(1)..<12).filter { $0 != 7 || level == 1 || level == 4 || (paging == .pae && level == 3) }
+                    bits += high
+                    if large { bits += paging == .bits32 ? [12, 21] : Array(12..<(level == 3 ? 30 : 21)) }
+                    for bit in bits {
+                        for kind in Kind.allCases {
+                            for user in [false, true] {
+                                for nxe in paging == .bits32 ? [false] : [false, true] {
+                                    var entries = [UInt64](repeating: Self.all, count: length)
+                                    entries[index] |= 1 << bit
+                                    walks.append(Walk(paging: paging, nxe: nxe, entries: entries, kind: kind, user: user))
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -244,39 +307,47 @@ final class SoftPageFaultMatrixTests: XCTestCase {
     /// Written out by hand from the manual, not from the rules above: each the error code an SDM
     /// reader expects, so a shared mistake in the rules and the walk cannot hide.
     func testNamedCasesGiveTheManualsErrorCodes() throws {
-        let (p, rw, us, xd) = (Self.p, Self.rw, Self.us, Self.xd)
-        let all = p | rw | us
+        let (p, rw, us, xd, all) = (Self.p, Self.rw, Self.us, Self.xd, Self.all)
+        let maxPhysical = Self.maxPhysicalBits
         let rows: [(Walk, UInt32?)] = [
-            (Walk(pae: false, pde: all, pte: rw | us, kind: .read), 0x0),
-            (Walk(pae: false, pde: all, pte: rw | us, kind: .fetch, user: true), 0x4), // no I/D in 32-bit paging
-            (Walk(pae: false, pde: all, pte: p | us, kind: .write, user: true), 0x7),
-            (Walk(pae: false, pde: all, pte: p | us, kind: .write), 0x3),
-            (Walk(pae: false, wp: false, pde: all, pte: p | us, kind: .write), nil),
-            (Walk(pae: false, wp: false, pde: all, pte: p | us, kind: .write, user: true), 0x7), // WP is for CPL < 3
-            (Walk(pae: false, pde: p | rw, pte: all, kind: .read, user: true), 0x5),
-            (Walk(pae: false, pde: all | 1 << 21, large: true, kind: .read), 0x9), // 4 MiB PDE bit 21
-            (Walk(pae: false, pde: all | 1 << 13, large: true, kind: .read), nil), // PSE-36: physical bit 32
-            (Walk(pae: false, pse: false, pde: all, pte: all, large: true, kind: .read), nil), // PS ignored without PSE
-            (Walk(pae: false, pse: false, pde: all, pte: rw | us, large: true, kind: .read), 0x0), // ... so the PTE counts
-            (Walk(pae: true, nxe: true, pde: all, pte: all | xd, kind: .fetch), 0x11),
-            (Walk(pae: true, nxe: true, pde: all | xd, pte: all, kind: .fetch, user: true), 0x15),
-            (Walk(pae: true, nxe: true, pde: all, pte: all, kind: .fetch), nil),
-            (Walk(pae: true, nxe: true, pde: all, pte: rw | us, kind: .fetch), 0x10), // I/D with P = 0
-            (Walk(pae: true, nxe: true, pde: all, pte: all | xd, kind: .read), nil),
-            (Walk(pae: true, pde: all, pte: all | xd, kind: .read), 0x9), // XD reserved without NXE
-            (Walk(pae: true, pde: all | xd, pte: all, kind: .write, user: true), 0xf),
-            (Walk(pae: true, pde: all, pte: all | xd, kind: .fetch), 0x9), // no I/D without NXE
-            (Walk(pae: true, nxe: true, pde: all, pte: all | 1 << 62, kind: .read), 0x9),
-            (Walk(pae: true, nxe: true, pde: all, pte: all | 1 << Self.maxPhysicalBits, kind: .write), 0xb),
-            (Walk(pae: true, nxe: true, pde: all, pte: all | 1 << (Self.maxPhysicalBits - 1), kind: .read), nil),
-            (Walk(pae: true, nxe: true, pde: all | 1 << 13, large: true, kind: .read), 0x9), // 2 MiB PDE bits 20:13
-            (Walk(pae: true, nxe: true, pde: all | 1 << 12, large: true, kind: .read), nil), // PAT
-            (Walk(pae: true, nxe: true, pdpte: p | rw, pde: all, pte: all, kind: .read), 0x9), // PDPTE R/W is reserved
-            (Walk(pae: true, nxe: true, pdpte: p | xd, pde: all, pte: all, kind: .read), 0x9), // PDPTE bit 63 too
-            (Walk(pae: true, nxe: true, pdpte: rw | xd, pde: all, pte: all, kind: .read), 0x0), // ignored when not present
-            (Walk(pae: true, nxe: true, pde: all | 1 << 62, pte: rw, kind: .read), 0x9), // stops before the absent PTE
-            (Walk(pae: true, nxe: true, pde: rw | us | 1 << 62, pte: all, kind: .read), 0x0),
-            (Walk(pae: true, nxe: true, pde: p | rw, pte: all | 1 << 62, kind: .read, user: true), 0xd), // RSVD before rights
+            (Walk(paging: .bits32, entries: [all, rw | us], kind: .read), 0x0),
+            (Walk(paging: .bits32, entries: [all, rw | us], kind: .fetch, user: true), 0x4), // no I/D in 32-bit paging
+            (Walk(paging: .bits32, entries: [all, p | us], kind: .write, user: true), 0x7),
+            (Walk(paging: .bits32, entries: [all, p | us], kind: .write), 0x3),
+            (Walk(paging: .bits32, wp: false, entries: [all, p | us], kind: .write), nil),
+            (Walk(paging: .bits32, wp: false, entries: [all, p | us], kind: .write, user: true), 0x7), // WP is for CPL < 3
+            (Walk(paging: .bits32, entries: [p | rw, all], kind: .read, user: true), 0x5),
+            (Walk(paging: .bits32, entries: [all | 1 << 21], kind: .read), 0x9), // 4 MiB PDE bit 21
+            (Walk(paging: .bits32, entries: [all | 1 << 13], kind: .read), nil), // PSE-36: physical bit 32
+            (Walk(paging: .bits32, pse: false, entries: [all], kind: .read), nil), // PS ignored without PSE
+            (Walk(paging: .pae, nxe: true, entries: [p, all, all | xd], kind: .fetch), 0x11),
+            (Walk(paging: .pae, nxe: true, entries: [p, all | xd, all], kind: .fetch, user: true), 0x15),
+            (Walk(paging: .pae, nxe: true, entries: [p, all, all], kind: .fetch), nil),
+            (Walk(paging: .pae, nxe: true, entries: [p, all, rw | us], kind: .fetch), 0x10), // I/D with P = 0
+            (Walk(paging: .pae, nxe: true, entries: [p, all, all | xd], kind: .read), nil),
+            (Walk(paging: .pae, entries: [p, all, all | xd], kind: .read), 0x9), // XD reserved without NXE
+            (Walk(paging: .pae, entries: [p, all | xd, all], kind: .write, user: true), 0xf),
+            (Walk(paging: .pae, entries: [p, all, all | xd], kind: .fetch), 0x9), // no I/D without NXE
+            (Walk(paging: .pae, nxe: true, entries: [p, all, all | 1 << 62], kind: .read), 0x9),
+            (Walk(paging: .pae, nxe: true, entries: [p, all, all | 1 << maxPhysical], kind: .write), 0xb),
+            (Walk(paging: .pae, nxe: true, entries: [p, all, all | 1 << (maxPhysical - 1)], kind: .read), nil),
+            (Walk(paging: .pae, nxe: true, entries: [p, all | 1 << 13], kind: .read), 0x9), // 2 MiB PDE bits 20:13
+            (Walk(paging: .pae, nxe: true, entries: [p, all | 1 << 12], kind: .read), nil), // PAT
+            (Walk(paging: .pae, nxe: true, entries: [p | rw, all, all], kind: .read), 0x9), // PDPTE R/W is reserved
+            (Walk(paging: .pae, nxe: true, entries: [p | xd, all, all], kind: .read), 0x9), // PDPTE bit 63 too
+            (Walk(paging: .pae, nxe: true, entries: [rw | xd, all, all], kind: .read), 0x0), // ignored when not present
+            (Walk(paging: .pae, nxe: true, entries: [p, all | 1 << 62, rw], kind: .read), 0x9), // stops before the absent PTE
+            (Walk(paging: .pae, nxe: true, entries: [p, rw | us | 1 << 62, all], kind: .read), 0x0),
+            (Walk(paging: .pae, nxe: true, entries: [p, p | rw, all | 1 << 62], kind: .read, user: true), 0xd), // RSVD before rights
+            (Walk(paging: .long, nxe: true, entries: [p | rw, all, all, all], kind: .read, user: true), 0x5), // PML4E U/S
+            (Walk(paging: .long, nxe: true, entries: [all, all | xd, all, all], kind: .fetch), 0x11), // PDPTE XD
+            (Walk(paging: .long, nxe: true, entries: [all, all, all, all | 1 << 62], kind: .read), nil), // ignored in 4-level
+            (Walk(paging: .long, nxe: true, entries: [all, all, all, all | 1 << 51], kind: .read), 0x9),
+            (Walk(paging: .long, entries: [all, all, all | xd, all], kind: .read), 0x9), // XD reserved without NXE
+            (Walk(paging: .long, nxe: true, entries: [all | Self.ps, all, all, all], kind: .read), 0x9), // PML4E PS
+            (Walk(paging: .long, nxe: true, entries: [all, all | 1 << 13], kind: .read), 0x9), // 1 GiB PDPTE bits 29:13
+            (Walk(paging: .long, nxe: true, entries: [all, p | us], kind: .write, user: true), 0x7), // 1 GiB page
+            (Walk(paging: .long, nxe: true, entries: [all, all, rw | us], kind: .fetch, user: true), 0x14),
         ]
         for (walk, code) in rows { try check([walk], expected: { _ in code }) }
     }

@@ -68,6 +68,9 @@ extension CPUCore {
             if !nxEnabled && entry & (1 << 63) != 0 { return true }
             if large && level == 2 && entry & 0x1f_e000 != 0 { return true }
             if large && level == 3 && entry & 0x3fff_e000 != 0 { return true }
+            // AMD processors reserve bits 8:7 of a PML4E (APM vol. 2, figure 5-18); Intel's reserve
+            // only PS (SDM vol. 3, table 4-15; PS is checked by the caller).
+            if level == 4 && Self.isAMD && entry & 0x100 != 0 { return true }
             return false
         }
 

@@ -145,6 +145,8 @@ extension CPUCore {
                 return exit
             }
         }
+        // A SYSRET that ended the budget: its trap, before the vCPU looks for interrupts.
+        if let trap = dueSingleStep(), let exit = raiseDebugException(trap) { return exit }
         return .budgetExhausted
     }
 

@@ -76,10 +76,11 @@ final class SoftCPUFixture {
         try cpu.setGeneralRegisters(registers)
     }
 
-    /// A 64-bit fixture whose `code`, a loop, has run 300 instructions with translation on: its
-    /// blocks are translated (where the host can run translated code) before a test arms something.
-    static func warmedUp(_ code: [UInt8], file: StaticString = #filePath, line: UInt = #line) throws -> SoftCPUFixture {
-        let fixture = try SoftCPUFixture(.long64, code: code)
+    /// A fixture whose `code`, a loop, has run 300 instructions with translation on: its blocks
+    /// are translated (where the host can run translated code) before a test arms something.
+    static func warmedUp(_ code: [UInt8], mode: Mode = .long64, file: StaticString = #filePath,
+                         line: UInt = #line) throws -> SoftCPUFixture {
+        let fixture = try SoftCPUFixture(mode, code: code)
         fixture.cpu.translationEnabled = true
         fixture.cpu.translationThreshold = 1
         XCTAssertEqual(try fixture.cpu.step(instructions: 300), .completed, file: file, line: line)

@@ -80,10 +80,13 @@ final class SoftDataBreakpointTests: XCTestCase {
     /// breakpoint is armed: the write of iteration 500 traps.
     func testWritesFromTranslatedCodeAreCaught() throws {
         // 1: inc %ecx; mov %ecx,0x200000(,%rcx,4); cmp $0x400,%ecx; jne 1b; hlt
+        // (the same bytes in 64-bit and in 32-bit code)
         let code: [UInt8] = [0xff, 0xc1, 0x89, 0x0c, 0x8d, 0x00, 0x00, 0x20, 0x00, 0x81, 0xf9, 0x00, 0x04, 0x00, 0x00, 0x75, 0xef, 0xf4]
-        let cpu = try SoftCPUFixture.warmedUp(code)
-        try Self.arm(cpu, 0, at: Self.data + 500 * 4, kind: Self.writes, bytes: 4)
-        try cpu.assertDebugTrap(at: 9, rcx: 500, hits: 1, instructions: 100_000) // after the write
+        for mode in [SoftCPUFixture.Mode.long64, .protected32] {
+            let cpu = try SoftCPUFixture.warmedUp(code, mode: mode)
+            try Self.arm(cpu, 0, at: Self.data + 500 * 4, kind: Self.writes, bytes: 4)
+            try cpu.assertDebugTrap(at: 9, rcx: 500, hits: 1, instructions: 100_000) // after the write
+        }
     }
 
     /// A repeated string instruction traps after the iteration that hit, at the instruction, with

@@ -142,6 +142,21 @@ final class SoftDebugExceptionTests: XCTestCase {
         XCTAssertEqual(try cpu.cpu.generalRegisters().rip, SoftCPUFixture.codeAddress + 1, "after STI")
     }
 
+    /// TF set in a loop that ran translated, in 64-bit and in 32-bit code: the next instruction runs
+    /// interpreted and traps after itself, whatever the translated block would have run on to.
+    func testSingleStepInCodeThatRanTranslated() throws {
+        // 1: inc %ecx; add %ecx,%eax; mov %eax,%edx; cmp $0x400,%ecx; jne 1b; hlt
+        let code: [UInt8] = [0xff, 0xc1, 0x01, 0xc8, 0x89, 0xc2, 0x81, 0xf9, 0x00, 0x04, 0x00, 0x00, 0x75, 0xf2, 0xf4]
+        let next: [UInt64: UInt64] = [0: 2, 2: 4, 4: 6, 6: 12, 12: 0] // the loop's instructions, each to the one after it
+        for mode in [SoftCPUFixture.Mode.long64, .protected32] {
+            let cpu = try SoftCPUFixture.warmedUp(code, mode: mode)
+            let start = try cpu.cpu.generalRegisters().rip - SoftCPUFixture.codeAddress
+            try cpu.setRegisters { $0.rflags |= Self.trapFlag }
+            XCTAssertEqual(try cpu.cpu.step(instructions: 100), .exception(vector: 1, errorCode: nil), "\(mode)")
+            XCTAssertEqual(try cpu.cpu.generalRegisters().rip - SoftCPUFixture.codeAddress, next[start], "\(mode) from \(start)")
+        }
+    }
+
     func testInstructionBreakpointIsAFaultThatRFSuppressesOnce() throws {
         let cpu = try SoftCPUFixture(.long64, code: [0x90, 0x90, 0x90, 0x90])
         var debug = DebugRegisters()

@@ -63,15 +63,15 @@ final class SoftIOBreakpointTests: XCTestCase {
 
     func testIOFromCodeThatRanTranslatedIsCaught() throws {
         // 1: inc %ecx; mov %ecx,%edx; mov %ecx,%eax; out %al,(%dx); cmp $0x400,%ecx; jne 1b; hlt -- ports
-        // 1, 2, ...; the three instructions before the OUT are translated, the OUT never is.
+        // 1, 2, ...; the three instructions before the OUT are translated, the OUT never is. The same
+        // bytes in 64-bit and in 32-bit code.
         let code: [UInt8] = [0xff, 0xc1, 0x89, 0xca, 0x89, 0xc8, 0xee, 0x81, 0xf9, 0x00, 0x04, 0x00, 0x00, 0x75, 0xf1, 0xf4]
-        let cpu = try SoftCPUFixture.warmedUp(code)
-        try cpu.setSystemRegisters { $0.cr4 |= Self.debugExtensions }
-        var debug = try cpu.cpu.debugRegisters()
-        debug.dr1 = 0x300
-        debug.dr7 |= 1 << 2 | Self.io << 20
-        try cpu.cpu.setDebugRegisters(debug)
-        try cpu.assertDebugTrap(at: 7, rcx: 0x300, hits: 2, instructions: 100_000) // after the OUT
+        for mode in [SoftCPUFixture.Mode.long64, .protected32] {
+            let cpu = try SoftCPUFixture.warmedUp(code, mode: mode)
+            try cpu.setSystemRegisters { $0.cr4 |= Self.debugExtensions }
+            try SoftDataBreakpointTests.arm(cpu, 1, at: 0x300, kind: Self.io, bytes: 1)
+            try cpu.assertDebugTrap(at: 7, rcx: 0x300, hits: 2, instructions: 100_000) // after the OUT
+        }
     }
 
     func testMOVToDR7OrDR6WithUpperBitsSetIsAGeneralProtectionFault() throws {

@@ -73,6 +73,9 @@ struct CPUCore {
     /// DR6.B0-B3 for the data breakpoints the current stepped instruction (and a MOV SS/POP SS
     /// before it, whose traps wait for this boundary) hit (`noteDataAccess`).
     var dataBreakpointHits: UInt64 = 0
+    /// A SYSRET that began with TF clear left it set: its single-step trap is due at the next
+    /// boundary, although the loop was not stepping when it ran (`trapAfterStep`).
+    var singleStepDue = false
     var halted = false
     /// NMIs are blocked from NMI delivery until the next IRET (SDM vol. 3, 6.7.1).
     var nmiBlocked = false

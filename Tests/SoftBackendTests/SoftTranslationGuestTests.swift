@@ -136,6 +136,80 @@ final class SoftTranslationGuestTests: XCTestCase {
         XCTAssertEqual(results[1].rflags, results[0].rflags)
     }
 
+    /// A loop whose block starts with an instruction the translator leaves to the interpreter (MUL):
+    /// the interpreter runs that one, and the rest of the block, looked up as a block of its own,
+    /// runs translated; the result is the interpreter's.
+    func testUntranslatableInstructionCostsOnlyItself() throws {
+        let code: [UInt8] = [
+            0xb9, 0xe8, 0x03, 0x00, 0x00,                   // +0  mov ecx, 1000
+            0x48, 0xf7, 0xe3,                               // +5  mul rbx (into rdx:rax)
+            0x48, 0x83, 0xc6, 0x01,                         // +8  add rsi, 1
+            0x48, 0x83, 0xc7, 0x02,                         // +12 add rdi, 2
+            0x49, 0x83, 0xc0, 0x03,                         // +16 add r8, 3
+            0x49, 0x01, 0xc1,                               // +20 add r9, rax
+            0xff, 0xc9,                                     // +23 dec ecx
+            0x75, 0xea,                                     // +25 jne +5
+            0xf4,                                           // +27 hlt
+        ]
+        try requireTranslation()
+        var results: [GeneralRegisters] = []
+        for translated in [false, true] {
+            let fixture = try SoftCPUFixture(.long64, code: code)
+            try fixture.setRegisters { $0.rax = 3; $0.rbx = 0x1_0000_0001 }
+            fixture.cpu.translationEnabled = translated
+            fixture.cpu.translationThreshold = 1
+            XCTAssertEqual(try fixture.cpu.step(instructions: 10_000), .halted)
+            results.append(try fixture.cpu.generalRegisters())
+            if translated {
+                // Seven instructions a pass, the MUL among them interpreted: at least five translated.
+                XCTAssertGreaterThan(fixture.cpu.nativeInstructionsRetired, 4500, "the rest of the loop ran as host code")
+            }
+        }
+        XCTAssertEqual(results[1], results[0])
+    }
+
+    /// JMP through a table in memory, JMP r and CALL r in translated code: a loop dispatches through
+    /// a two-entry jump table and calls a function through a register; the state is the
+    /// interpreter's and most of it ran as host code.
+    func testIndirectJumpsAndCallsTranslated() throws {
+        let table = SoftCPUFixture.dataAddress
+        let code: [UInt8] = [
+            0xb9, 0xe8, 0x03, 0x00, 0x00,                   // +0  mov ecx, 1000
+            0x89, 0xc8,                                     // +5  mov eax, ecx
+            0x83, 0xe0, 0x01,                               // +7  and eax, 1
+            0xff, 0x24, 0xc5, 0x00, 0x00, 0x20, 0x00,       // +10 jmp [rax*8 + 0x200000]
+            0x48, 0x83, 0xc6, 0x01,                         // +17 even: add rsi, 1
+            0xeb, 0x04,                                     // +21 jmp +27
+            0x48, 0x83, 0xc7, 0x01,                         // +23 odd: add rdi, 1
+            0x48, 0x8d, 0x15, 0x0c, 0x00, 0x00, 0x00,       // +27 lea rdx, [rip + 12] (+46)
+            0xff, 0xd2,                                     // +34 call rdx
+            0xff, 0xc9,                                     // +36 dec ecx
+            0x75, 0xdd,                                     // +38 jne +5
+            0xf4,                                           // +40 hlt
+            0x90, 0x90, 0x90, 0x90, 0x90,                   // +41
+            0x49, 0x83, 0xc0, 0x03,                         // +46 add r8, 3
+            0xc3,                                           // +50 ret
+        ]
+        try requireTranslation()
+        var results: [GeneralRegisters] = []
+        for translated in [false, true] {
+            let fixture = try SoftCPUFixture(.long64, code: code)
+            try fixture.machine.memory.write(SoftCPUFixture.codeAddress + 17, at: table)
+            try fixture.machine.memory.write(SoftCPUFixture.codeAddress + 23, at: table + 8)
+            fixture.cpu.translationEnabled = translated
+            fixture.cpu.translationThreshold = 1
+            XCTAssertEqual(try fixture.cpu.step(instructions: 20_000), .halted)
+            results.append(try fixture.cpu.generalRegisters())
+            if translated {
+                XCTAssertGreaterThan(fixture.cpu.nativeInstructionsRetired, 8000, "the dispatch ran as host code")
+            }
+        }
+        XCTAssertEqual(results[1].rsi, 500)
+        XCTAssertEqual(results[1].rdi, 500)
+        XCTAssertEqual(results[1].r8, 3000)
+        XCTAssertEqual(results[1], results[0])
+    }
+
     /// Translated blocks chain: a loop whose body is three blocks (a call, the function, the return
     /// and the loop's branch) goes round without coming back to the run loop each time.
     func testTranslatedBlocksChainToEachOther() throws {

@@ -86,6 +86,8 @@ extension CPUCore {
                             (last, lastRip, lastEpoch) = (block, rip, blockEpoch)
                         }
                     }
+                    // The entries the interpreter runs before it looks the next block up.
+                    var interpreted = block.count
                     if native.enabled && block.start != scratch {
                         let entry = nativeEntry(block.start)
                         if entry.pointee.code == 0 {
@@ -104,6 +106,7 @@ extension CPUCore {
                             if limit == 0 || signals.isKicked { break chain }
                             continue chain
                         }
+                        if entry.pointee.code == NativeCode.untranslatable { interpreted = Int(entry.pointee.passLength) }
                     }
                     interpretNext = false
                     blockStart = block.start
@@ -111,7 +114,7 @@ extension CPUCore {
                     let loopRip = block.start == scratch ? UInt64.max : rip
                     repeat {
                         var ins = block.start
-                        budgetLimit = UnsafePointer(block.start + min(block.count, limit))
+                        budgetLimit = UnsafePointer(block.start + min(interpreted, limit))
                         entryLimit = budgetLimit
                         repeat {
                             let fallThrough = rip &+ UInt64(ins.pointee.length)

@@ -86,19 +86,27 @@ struct BlockTranslator {
 
     /// Translates as much of the block as it can; nil when too little of it is translatable.
     /// `shape`: the mode now (`CPUCore.translationShape`); `legacyCode`: 32-bit code, not 64-bit.
+    /// Without a translation, `interpreted` says how many of the block's first entries hold no
+    /// translatable run worth having: up to and including the first instruction it cannot translate.
     static func translate(_ block: UnsafePointer<DecodedInstruction>, count: Int, rip: UInt64,
-                          shape: TranslationAssumptions, legacyCode: Bool, into memory: inout ExecutableMemory) -> Translation? {
-        guard let start = memory.start else { return nil }
+                          shape: TranslationAssumptions, legacyCode: Bool, into memory: inout ExecutableMemory)
+        -> (translation: Translation?, interpreted: Int) {
+        guard let start = memory.start else { return (nil, count) }
         let buffer = start + memory.used
         var translator = BlockTranslator(buffer: buffer, capacity: memory.free, rip: rip, shape: shape, legacyCode: legacyCode)
-        guard let offsets = translator.translateBody(block, count: count) else { return nil }
+        var stoppedAt = count
+        guard let offsets = translator.translateBody(block, count: count, stoppedAt: &stoppedAt) else {
+            return (nil, min(stoppedAt + 1, count))
+        }
         memory.used += translator.assembler.offset
-        return Translation(entry: UnsafeRawPointer(buffer + offsets.entry), chainEntry: UnsafeRawPointer(buffer + offsets.chainEntry),
-                           passLength: translator.retired, bytes: translator.assembler.offset, assumptions: translator.assumed)
+        return (Translation(entry: UnsafeRawPointer(buffer + offsets.entry), chainEntry: UnsafeRawPointer(buffer + offsets.chainEntry),
+                            passLength: translator.retired, bytes: translator.assembler.offset, assumptions: translator.assumed), 0)
     }
 
-    /// Body, stubs, epilogue and entries; returns the entries' offsets.
-    private mutating func translateBody(_ block: UnsafePointer<DecodedInstruction>, count: Int) -> (entry: Int, chainEntry: Int)? {
+    /// Body, stubs, epilogue and entries; returns the entries' offsets. `stoppedAt`: the entry of the
+    /// first instruction left untranslated, if any.
+    private mutating func translateBody(_ block: UnsafePointer<DecodedInstruction>, count: Int,
+                                        stoppedAt: inout Int) -> (entry: Int, chainEntry: Int)? {
         assembler.bind(head)
         var index = 0, rip = startRip, ended = false
         while index < count && !ended {
@@ -127,6 +135,9 @@ struct BlockTranslator {
             } else if entry.op == .callRel || entry.op == .ret {
                 translated = entry.op == .callRel ? call(entry, rip: rip) : returnFromCall(entry, rip: rip)
                 ended = translated
+            } else if entry.op == .jmpIndirect || entry.op == .callIndirect {
+                translated = indirectBranch(entry, rip: rip)
+                ended = translated
             } else {
                 translated = translate(entry, rip: rip, next: rip &+ UInt64(entry.length))
                 if translated { retired += 1 }
@@ -135,6 +146,7 @@ struct BlockTranslator {
                 stubs.removeLast(stubs.count - mark.1)
                 (hostOf, mapped, retired, assumed) = (mark.2, mark.3, mark.4, mark.5)
                 assembler.rewind(to: mark.0)
+                stoppedAt = index
                 break
             }
             index += consumed
@@ -215,6 +227,33 @@ struct BlockTranslator {
                               .at(stackPointer, Int32(width) + Int32(truncatingIfNeeded: ins.imm & 0xffff)))
         retired += 1
         assembler.instruction(0x89, size: 8, reg: HostRegister.r11, .register(HostRegister.rcx))
+        exitWithRIPInRCX(retired: retired, kind: .next)
+        return true
+    }
+
+    /// JMP r/m and CALL r (FF /4 and /2, SDM vol. 2): leaves for the target through the chain
+    /// dispatch, as RET does. CALL's target is read after its return address is stored (the slot's
+    /// check uses the scratch registers) and before RSP moves, so CALL RSP jumps to the old RSP;
+    /// CALL [m] stays interpreted: both of its memory accesses would need the scratch registers.
+    private mutating func indirectBranch(_ ins: DecodedInstruction, rip: UInt64) -> Bool {
+        let width = stackWidth, r11 = HostRegister.r11
+        guard ins.size == width else { return false }
+        if ins.op == .callIndirect {
+            guard !ins.isMemory, let target = host(ins.rm), let stackPointer = host(4),
+                  let slot = stackSlot(offset: -Int32(width), size: width, write: true, rip: rip) else { return false }
+            assembler.move(r11, immediate: (rip &+ UInt64(ins.length)) & ins.mask)
+            assembler.store(slot, r11, size: width)
+            assembler.instruction(0x89, size: width, reg: target, .register(r11))
+            assembler.instruction(0x8d, size: width, reg: stackPointer, .at(stackPointer, -Int32(width)))
+        } else if ins.isMemory {
+            guard let operand = memory(ins, rip: rip, next: rip &+ UInt64(ins.length), size: width, write: false) else { return false }
+            assembler.load(r11, operand, size: width)
+        } else {
+            guard let target = host(ins.rm) else { return false }
+            assembler.instruction(0x89, size: width, reg: target, .register(r11))
+        }
+        retired += 1
+        assembler.instruction(0x89, size: 8, reg: r11, .register(HostRegister.rcx))
         exitWithRIPInRCX(retired: retired, kind: .next)
         return true
     }

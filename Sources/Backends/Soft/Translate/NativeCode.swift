@@ -12,7 +12,9 @@ struct NativeCode {
         var chainEntry: UInt
         /// The RIP the code was made for: branch targets and RIP-relative addresses are built in.
         var rip: UInt64
-        /// At most `CodeCache.maxBlockLength`.
+        /// At most `CodeCache.maxBlockLength`. For an `untranslatable` block: how many of its first
+        /// entries the interpreter runs before looking the rest up as a block of its own (which may
+        /// translate), so that one instruction the translator cannot do costs only itself.
         var passLength: Int16
         /// What the translation relies on (`TranslationAssumptions`).
         var assumptions: TranslationAssumptions
@@ -127,10 +129,14 @@ extension CPUCore {
     @inline(never)
     mutating func translate(_ block: UnsafeMutablePointer<DecodedInstruction>, count: Int,
                             entry: UnsafeMutablePointer<NativeCode.Entry>) {
-        guard codeSize == 8 || (codeSize == 4 && protectedMode && !v86Mode),
-              let translation = BlockTranslator.translate(block, count: count, rip: rip, shape: translationShape,
-                                                          legacyCode: codeSize == 4, into: &native.memory) else {
-            entry.pointee.code = NativeCode.untranslatable
+        guard codeSize == 8 || (codeSize == 4 && protectedMode && !v86Mode) else {
+            (entry.pointee.code, entry.pointee.passLength) = (NativeCode.untranslatable, Int16(count))
+            return
+        }
+        let result = BlockTranslator.translate(block, count: count, rip: rip, shape: translationShape,
+                                               legacyCode: codeSize == 4, into: &native.memory)
+        guard let translation = result.translation else {
+            (entry.pointee.code, entry.pointee.passLength) = (NativeCode.untranslatable, Int16(result.interpreted))
             return
         }
         native.record(translation, in: entry, rip: rip)

@@ -22,6 +22,7 @@ public final class KVMVirtualCPU: VirtualCPU {
     let mmio: IOBus
     let msrs: MSRHooks
     let runControl: RunControl
+    let debugControl: DebugControl
     let arbitration: VCPUArbitration
     let memory: GuestMemory
     /// An NMI taken from the interrupt controller while halted, injected at the next entry.
@@ -38,6 +39,7 @@ public final class KVMVirtualCPU: VirtualCPU {
         mmio = machine.mmio
         msrs = machine.msrs
         runControl = machine.runControl
+        debugControl = machine.debugControl
         arbitration = machine.vcpuArbitration
         memory = machine.memory
         fd = try KVMIoctl.value(vm.fd, CKVM_CREATE_VCPU, UInt(index), "KVM_CREATE_VCPU")

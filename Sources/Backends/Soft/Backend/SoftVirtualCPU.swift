@@ -51,6 +51,7 @@ public final class SoftVirtualCPU: VirtualCPU {
             statistics.instructionsTranslated.increment(by: core.pointee.native.nativeInstructions &- translatedBefore)
             switch exit {
             case .budgetExhausted:
+                if machine.debugControl.isPauseRequested { parkForDebugger() }
                 if machine.runControl.isStopRequested { return .machineStopped }
             case .attention:
                 if let stop = service() { return stop }
@@ -60,8 +61,20 @@ public final class SoftVirtualCPU: VirtualCPU {
                 break // only in step mode
             case .tripleFault:
                 return .shutdown(registerDump: registerDump())
+            case let .debugStop(reason):
+                parkForDebugger(reason)
+                if machine.runControl.isStopRequested { return .machineStopped }
             }
         }
+    }
+
+    /// Parks for the debugger (`DebugControl.park`) as a vCPU that runs no guest code, so another
+    /// vCPU's exclusive section need not wait for it, then catches up with what changed meanwhile.
+    private func parkForDebugger(_ reason: DebugStopReason? = nil) {
+        signals.away.store(true, ordering: .sequentiallyConsistent)
+        machine.debugControl.park(vcpu: index, reason: reason)
+        signals.clear()
+        resumeGuest()
     }
 
     /// Looks at the machine: stop requests, INIT, NMI, and maskable interrupts when IF allows them
@@ -70,6 +83,7 @@ public final class SoftVirtualCPU: VirtualCPU {
         signals.clear()
         core.pointee.checkInterrupts = false
         resumeGuest()
+        if machine.debugControl.isPauseRequested { parkForDebugger() }
         if machine.runControl.isStopRequested { return .machineStopped }
         guard let source = machine.interruptSource else { return nil }
         if index > 0, let signal = source.takeStartupSignal(vcpu: index), signal == .initialize {
@@ -148,10 +162,12 @@ public final class SoftVirtualCPU: VirtualCPU {
     }
 
     /// Sleeps as a vCPU that runs no guest code, so another vCPU's exclusive section need not wait.
-    /// The kick flag is cleared on waking: the wait re-examines the machine itself.
+    /// The kick flag is cleared on waking: the wait re-examines the machine itself. A debugger's
+    /// pause parks the vCPU here, asleep as it is.
     private func sleepUntilKicked() {
         signals.away.store(true, ordering: .sequentiallyConsistent)
         signals.waitForKick()
+        if machine.debugControl.isPauseRequested { machine.debugControl.park(vcpu: index) }
         signals.clear()
     }
 

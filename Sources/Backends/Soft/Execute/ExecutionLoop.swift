@@ -1,3 +1,5 @@
+import VMMKit
+
 /// Why `CPUCore.run(budget:)` returned.
 enum LoopExit {
     case budgetExhausted
@@ -7,6 +9,8 @@ enum LoopExit {
     /// Only in step mode (`reportExceptions`): the exception was not delivered.
     case exception(Fault)
     case tripleFault
+    /// A debugger breakpoint, watchpoint or single step: the vCPU parks for the debugger.
+    case debugStop(DebugStopReason)
 }
 
 extension CPUCore {
@@ -52,6 +56,7 @@ extension CPUCore {
             let stepping = debugStepping
             var trapFlagAtStart = false
             if stepping {
+                if let reason = debuggerBreakpoint() { return .debugStop(reason) }
                 if let fault = instructionBreakpoint() {
                     if let exit = raiseDebugException(fault) { return exit }
                     // Counted as a step: a breakpoint on its own handler must not keep the loop from
@@ -66,6 +71,7 @@ extension CPUCore {
                 // those of a MOV SS/POP SS wait for this instruction.
                 if !debugShadow { dataBreakpointHits = 0 }
                 debugShadow = false
+                debugger.watchHit = nil
             }
             var granted = limit
             breakBlock = false
@@ -131,13 +137,17 @@ extension CPUCore {
                 remaining &-= granted &- limit
                 if reportExceptions { return .exception(error) }
                 if !deliverException(error) { return .tripleFault }
+                // A stepped instruction that faulted ends the debugger's step in the handler.
+                if debugger.singleStep { return .debugStop(.singleStep) }
                 continue
             }
             remaining &-= granted &- limit
-            if stepping, granted != limit,
-               let trap = trapAfterStep(blockStart.pointee.op, trapFlagAtStart: trapFlagAtStart, afterStackLoad: debugShadow),
-               let exit = raiseDebugException(trap) {
-                return exit
+            if stepping, granted != limit {
+                if let trap = trapAfterStep(blockStart.pointee.op, trapFlagAtStart: trapFlagAtStart, afterStackLoad: debugShadow),
+                   let exit = raiseDebugException(trap) {
+                    return exit
+                }
+                if debugger.armed, let reason = debuggerStopAfterStep() { return .debugStop(reason) }
             }
         }
         return .budgetExhausted

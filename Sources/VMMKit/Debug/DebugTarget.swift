@@ -24,6 +24,10 @@ public protocol DebugTarget: AnyObject {
     /// Writes `bytes` to guest-physical RAM; false (nothing written) if any of it is not RAM.
     func writePhysical(_ bytes: [UInt8], at address: UInt64) -> Bool
 
+    /// Whether the backend can watch `watchpoint` (it may not, for a length or alignment a debug
+    /// register cannot take).
+    func supports(_ watchpoint: Watchpoint) -> Bool
+
     /// Ends the machine's run (gdb's `kill`).
     func kill()
 }

@@ -71,6 +71,8 @@ public final class MachineDebugTarget: DebugTarget {
         return true
     }
 
+    public func supports(_ watchpoint: Watchpoint) -> Bool { machine.debugging?.supports(watchpoint) ?? false }
+
     public func kill() { machine.runControl.requestStop(.quit("killed from the debugger")) }
 }
 

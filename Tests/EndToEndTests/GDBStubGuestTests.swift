@@ -15,23 +15,6 @@ final class GDBStubGuestTests: XCTestCase {
         let vmm: ProcessResult
     }
 
-    /// A port nobody listens on now (the kernel's pick for port 0); vmm binds it a moment later.
-    private func freePort() throws -> UInt16 {
-        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socketFD) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(socketFD, pointer, length) == 0 && getsockname(socketFD, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw XCTSkip("no free TCP port on 127.0.0.1: \(String(cString: strerror(errno)))") }
-        return UInt16(bigEndian: address.sin_port)
-    }
-
     private func requireGDB() throws {
         guard HostProcess.run("gdb", ["--version"], timeout: 30).status == 0 else {
             throw XCTSkip("gdb is not installed here (apt-get install gdb)")
@@ -42,7 +25,7 @@ final class GDBStubGuestTests: XCTestCase {
     private func debug(backend: String, cpus: Int = 1, _ commands: [String]) throws -> Session {
         try requireGDB()
         let kernel = try GuestKernels.path("gdbtarget")
-        let port = try freePort()
+        let port = try EndToEnd.freeLoopbackPort()
         let vmmBinary = try VMMBinary.path()
         let finished = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var vmm: ProcessResult?

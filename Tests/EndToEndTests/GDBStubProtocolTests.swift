@@ -59,24 +59,11 @@ final class GDBStubProtocolTests: XCTestCase {
         }
     }
 
-    private func freePort() -> UInt16 {
-        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socketFD) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, length) == 0 && getsockname(socketFD, $0, &length) == 0 }
-        }
-        return UInt16(bigEndian: address.sin_port)
-    }
-
     func testAttachToARunningMachineInterruptItAndKillIt() throws {
         // The sieve over 200 MB computes for a long while before it prints: a machine that is busy
         // when gdb comes and when it presses Ctrl-C. An ELF32 file: gdb gets the i386 registers.
         let kernel = try GuestKernels.path("sieve")
-        let port = freePort()
+        let port = try EndToEnd.freeLoopbackPort()
         let vmmBinary = try VMMBinary.path()
         // A group, not a semaphore: waiting for it again (the defer) returns at once once vmm ended.
         let finished = DispatchGroup()

@@ -1,3 +1,4 @@
+import FuzzTargets
 import GDBStub
 import XCTest
 
@@ -79,7 +80,7 @@ final class GDBPacketTests: XCTestCase {
     func testRandomBytesNeverTrapTheReader() {
         let seed = UInt64(ProcessInfo.processInfo.environment["GDB_FUZZ_SEED"] ?? "") ?? UInt64.random(in: 0...UInt64.max)
         print("GDBPacketTests random seed: \(seed) (set GDB_FUZZ_SEED to repeat)")
-        var generator = SplitMix(seed: seed)
+        var generator = SplitMix64(seed: seed)
         var reader = GDBPacketReader()
         let alphabet: [UInt8] = Array("$#}*+-0123456789abcdefgXmM,:;".utf8) + [0x03, 0x00, 0xff]
         var packets = 0
@@ -114,18 +115,5 @@ final class GDBPacketTests: XCTestCase {
         for bad in ["1234", "tcp:", "tcp:host:12", "tcp:127.0.0.1:65536", "tcp:127.0.0.1:-1", "udp::1", "tcp:1.2.3:4", "tcp:1.2.3.4:"] {
             XCTAssertThrowsError(try GDBListenAddress.parse(bad), bad)
         }
-    }
-}
-
-/// A small deterministic generator for the randomized test (seeded, printed).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
     }
 }

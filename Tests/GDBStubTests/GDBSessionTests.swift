@@ -1,3 +1,4 @@
+import FuzzTargets
 import GDBStub
 import VMMKit
 import XCTest
@@ -242,7 +243,7 @@ final class GDBSessionTests: XCTestCase {
         XCTAssertEqual(ask("!"), "")
         let seed = UInt64(ProcessInfo.processInfo.environment["GDB_FUZZ_SEED"] ?? "") ?? UInt64.random(in: 0...UInt64.max)
         print("GDBSessionTests random seed: \(seed) (set GDB_FUZZ_SEED to repeat)")
-        var generator = SplitMix(seed: seed)
+        var generator = SplitMix64(seed: seed)
         let starts = ["g", "G", "p", "P", "m", "M", "X", "Z", "z", "H", "T", "q", "Q", "v", "vCont;", "qXfer:features:read:target.xml:",
                       "qRcmd,", "c", "s", "C", "S", "?"]
         let alphabet = Array("0123456789abcdefxX,:;=-".utf8) + [0x00, 0xff, 0x7d]

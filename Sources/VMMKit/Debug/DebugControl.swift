@@ -19,6 +19,9 @@ public final class DebugControl: @unchecked Sendable {
         var runnable: Set<Int> = []
         var stop: DebugStop?
         var ended = false
+        /// The current boot's vCPUs exist (`Machine.vcpus`): before that, and while a reboot
+        /// replaces them, there is nothing for the debugger to read, so no stop is complete.
+        var vcpusExist = false
     }
 
     private let vcpuCount: Int
@@ -89,6 +92,12 @@ public final class DebugControl: @unchecked Sendable {
         if notify && isPauseRequested { announce() }
     }
 
+    /// `Machine` once a boot's vCPUs exist, and with false before it drops them for a reboot.
+    func vcpusExist(_ exist: Bool) {
+        state.withLock { $0.vcpusExist = exist }
+        if exist { announce() }
+    }
+
     /// The machine's run is over: nothing parks any more, and the debugger hears of it.
     func machineEnded() {
         state.withLock { $0.ended = true }
@@ -122,7 +131,8 @@ public final class DebugControl: @unchecked Sendable {
         while true {
             let outcome = state.withLock { current -> DebugStop?? in
                 if current.ended { return .some(nil) }
-                guard pause.load(ordering: .acquiring), current.runnable.isEmpty, Self.everyVCPUStopped(current) else { return nil }
+                guard pause.load(ordering: .acquiring), current.vcpusExist, current.runnable.isEmpty,
+                      Self.everyVCPUStopped(current) else { return nil }
                 return .some(current.stop ?? DebugStop(vcpu: 0, reason: .interrupted))
             }
             if outcome != nil || !blocking { return outcome }

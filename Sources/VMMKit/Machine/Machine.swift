@@ -187,6 +187,7 @@ public final class Machine {
         try created[0].setSystemRegisters(bootState.system)
         try created[0].setGeneralRegisters(bootState.general)
         vcpuTable.withLock { $0 = created }
+        debugControl.vcpusExist(true)
         publishedStatistics.withLock { $0.current = created.map(\.statistics) }
         if !debugBreakpoints.isEmpty { try debugging?.armDebugging(debugBreakpoints, stepping: nil) }
         runControl.onStop { [debugControl] in
@@ -207,6 +208,7 @@ public final class Machine {
         }
         runControl.onStop {}
         if vm?.inKernelInterruptSink != nil { interruptRouter.disconnect() }
+        debugControl.vcpusExist(false)
         vcpuTable.withLock { $0 = [] }
         vm = nil
         devices.forEach { $0.reset() }

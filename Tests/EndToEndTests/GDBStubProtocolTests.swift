@@ -59,21 +59,28 @@ final class GDBStubProtocolTests: XCTestCase {
         }
     }
 
-    func testAttachToARunningMachineInterruptItAndKillIt() throws {
-        // The sieve over 200 MB computes for a long while before it prints: a machine that is busy
-        // when gdb comes and when it presses Ctrl-C. An ELF32 file: gdb gets the i386 registers.
-        let kernel = try GuestKernels.path("sieve")
+    /// vmm on the Soft backend with `--gdb` (no wait: the machine runs until the client attaches),
+    /// in the background; the group is done when vmm ended.
+    private func startVMM(_ arguments: [String], guest: String) throws -> (client: Client, finished: DispatchGroup, result: () -> ProcessResult?) {
+        let kernel = try GuestKernels.path(guest)
         let port = try EndToEnd.freeLoopbackPort()
         let vmmBinary = try VMMBinary.path()
-        // A group, not a semaphore: waiting for it again (the defer) returns at once once vmm ended.
+        // A group, not a semaphore: waiting for it again returns at once once vmm ended.
         let finished = DispatchGroup()
         nonisolated(unsafe) var vmm: ProcessResult?
         DispatchQueue.global().async(group: finished) {
-            vmm = HostProcess.run(vmmBinary, ["--backend", "soft", "--memory", "512M", "--timeout", "200", "--append", "n=200000000",
-                                              "--gdb", "tcp:127.0.0.1:\(port)", kernel], timeout: 260)
+            vmm = HostProcess.run(vmmBinary, ["--backend", "soft", "--timeout", "200"] + arguments
+                                  + ["--gdb", "tcp:127.0.0.1:\(port)", kernel], timeout: 260)
         }
-        defer { _ = finished.wait(timeout: .now() + 270) }
         let client = try Client(port: port, within: 60)
+        return (client, finished, { vmm })
+    }
+
+    func testAttachToARunningMachineInterruptItAndKillIt() throws {
+        // The sieve over 200 MB computes for a long while before it prints: a machine that is busy
+        // when gdb comes and when it presses Ctrl-C. An ELF32 file: gdb gets the i386 registers.
+        let (client, finished, result) = try startVMM(["--memory", "512M", "--append", "n=200000000"], guest: "sieve")
+        defer { _ = finished.wait(timeout: .now() + 270) }
         // Attaching stops the machine; '?' says it was stopped, not why a breakpoint hit.
         XCTAssertEqual(client.ask("?"), "T05thread:1;")
         XCTAssertEqual(client.ask("QStartNoAckMode"), "OK")
@@ -92,8 +99,40 @@ final class GDBStubProtocolTests: XCTestCase {
         XCTAssertEqual(client.ask("p8")?.count, 8)
         client.send("k")
         XCTAssertEqual(finished.wait(timeout: .now() + 120), .success, "vmm did not end after kill")
-        let result = try XCTUnwrap(vmm)
-        XCTAssertEqual(result.status, 0, result.standardError)
-        XCTAssertTrue(result.standardError.contains("vmm: killed from the debugger"), result.standardError)
+        let vmm = try XCTUnwrap(result())
+        XCTAssertEqual(vmm.status, 0, vmm.standardError)
+        XCTAssertTrue(vmm.standardError.contains("vmm: killed from the debugger"), vmm.standardError)
+    }
+
+    /// Two vCPUs rewriting and calling code in a shared page (smp-stress case 3, SDM vol. 3, 9.1.3):
+    /// stopped and continued again and again, both parked each time, and detached; the guest must
+    /// still find every code change, so no vCPU ran stale code across a stop.
+    func testStoppingTwoBusyVCPUsAgainAndAgainAndDetaching() throws {
+        let (client, finished, result) = try startVMM(["--cpus", "2", "--append", "cpus=2 case=3 iterations=20000"],
+                                                      guest: "smp-stress")
+        defer { _ = finished.wait(timeout: .now() + 270) }
+        XCTAssertEqual(client.ask("qfThreadInfo"), "m1,2")
+        var stops = 0
+        for round in 0..<5 {
+            client.send("c")
+            usleep(100_000)
+            client.sendRaw([0x03])
+            let stop = try XCTUnwrap(client.receive(), "round \(round)")
+            XCTAssertTrue(stop.hasPrefix("T02thread:") || stop.hasPrefix("W"), "round \(round): \(stop)")
+            if stop.hasPrefix("W") { break } // the guest finished first: nothing left to stop
+            stops += 1
+            for thread in ["1", "2"] {
+                XCTAssertEqual(client.ask("Hg" + thread), "OK")
+                let registers = try XCTUnwrap(client.ask("g"))
+                XCTAssertFalse(registers.hasPrefix("E"), "vCPU \(thread) in round \(round): \(registers)")
+            }
+        }
+        print("smp-stress stopped \(stops) times with both vCPUs busy")
+        XCTAssertGreaterThan(stops, 0, "the guest finished before the first stop: give it more iterations")
+        XCTAssertEqual(client.ask("D"), "OK")
+        XCTAssertEqual(finished.wait(timeout: .now() + 250), .success, "vmm did not finish after the detach")
+        let vmm = try XCTUnwrap(result())
+        XCTAssertEqual(vmm.status, 1, vmm.standardOutput + vmm.standardError)
+        XCTAssertTrue(vmm.standardOutput.contains("PASS\n"), vmm.standardOutput)
     }
 }

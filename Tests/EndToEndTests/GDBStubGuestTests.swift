@@ -22,9 +22,9 @@ final class GDBStubGuestTests: XCTestCase {
     }
 
     /// vmm with `--gdb-wait` in the background, gdb in batch mode running `commands` against it.
-    private func debug(backend: String, cpus: Int = 1, _ commands: [String]) throws -> Session {
+    private func debug(backend: String, cpus: Int = 1, guest: String = "gdbtarget", _ commands: [String]) throws -> Session {
         try requireGDB()
-        let kernel = try GuestKernels.path("gdbtarget")
+        let kernel = try GuestKernels.path(guest)
         let port = try EndToEnd.freeLoopbackPort()
         let vmmBinary = try VMMBinary.path()
         let finished = DispatchSemaphore(value: 0)
@@ -111,6 +111,36 @@ final class GDBStubGuestTests: XCTestCase {
         assertContains(session, ["Hardware watchpoint 2: *(unsigned long *)&gdb_total", "Old value = 0", "New value = 1",
                                  "[Inferior 1 (Remote target) detached]"])
         assertGuestPassed(session)
+    }
+
+    /// An ELF32 kernel gets the i386 description: 32-bit registers by their i386 names.
+    func testA32BitGuestOnSoft() throws {
+        let session = try debug(backend: "soft", guest: "hello", ["break guest_main", "continue", "print/x $eip == &guest_main",
+                                                                  "stepi", "print $eip > &guest_main", "print $cs", "detach"])
+        assertContains(session, ["Breakpoint 1, 0x", "in guest_main ()", "$1 = 0x1", "$2 = 1", "$3 = 16",
+                                 "[Inferior 1 (Remote target) detached]"])
+        XCTAssertEqual(session.vmm.status, 1, session.vmm.standardError)
+        XCTAssertTrue(session.vmm.standardOutput.contains("Hello from a multiboot guest"), session.vmm.standardOutput)
+    }
+
+    func testAPortInUseIsOneLineWithStatus2() throws {
+        let kernel = try GuestKernels.path("gdbtarget")
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let listening = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(holder, $0, length) == 0 && listen(holder, 1) == 0 && getsockname(holder, $0, &length) == 0
+            }
+        }
+        XCTAssertTrue(listening)
+        let port = UInt16(bigEndian: address.sin_port)
+        let result = try EndToEnd.vmm(["--backend", "soft", "--gdb", "tcp:127.0.0.1:\(port)", kernel])
+        XCTAssertEqual(result.status, 2, result.standardError)
+        XCTAssertEqual(result.standardError, "vmm: gdb stub: cannot listen on 127.0.0.1:\(port): Address already in use\n")
     }
 
     func testBadGDBOptionsAreOneLineWithStatus2() throws {

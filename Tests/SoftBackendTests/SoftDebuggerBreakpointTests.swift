@@ -78,4 +78,33 @@ final class SoftDebuggerBreakpointTests: XCTestCase {
         XCTAssertEqual(try cpu.cpu.step(instructions: 10), .debuggerStop(.watchpoint(.write, address: Self.data)))
         XCTAssertEqual(try cpu.cpu.generalRegisters().rip, Self.code + 14)
     }
+
+    /// A breakpoint on the Jcc of a fused compare-and-branch: the compare runs alone, then the stop.
+    func testABreakpointOnTheBranchOfAFusedPair() throws {
+        // mov $5,%eax; cmp $5,%eax; jne +1; nop; nop
+        let cpu = try SoftCPUFixture(.long64, code: [0xb8, 0x05, 0x00, 0x00, 0x00, 0x83, 0xf8, 0x05, 0x75, 0x01, 0x90, 0x90])
+        arm(cpu) { $0.software = [Self.code + 8] }
+        XCTAssertEqual(try cpu.cpu.step(instructions: 10), .debuggerStop(.softwareBreakpoint))
+        XCTAssertEqual(try cpu.cpu.generalRegisters().rip, Self.code + 8)
+        XCTAssertNotEqual(try cpu.cpu.generalRegisters().rflags & RFlags.zf, 0, "the compare ran")
+    }
+
+    /// A loop of two blocks hot enough to be translated and chained, then a breakpoint in the
+    /// second: neither the translations nor their chain into each other may run past it.
+    func testABreakpointInALoopAlreadyTranslated() throws {
+        // mov $1000000,%ecx; loop: inc %eax; jmp next; next: dec %ecx; jnz loop; nop
+        let cpu = try SoftCPUFixture(.long64, code: [0xb9, 0x40, 0x42, 0x0f, 0x00, 0xff, 0xc0, 0xeb, 0x00, 0xff, 0xc9,
+                                                     0x75, 0xf8, 0x90])
+        XCTAssertEqual(try cpu.cpu.step(instructions: 300_001), .completed)
+        XCTAssertGreaterThan(cpu.cpu.nativeInstructionsRetired, 0, "the loop was translated")
+        arm(cpu) { $0.hardware = [Self.code + 9] }
+        XCTAssertEqual(try cpu.cpu.step(instructions: 1_000_000), .debuggerStop(.hardwareBreakpoint))
+        XCTAssertEqual(try cpu.cpu.generalRegisters().rip, Self.code + 9)
+        let counted = try cpu.cpu.generalRegisters().rax
+        // Taken out, the loop runs to its end.
+        arm(cpu) { _ in }
+        XCTAssertEqual(try cpu.cpu.step(instructions: 5_000_000), .completed)
+        XCTAssertEqual(try cpu.cpu.generalRegisters().rax, 1_000_000)
+        XCTAssertLessThan(counted, 1_000_000)
+    }
 }

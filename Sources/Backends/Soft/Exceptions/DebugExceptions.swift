@@ -15,7 +15,7 @@ extension CPUCore {
     /// Read once per chain of blocks; anything that sets these bits ends the running block
     /// (`setFlags`, MOV DR7, `armDebugger`).
     var debugStepping: Bool {
-        flags.stored & (RFlags.tf | RFlags.rf) != 0 || debug.dr7 & Self.dr7Enables != 0 || debugger.armed
+        flags.stored & (RFlags.tf | RFlags.rf) != 0 || debug.dr7 & Self.dr7Enables != 0 || debugger.stepsEachInstruction
     }
 
     /// Whether an enabled breakpoint is a data breakpoint: R/W = 01 (writes) or 11 (reads and

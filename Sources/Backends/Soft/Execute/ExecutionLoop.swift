@@ -73,6 +73,10 @@ extension CPUCore {
                 debugShadow = false
                 debugger.watchHit = nil
             }
+            // The debugger's breakpoints alone need no stepping: each block is looked at as it is
+            // entered, and runs up to the first instruction with one (`entriesBeforeDebuggerBreakpoint`).
+            let checksBreakpoints = !stepping && debugger.breaksOnInstructions
+            var breakpointHit: DebugStopReason?
             var granted = limit
             breakBlock = false
             do {
@@ -87,7 +91,20 @@ extension CPUCore {
                             (last, lastRip, lastEpoch) = (block, rip, blockEpoch)
                         }
                     }
-                    if native.enabled && block.start != scratch {
+                    var runsNative = native.enabled && block.start != scratch
+                    if checksBreakpoints, let before = entriesBeforeDebuggerBreakpoint(block.start, count: block.count) {
+                        // Never translated, nor run from a translation made before the breakpoint.
+                        runsNative = false
+                        if before == 0 {
+                            breakpointHit = debuggerBreakpoint()
+                            break chain
+                        }
+                        if before < limit {
+                            granted &-= limit &- before
+                            limit = before
+                        }
+                    }
+                    if runsNative {
                         let entry = nativeEntry(block.start)
                         if entry.pointee.code == 0 {
                             entry.pointee.heat &+= 1
@@ -142,6 +159,7 @@ extension CPUCore {
                 continue
             }
             remaining &-= granted &- limit
+            if let breakpointHit { return .debugStop(breakpointHit) }
             if stepping, granted != limit {
                 if let trap = trapAfterStep(blockStart.pointee.op, trapFlagAtStart: trapFlagAtStart, afterStackLoad: debugShadow),
                    let exit = raiseDebugException(trap) {

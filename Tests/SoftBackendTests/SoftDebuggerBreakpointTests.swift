@@ -107,4 +107,17 @@ final class SoftDebuggerBreakpointTests: XCTestCase {
         XCTAssertEqual(try cpu.cpu.generalRegisters().rax, 1_000_000)
         XCTAssertLessThan(counted, 1_000_000)
     }
+
+    /// A loop translated while nothing was watched, then a watchpoint on the counter it increments:
+    /// the translated code's TLB refills must leave the watched page to the interpreter.
+    func testAWatchpointOnMemoryATranslatedLoopWrites() throws {
+        // mov $1000000,%ecx; loop: incl 0x200000; dec %ecx; jnz loop; nop
+        let cpu = try SoftCPUFixture(.long64, code: [0xb9, 0x40, 0x42, 0x0f, 0x00, 0xff, 0x04, 0x25, 0x00, 0x00, 0x20, 0x00,
+                                                     0xff, 0xc9, 0x75, 0xf5, 0x90])
+        XCTAssertEqual(try cpu.cpu.step(instructions: 300_001), .completed)
+        XCTAssertGreaterThan(cpu.cpu.nativeInstructionsRetired, 0, "the loop was translated")
+        arm(cpu) { $0.watchpoints = [Watchpoint(address: Self.data, length: 4, kind: .write)] }
+        XCTAssertEqual(try cpu.cpu.step(instructions: 1_000_000), .debuggerStop(.watchpoint(.write, address: Self.data)))
+        XCTAssertEqual(try cpu.cpu.generalRegisters().rip, Self.code + 12, "right after the increment")
+    }
 }

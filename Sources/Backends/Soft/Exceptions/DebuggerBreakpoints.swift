@@ -4,20 +4,23 @@ import VMMKit
 /// them: apart from the guest's DR0-DR7 and TF, which keep working for the guest, and invisible to
 /// it (no #DB, DR6 unchanged).
 ///
-/// Instruction breakpoints alone cost little: the execution loop looks at each block as it enters
+/// Breakpoints and watchpoints cost little. The execution loop looks at each block as it enters
 /// it and runs it only up to the first instruction with a breakpoint; a block holding one is never
 /// translated, and arming them drops the translated code, whose chains could otherwise run into
-/// one. Watchpoints and single step make the loop run one interpreted instruction per step
-/// (`debugStepping`), and pages holding a watched byte get no software-TLB entries
-/// (`pageIsWatched`), so every access to them is seen (`noteDataAccess`).
+/// one. Pages holding a watched byte get no software-TLB entries, in the interpreter
+/// (`pageIsWatched`) or from translated code (`refillForNative`), so every access to them takes the
+/// interpreter's slow path, which records a hit (`noteDataAccess`) and ends the block after the
+/// instruction. Only a single step makes the loop run one interpreted instruction per step
+/// (`debugStepping`).
 struct DebuggerBreakpoints {
     var breakpoints = DebugBreakpoints()
     /// Stop after the next instruction.
     var singleStep = false
     /// Anything to check.
     private(set) var armed = false
-    /// Watchpoints or a single step: read once per chain of blocks with the guest's own debug state.
+    /// A single step: read once per chain of blocks with the guest's own debug state.
     private(set) var stepsEachInstruction = false
+    private(set) var watchesMemory = false
     /// Software or hardware breakpoints, and the lowest and highest of their addresses, so that most
     /// blocks are passed by one comparison.
     private(set) var breaksOnInstructions = false
@@ -29,7 +32,8 @@ struct DebuggerBreakpoints {
         self.breakpoints = breakpoints
         self.singleStep = singleStep
         armed = singleStep || !breakpoints.isEmpty
-        stepsEachInstruction = singleStep || !breakpoints.watchpoints.isEmpty
+        stepsEachInstruction = singleStep
+        watchesMemory = !breakpoints.watchpoints.isEmpty
         let addresses = breakpoints.software.union(breakpoints.hardware)
         breaksOnInstructions = !addresses.isEmpty
         breakpointRange = (addresses.min() ?? 0)...(addresses.max() ?? 0)
@@ -86,11 +90,13 @@ extension CPUCore {
         return debugger.singleStep ? .singleStep : nil
     }
 
-    /// Records the first debugger watchpoint an access of `size` bytes at `linear` hits.
+    /// Records the first debugger watchpoint an access of `size` bytes at `linear` hits, and ends
+    /// the block after this instruction so the loop reports it.
     mutating func noteDebuggerAccess(_ linear: UInt64, _ size: Int, write: Bool) {
         guard debugger.watchHit == nil else { return }
         for watchpoint in debugger.breakpoints.watchpoints where watchpoint.hits(linear, size: UInt64(size), write: write) {
             debugger.watchHit = (watchpoint.kind, max(linear, watchpoint.address))
+            breakBlock = true
             return
         }
     }

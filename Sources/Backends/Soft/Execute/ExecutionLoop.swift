@@ -52,6 +52,8 @@ extension CPUCore {
             } else if checkInterrupts || signals.isKicked {
                 return .attention
             }
+            // A watchpoint hit by an instruction that faulted, or by an event's delivery, is not reported.
+            if debugger.watchesMemory { debugger.watchHit = nil }
             // Single step, RF or armed breakpoints: one interpreted instruction, checked around.
             let stepping = debugStepping
             var trapFlagAtStart = false
@@ -71,7 +73,6 @@ extension CPUCore {
                 // those of a MOV SS/POP SS wait for this instruction.
                 if !debugShadow { dataBreakpointHits = 0 }
                 debugShadow = false
-                debugger.watchHit = nil
             }
             // The debugger's breakpoints alone need no stepping: each block is looked at as it is
             // entered, and runs up to the first instruction with one (`entriesBeforeDebuggerBreakpoint`).
@@ -160,6 +161,7 @@ extension CPUCore {
             }
             remaining &-= granted &- limit
             if let breakpointHit { return .debugStop(breakpointHit) }
+            if !stepping, debugger.watchHit != nil, let reason = debuggerStopAfterStep() { return .debugStop(reason) }
             if stepping, granted != limit {
                 if let trap = trapAfterStep(blockStart.pointee.op, trapFlagAtStart: trapFlagAtStart, afterStackLoad: debugShadow),
                    let exit = raiseDebugException(trap) {

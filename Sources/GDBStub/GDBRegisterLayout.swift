@@ -15,8 +15,11 @@ enum GDBRegisterSource {
     case selector(WritableKeyPath<SystemRegisters, SegmentRegister>)
     case segmentBase(WritableKeyPath<SystemRegisters, SegmentRegister>)
     case system(WritableKeyPath<SystemRegisters, UInt64>)
-    /// x87 and SSE state, which backends do not hand out: gdb shows it as unavailable.
-    case unavailable
+    /// x87 and SSE state: read-only (a write of the value it has is accepted, as for selectors),
+    /// and unavailable to gdb when the backend could not read it.
+    case st(Int)
+    case xmm(Int)
+    case floatingPoint(KeyPath<FloatingPointRegisters, UInt64>)
 }
 
 /// One register of the target description, in the order of the `g` packet.
@@ -73,15 +76,19 @@ struct GDBRegisterLayout {
             list.append(GDBRegister(name: name, bits: 32, type: "int32", group: nil, feature: .core, source: .selector(path)))
         }
         for index in 0..<8 {
-            list.append(GDBRegister(name: "st\(index)", bits: 80, type: "i387_ext", group: nil, feature: .core, source: .unavailable))
+            list.append(GDBRegister(name: "st\(index)", bits: 80, type: "i387_ext", group: nil, feature: .core, source: .st(index)))
         }
-        for name in ["fctrl", "fstat", "ftag", "fiseg", "fioff", "foseg", "fooff", "fop"] {
-            list.append(GDBRegister(name: name, bits: 32, type: "int", group: "float", feature: .core, source: .unavailable))
+        let x87: [(String, KeyPath<FloatingPointRegisters, UInt64>)] =
+            [("fctrl", \.gdbControl), ("fstat", \.gdbStatus), ("ftag", \.gdbTagWord), ("fiseg", \.gdbCodeSelector),
+             ("fioff", \.gdbInstructionPointer), ("foseg", \.gdbDataSelector), ("fooff", \.gdbDataPointer), ("fop", \.gdbOpcode)]
+        for (name, path) in x87 {
+            list.append(GDBRegister(name: name, bits: 32, type: "int", group: "float", feature: .core, source: .floatingPoint(path)))
         }
         for index in 0..<(wide ? 16 : 8) {
-            list.append(GDBRegister(name: "xmm\(index)", bits: 128, type: "vec128", group: nil, feature: .sse, source: .unavailable))
+            list.append(GDBRegister(name: "xmm\(index)", bits: 128, type: "vec128", group: nil, feature: .sse, source: .xmm(index)))
         }
-        list.append(GDBRegister(name: "mxcsr", bits: 32, type: "i386_mxcsr", group: "vector", feature: .sse, source: .unavailable))
+        list.append(GDBRegister(name: "mxcsr", bits: 32, type: "i386_mxcsr", group: "vector", feature: .sse,
+                                source: .floatingPoint(\.gdbMXCSR)))
         if wide {
             list.append(GDBRegister(name: "fs_base", bits: 64, type: "int", group: nil, feature: .segments, source: .segmentBase(\.fs)))
             list.append(GDBRegister(name: "gs_base", bits: 64, type: "int", group: nil, feature: .segments, source: .segmentBase(\.gs)))
@@ -98,15 +105,24 @@ struct GDBRegisterLayout {
     /// The register's value as the `g`/`p` packets carry it: little-endian hex, or `x`s when the
     /// backend does not provide it.
     func read(_ register: GDBRegister, from file: DebugRegisterFile) -> String {
+        guard let bytes = bytes(of: register, in: file) else { return String(repeating: "x", count: register.bytes * 2) }
+        return String(decoding: GDBHex.encode(bytes), as: UTF8.self)
+    }
+
+    private func bytes(of register: GDBRegister, in file: DebugRegisterFile) -> [UInt8]? {
         let value: UInt64
         switch register.source {
         case let .general(path): value = file.general[keyPath: path]
         case let .selector(path): value = UInt64(file.system[keyPath: path].selector)
         case let .segmentBase(path): value = file.system[keyPath: path].base
         case let .system(path): value = file.system[keyPath: path]
-        case .unavailable: return String(repeating: "x", count: register.bytes * 2)
+        case let .st(index): return file.floatingPoint?.st[index]
+        case let .xmm(index): return file.floatingPoint?.xmm[index]
+        case let .floatingPoint(path):
+            guard let floatingPoint = file.floatingPoint else { return nil }
+            value = floatingPoint[keyPath: path]
         }
-        return String(decoding: GDBHex.encode(GDBHex.littleEndian(value, bytes: register.bytes)), as: UTF8.self)
+        return GDBHex.littleEndian(value, bytes: register.bytes)
     }
 
     /// Stores `bytes` (the register's width, little-endian) into `file`; false if gdb may not write
@@ -124,8 +140,8 @@ struct GDBRegisterLayout {
             file.system[keyPath: path].base = value
         case let .system(path):
             file.system[keyPath: path] = value
-        case .unavailable:
-            break
+        case .st, .xmm, .floatingPoint:
+            return self.bytes(of: register, in: file).map { $0 == bytes } ?? true
         }
         return true
     }

@@ -59,11 +59,11 @@ final class GDBStubGuestTests: XCTestCase {
         [breakCommand + " gdb_step_taken", "continue",
          "print/x (unsigned int)gdb_marker", "print (unsigned long)gdb_total", "print $rdi",
          "print/x $cr0 & 0x80000001", "print $cs", "print/x $efer & 0x500",
-         "stepi", "print (unsigned long)$pc > (unsigned long)&gdb_step_taken"]
+         "stepi", "print (unsigned long)$pc > (unsigned long)&gdb_step_taken", "print $mxcsr", "print $fctrl"]
     }
 
     private static let inspected = ["in gdb_step_taken ()", "$1 = 0x600dcafe", "$2 = 0", "$3 = 1",
-                                    "$4 = 0x80000001", "$5 = 8", "$6 = 0x500", "$7 = 1"]
+                                    "$4 = 0x80000001", "$5 = 8", "$6 = 0x500", "$7 = 1", "$8 = [", "$9 = 895"]
 
     private static let watchFires = ["delete", "watch *(unsigned long *)&gdb_total", "continue",
                                      "print (unsigned long)gdb_total", "delete", "detach"]
@@ -72,8 +72,8 @@ final class GDBStubGuestTests: XCTestCase {
         let session = try debug(backend: "soft", cpus: 2, Self.breakAndInspect("break")
             + ["info threads", "monitor phys 0x100e60 4"] + Self.watchFires)
         assertContains(session, ["Breakpoint 1, 0x"] + Self.inspected
-            + ["Thread 1 (vCPU 0)", "Thread 2 (vCPU 1)", "100e60: fe ca 0d 60",
-               "Hardware watchpoint 2: *(unsigned long *)&gdb_total", "Old value = 0", "New value = 1", "$8 = 1",
+            + ["$8 = [ IM DM ZM OM UM PM ]", "Thread 1 (vCPU 0)", "Thread 2 (vCPU 1)", "100e60: fe ca 0d 60",
+               "Hardware watchpoint 2: *(unsigned long *)&gdb_total", "Old value = 0", "New value = 1", "$10 = 1",
                "[Inferior 1 (Remote target) detached]"])
         assertGuestPassed(session)
     }

@@ -88,10 +88,11 @@ final class GDBPacketTests: XCTestCase {
             let byte = generator.next() % 4 == 0 ? UInt8(truncatingIfNeeded: generator.next()) : alphabet[Int(generator.next() % UInt64(alphabet.count))]
             if case .packet = reader.feed(byte) { packets += 1 }
         }
-        // A well-formed packet still arrives after all that.
-        for byte in Array("$g#67".utf8) {
-            if let input = reader.feed(byte) { XCTAssertEqual(input, .packet(Array("g".utf8))) }
-        }
+        // A well-formed packet still arrives after all that: the first '$' may end a checksum the
+        // noise began (and is rejected), the second packet is whole whatever state the noise left.
+        var last: GDBInput?
+        for byte in Array("$g#67$g#67".utf8) { last = reader.feed(byte) ?? last }
+        XCTAssertEqual(last, .packet(Array("g".utf8)))
         XCTAssertGreaterThanOrEqual(packets, 0)
     }
 

@@ -144,6 +144,24 @@ final class GDBSessionTests: XCTestCase {
         XCTAssertEqual(ask("G12345"), "E01")
     }
 
+    func testX87AndSSERegistersAreReadOnly() {
+        var floatingPoint = FloatingPointRegisters()
+        floatingPoint.st[0] = [0, 0, 0, 0, 0, 0, 0, 0x80, 0xff, 0x3f] // 1.0
+        floatingPoint.statusWord = 7 << 11 // TOP = 7: ST0 is physical register 7
+        floatingPoint.abridgedTag = 0x80
+        floatingPoint.xmm[0] = Array(0..<16)
+        target.files[0].floatingPoint = floatingPoint
+        // x86-64 numbering: st0 is 0x18, fctrl 0x20, ftag 0x22, xmm0 0x28, mxcsr 0x38.
+        XCTAssertEqual(ask("p18"), "0000000000000080ff3f")
+        XCTAssertEqual(ask("p20"), "7f030000")
+        XCTAssertEqual(ask("p22"), "ff3f0000", "physical 7 valid, the rest empty")
+        XCTAssertEqual(ask("p28"), "000102030405060708090a0b0c0d0e0f")
+        XCTAssertEqual(ask("p38"), "801f0000")
+        XCTAssertEqual(ask("P18=0000000000000080ff3f"), "OK", "the value it has")
+        XCTAssertEqual(ask("P18=0000000000000000ff3f"), "E01", "read-only")
+        XCTAssertEqual(ask("G" + ask("g")), "OK")
+    }
+
     func testMemoryThroughThePageTablesAndPhysicalThroughTheMonitor() {
         target.memory[0x100...0x103] = [0xfe, 0xca, 0x0d, 0x60]
         XCTAssertEqual(ask("m10100,4"), "feca0d60")

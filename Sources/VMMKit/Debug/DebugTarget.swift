@@ -36,10 +36,13 @@ public protocol DebugTarget: AnyObject {
 public struct DebugRegisterFile: Equatable, Sendable {
     public var general: GeneralRegisters
     public var system: SystemRegisters
+    /// Read-only for the debugger; nil if the backend could not provide it.
+    public var floatingPoint: FloatingPointRegisters?
 
-    public init(general: GeneralRegisters, system: SystemRegisters) {
+    public init(general: GeneralRegisters, system: SystemRegisters, floatingPoint: FloatingPointRegisters? = nil) {
         self.general = general
         self.system = system
+        self.floatingPoint = floatingPoint
     }
 }
 

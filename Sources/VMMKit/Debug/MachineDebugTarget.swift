@@ -40,7 +40,8 @@ public final class MachineDebugTarget: DebugTarget {
 
     public func registers(of index: Int) throws -> DebugRegisterFile {
         let vcpu = try vcpu(index)
-        return DebugRegisterFile(general: try vcpu.generalRegisters(), system: try vcpu.systemRegisters())
+        return DebugRegisterFile(general: try vcpu.generalRegisters(), system: try vcpu.systemRegisters(),
+                                 floatingPoint: try? vcpu.floatingPointRegisters())
     }
 
     public func setRegisters(_ registers: DebugRegisterFile, of index: Int) throws {

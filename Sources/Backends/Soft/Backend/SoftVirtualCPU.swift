@@ -246,6 +246,27 @@ public final class SoftVirtualCPU: VirtualCPU {
         cpu.pointee.modeChanged()
     }
 
+    public func floatingPointRegisters() throws -> FloatingPointRegisters {
+        let cpu = core.pointee
+        var registers = FloatingPointRegisters()
+        for index in 0..<8 {
+            registers.st[index] = Array(withUnsafeBytes(of: (cpu.x87Registers[index * 2], cpu.x87Registers[index * 2 + 1])) { $0.prefix(10) })
+        }
+        for index in 0..<16 {
+            registers.xmm[index] = Array(withUnsafeBytes(of: (cpu.xmm[index * 2], cpu.xmm[index * 2 + 1])) { Array($0) })
+        }
+        registers.controlWord = cpu.x87.controlWord
+        registers.statusWord = cpu.x87.statusWord
+        registers.abridgedTag = cpu.x87.tagWord
+        registers.lastOpcode = cpu.x87.lastOpcode
+        registers.lastInstructionPointer = cpu.x87.lastInstructionPointer
+        registers.lastCodeSelector = cpu.x87.lastCodeSelector
+        registers.lastDataPointer = cpu.x87.lastDataPointer
+        registers.lastDataSelector = cpu.x87.lastDataSelector
+        registers.mxcsr = cpu.mxcsr
+        return registers
+    }
+
     public func debugRegisters() throws -> DebugRegisters { core.pointee.debug }
 
     public func setDebugRegisters(_ registers: DebugRegisters) throws {

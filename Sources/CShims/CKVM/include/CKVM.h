@@ -43,6 +43,7 @@ static const unsigned long CKVM_INTERRUPT = KVM_INTERRUPT;
 static const unsigned long CKVM_NMI = KVM_NMI;
 static const unsigned long CKVM_GET_LAPIC = KVM_GET_LAPIC;
 static const unsigned long CKVM_SET_GUEST_DEBUG = KVM_SET_GUEST_DEBUG;
+static const unsigned long CKVM_GET_FPU = KVM_GET_FPU;
 
 // ioctl(2) is variadic, which Swift cannot call; these fix its third argument's type.
 static inline int ckvm_ioctl(int fd, unsigned long request, void *argument) {

@@ -125,19 +125,8 @@ final class GDBStubGuestTests: XCTestCase {
 
     func testAPortInUseIsOneLineWithStatus2() throws {
         let kernel = try GuestKernels.path("gdbtarget")
-        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (holder, port) = try EndToEnd.loopbackSocket(listening: true)
         defer { close(holder) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let listening = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(holder, $0, length) == 0 && listen(holder, 1) == 0 && getsockname(holder, $0, &length) == 0
-            }
-        }
-        XCTAssertTrue(listening)
-        let port = UInt16(bigEndian: address.sin_port)
         let result = try EndToEnd.vmm(["--backend", "soft", "--gdb", "tcp:127.0.0.1:\(port)", kernel])
         XCTAssertEqual(result.status, 2, result.standardError)
         XCTAssertEqual(result.standardError, "vmm: gdb stub: cannot listen on 127.0.0.1:\(port): Address already in use\n")

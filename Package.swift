@@ -5,6 +5,7 @@
 //   Loader            kernel loaders (ELF via libelf, Multiboot, PVH) and the boot layout
 //   HostIO            the host ends of device byte streams: terminal, files, stdin thread
 //   Backends/KVM      drives /dev/kvm            Backends/Soft   an x86 CPU in Swift
+//   GDBStub           the gdb remote protocol over VMMKit's DebugTarget
 //   Devices/<Name>    one target per device, each knowing only VMMKit
 //   Board/PC          wires the standard PC devices together
 //   VMMCommand        the command line as a library (so out-of-tree devices can reuse it)
@@ -45,6 +46,8 @@ let package = Package(
         .target(name: "KernelLoading", dependencies: ["VMMKit", "CLibELF"], path: "Sources/Loader"),
         .target(name: "KVMBackend", dependencies: ["VMMKit", "CKVM"], path: "Sources/Backends/KVM"),
         .target(name: "SoftBackend", dependencies: ["VMMKit", "CHostALU", "CHostX87"], path: "Sources/Backends/Soft"),
+        // The gdb remote protocol over a VMMKit DebugTarget: knows no backend.
+        .target(name: "GDBStub", dependencies: ["VMMKit"], path: "Sources/GDBStub"),
         device("Serial16550"),
         device("DebugExit"),
         device("TestDevice"),
@@ -66,7 +69,7 @@ let package = Package(
         .target(
             name: "VMMCommand",
             dependencies: [
-                "VMMKit", "PCBoard", "KVMBackend", "SoftBackend",
+                "VMMKit", "PCBoard", "KVMBackend", "SoftBackend", "GDBStub",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/VMMCommand"),
@@ -87,10 +90,11 @@ let package = Package(
             name: "SoftBackendTests", dependencies: ["VMMKit", "KernelLoading", "SoftBackend", "PCBoard", "HostIO", "TestSupport", "CNativeOracle"],
             path: "Tests/SoftBackendTests"),
         .testTarget(name: "VirtioTests", dependencies: ["Virtio", "VMMKit", "FuzzTargets"], path: "Tests/VirtioTests"),
+        .testTarget(name: "GDBStubTests", dependencies: ["GDBStub", "VMMKit", "FuzzTargets"], path: "Tests/GDBStubTests"),
         .testTarget(name: "HostIOTests", dependencies: ["HostIO", "VMMKit"], path: "Tests/HostIOTests"),
         .testTarget(name: "VMMCommandTests", dependencies: ["VMMCommand", "VMMKit"], path: "Tests/VMMCommandTests"),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["TestSupport", "vmm", "VMMCommand", "VMMKit"], path: "Tests/EndToEndTests"),
+            name: "EndToEndTests", dependencies: ["TestSupport", "vmm", "VMMCommand", "VMMKit", "GDBStub"], path: "Tests/EndToEndTests"),
         // Fuzzing (not shipped): the targets and their invariants, run briefly by the tests and for
         // as long as you like by scripts/fuzz (libFuzzer-guided where the toolchain has it).
         .target(name: "FuzzTargets", dependencies: ["VMMKit", "KernelLoading"], path: "Fuzz/Targets"),

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import GDBStub
 import PCBoard
 import VMMKit
 
@@ -13,6 +14,9 @@ struct RunSession {
     let report: StatisticsReport
     /// `--stats-file`, opened (created or truncated) before the run so a bad path fails the start.
     let statisticsFile: Int32?
+    /// `--gdb`: listening from here on; serving while the machine runs.
+    let debugServer: GDBServer?
+    let waitsForDebugger: Bool
 
     /// Builds the machine and chooses the backend; any failure here is a setup failure. The machine
     /// comes first so that a bad file or device is reported as such even on a host with no backend.
@@ -21,7 +25,9 @@ struct RunSession {
         machine = try PCBoard.assemble(description, registry: registry)
         timeout = description.timeout
         printsStatistics = options.stats
+        waitsForDebugger = options.gdbWait
         do {
+            if options.gdbWait && options.gdb == nil { throw CommandError.usage("--gdb-wait needs --gdb ADDRESS") }
             statisticsFile = try options.statsFile.map { path throws(CommandError) in
                 let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
                 guard descriptor >= 0 else {
@@ -35,6 +41,12 @@ struct RunSession {
                 let best = try BuiltInBackends.bestAvailable(for: description.interruptControllerPlacement)
                 backend = best.backend
                 VMMCommandLine.printError("vmm: using the \(type(of: best.backend).name) backend (\(best.reason))")
+            }
+            if let text = options.gdb {
+                debugServer = try GDBServer(address: try GDBListenAddress.parse(text), target: MachineDebugTarget(machine: machine),
+                                            architecture: GDBArchitecture(kernelAt: description.kernelPath))
+            } else {
+                debugServer = nil
             }
             let report = StatisticsReport(machine: machine, backend: backend)
             PCBoard.console(of: machine)?.update { $0.statistics = { report.text() } }
@@ -52,6 +64,13 @@ struct RunSession {
         do {
             let signals = try StopSignals(stopping: machine.runControl)
             defer { signals.finish() }
+            if let debugServer {
+                if waitsForDebugger { machine.debugControl.stopAtStart() }
+                try debugServer.start()
+                VMMCommandLine.printError("vmm: gdb stub listening on tcp:\(debugServer.address.host):\(debugServer.address.port)"
+                    + (waitsForDebugger ? "; the guest waits for gdb to continue it" : ""))
+            }
+            defer { debugServer?.stop() }
             outcome = try machine.run(on: backend, timeout: timeout)
         } catch {
             machine.devices.forEach { $0.stop() }

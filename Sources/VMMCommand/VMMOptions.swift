@@ -97,6 +97,13 @@ struct VMMOptions: ParsableCommand {
     @Option(help: ArgumentHelp("Write the same counters as JSON to this file after the run.", valueName: "path"))
     var statsFile: String?
 
+    @Option(help: ArgumentHelp("Serve gdb's remote protocol here: tcp:[HOST:]PORT (HOST defaults to 127.0.0.1; PORT 0 picks a free one).",
+                               valueName: "address"))
+    var gdb: String?
+
+    @Flag(help: "With --gdb: stop the machine before its first instruction until gdb continues it.")
+    var gdbWait = false
+
     @Flag(help: "List the CPU backends and whether each can run here, then exit.")
     var listBackends = false
 

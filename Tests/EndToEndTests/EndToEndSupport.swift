@@ -27,6 +27,35 @@ enum EndToEnd {
     static let pvmLimitation = "PVM host limitation: kvm_pvm runs guest supervisor-mode code in KVM's instruction "
         + "emulator (about 3M instructions/s), too slow for this guest to finish"
 
+    /// A loopback TCP port nobody listens on now (the kernel's pick for port 0), for a vmm started
+    /// a moment later to bind (`--gdb`).
+    static func freeLoopbackPort() throws -> UInt16 {
+        let bound = try loopbackSocket(listening: false)
+        close(bound.descriptor)
+        return bound.port
+    }
+
+    /// A TCP socket bound to a free loopback port, listening if asked; the caller closes it.
+    static func loopbackSocket(listening: Bool) throws -> (descriptor: Int32, port: UInt16) {
+        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(socketFD, pointer, length) == 0 && (!listening || listen(socketFD, 1) == 0)
+                    && getsockname(socketFD, pointer, &length) == 0
+            }
+        }
+        guard bound else {
+            let reason = String(cString: strerror(errno))
+            close(socketFD)
+            throw XCTSkip("no free TCP port on 127.0.0.1: \(reason)")
+        }
+        return (socketFD, UInt16(bigEndian: address.sin_port))
+    }
+
     /// Runs the vmm executable SwiftPM built beside the tests, with stdin from /dev/null.
     static func vmm(_ arguments: [String], timeout: Double = guestTimeout) throws -> ProcessResult {
         let result = HostProcess.run(try VMMBinary.path(), arguments, timeout: timeout)

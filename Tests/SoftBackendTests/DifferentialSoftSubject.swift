@@ -47,6 +47,8 @@ final class SoftSubject: DifferentialSubject {
                 throw DifferentialError.subject("halted at \(hex(start))")
             case let .exception(vector, errorCode):
                 return .exception(vector: vector, errorCode: errorCode)
+            case let .debuggerStop(reason):
+                throw DifferentialError.subject("a debugger stop (\(reason)) with no debugger armed, at \(hex(start))")
             }
         }
         throw DifferentialError.subject("the instruction at \(hex(start)) did not finish in 100000 steps")

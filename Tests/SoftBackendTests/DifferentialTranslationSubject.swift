@@ -126,6 +126,8 @@ final class TranslatingSoftSubject {
             break // the budget ran out first: RIP shows where
         case .halted:
             throw DifferentialError.subject("halted at \(hex(after.state.rip))")
+        case let .debuggerStop(reason):
+            throw DifferentialError.subject("a debugger stop (\(reason)) with no debugger armed, at \(hex(after.state.rip))")
         }
         return Run(pass: pass, observation: observation, retired: cpu.instructionsRetired - retired,
                    native: cpu.nativeInstructionsRetired - native, translatedBlocks: cpu.translatedBlocks - blocks,

@@ -8,6 +8,8 @@ enum SoftStepOutcome: Equatable {
     case halted
     /// An exception was raised; in step mode it is reported instead of delivered through the IDT.
     case exception(vector: UInt8, errorCode: UInt32?)
+    /// The debugger's breakpoint, watchpoint or single step (`GuestDebugging.armDebugging`).
+    case debuggerStop(DebugStopReason)
 }
 
 /// Instruction-level access for tests and the differential harness, kept out of the product:
@@ -39,6 +41,8 @@ extension SoftVirtualCPU {
                 if service() != nil { return .completed }
             case .tripleFault:
                 return .exception(vector: Fault.doubleFault, errorCode: 0)
+            case let .debugStop(reason):
+                return .debuggerStop(reason)
             }
         }
         return .completed

@@ -68,6 +68,7 @@ final class MachineRebootTests: XCTestCase {
         }
         func systemRegisters() throws -> SystemRegisters { SystemRegisters() }
         func setSystemRegisters(_ registers: SystemRegisters) throws {}
+        func floatingPointRegisters() throws -> FloatingPointRegisters { FloatingPointRegisters() }
         func debugRegisters() throws -> DebugRegisters { DebugRegisters() }
         func setDebugRegisters(_ registers: DebugRegisters) throws {}
         func readMSR(_ index: UInt32) throws -> UInt64 { 0 }

@@ -29,6 +29,7 @@ public enum KVMError: VMMError, Equatable {
     case unexpectedExit(name: String, detail: String)
     /// KVM's port I/O data window lies outside the kvm_run mapping.
     case malformedIOExit(port: UInt16, offset: UInt64, bytes: Int)
+    case debuggerUnsupported(String)
 
     public var description: String {
         switch self {
@@ -61,6 +62,8 @@ public enum KVMError: VMMError, Equatable {
             return "KVM internal error: \(suberror)" + (words.isEmpty ? "" : " (data: \(words))")
         case let .unexpectedExit(name, detail):
             return "unhandled KVM exit \(name)" + (detail.isEmpty ? "" : ": \(detail)")
+        case let .debuggerUnsupported(what):
+            return "KVM's debug registers cannot hold \(what)"
         case let .malformedIOExit(port, offset, bytes):
             return "KVM_EXIT_IO for port 0x\(String(port, radix: 16)) puts \(bytes) bytes at offset \(offset), outside kvm_run"
         }

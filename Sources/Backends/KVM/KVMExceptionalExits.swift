@@ -17,10 +17,8 @@ extension KVMVirtualCPU {
         case KVM_EXIT_SYSTEM_EVENT:
             return systemEvent(type: ckvm_system_event_type(run))
         case KVM_EXIT_DEBUG:
-            // vmm never enables KVM_SET_GUEST_DEBUG, so this is a debug trap nobody asked for.
-            throw KVMError.unexpectedExit(
-                name: "KVM_EXIT_DEBUG",
-                detail: "exception \(ckvm_debug_exception(run)) at 0x\(String(ckvm_debug_pc(run), radix: 16))")
+            try handleDebugExit()
+            return runControl.isStopRequested ? .machineStopped : nil
         case KVM_EXIT_UNKNOWN:
             throw KVMError.unexpectedExit(
                 name: "KVM_EXIT_UNKNOWN",
@@ -58,7 +56,7 @@ extension KVMVirtualCPU {
                                   data: (0..<count).map { ckvm_internal_data(run, $0) })
         }
         let codeBase = system.cs.long ? 0 : system.cs.base
-        let bytes = KVMGuestLinearMemory(memory: memory, registers: system).readBytes(at: codeBase &+ general.rip, count: 15)
+        let bytes = GuestLinearMemory(memory: memory, registers: system).readBytes(at: codeBase &+ general.rip, count: 15)
         let rendered = bytes.isEmpty ? "unreadable" : bytes.map { byte in
             (byte < 0x10 ? "0" : "") + String(byte, radix: 16)
         }.joined(separator: " ")

@@ -9,7 +9,7 @@ extension KVMVirtualCPU {
     func waitInHalt(_ source: (any InterruptSource)?) throws -> VCPUStop? {
         // KVM queues an NMI behind one being handled itself, so one can always be taken.
         let wake = arbitration.waitInHalt(vcpu: index, interruptsEnabled: kvmRun.pointee.if_flag != 0,
-                                          acceptsNMI: true, source: source, sleep: { kicker.waitForKick() })
+                                          acceptsNMI: true, source: source, sleep: { sleepUntilKicked() })
         switch wake {
         case .interrupt:
             return nil
@@ -23,10 +23,16 @@ extension KVMVirtualCPU {
         }
     }
 
+    /// A debugger's pause parks the vCPU here, asleep as it is.
+    private func sleepUntilKicked() {
+        kicker.waitForKick()
+        if debugControl.isPauseRequested { debugControl.park(vcpu: index) }
+    }
+
     /// An application processor waits for INIT and a start-up IPI, then starts in real mode at the
     /// SIPI vector's page (SDM vol. 3, 8.4.4.1).
     func waitForStartupIPI(_ source: (any InterruptSource)?) throws -> VCPUStop? {
-        switch arbitration.waitForStartup(vcpu: index, source: source, sleep: { kicker.waitForKick() }) {
+        switch arbitration.waitForStartup(vcpu: index, source: source, sleep: { sleepUntilKicked() }) {
         case let .start(vector):
             let state = KVMStartupState.afterStartupIPI(vector: vector)
             try setSystemRegisters(state.system)

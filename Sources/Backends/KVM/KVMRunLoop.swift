@@ -20,6 +20,7 @@ extension KVMVirtualCPU {
         if userspaceInterrupts, index > 0, let stop = try waitForStartupIPI(source) { return stop }
         let progress = index == 0 ? KVMProgressWatch.start(for: self) : nil
         while true {
+            if debugControl.isPauseRequested { debugControl.park(vcpu: index) }
             if runControl.isStopRequested { return .machineStopped }
             if let source { try prepareInterrupts(source) }
             progress?.insideGuest.store(true, ordering: .relaxed)

@@ -22,6 +22,7 @@ public final class KVMVirtualCPU: VirtualCPU {
     let mmio: IOBus
     let msrs: MSRHooks
     let runControl: RunControl
+    let debugControl: DebugControl
     let arbitration: VCPUArbitration
     let memory: GuestMemory
     /// An NMI taken from the interrupt controller while halted, injected at the next entry.
@@ -38,6 +39,7 @@ public final class KVMVirtualCPU: VirtualCPU {
         mmio = machine.mmio
         msrs = machine.msrs
         runControl = machine.runControl
+        debugControl = machine.debugControl
         arbitration = machine.vcpuArbitration
         memory = machine.memory
         fd = try KVMIoctl.value(vm.fd, CKVM_CREATE_VCPU, UInt(index), "KVM_CREATE_VCPU")
@@ -93,6 +95,27 @@ public final class KVMVirtualCPU: VirtualCPU {
         var kvm = try kvmSystemRegisters()
         registers.store(into: &kvm)
         try KVMIoctl.call(fd, CKVM_SET_SREGS, &kvm, "KVM_SET_SREGS")
+    }
+
+    /// KVM_GET_FPU (api.rst): the FXSAVE image's fields; it has no FCS/FDS, which stay 0.
+    public func floatingPointRegisters() throws -> FloatingPointRegisters {
+        var fpu = kvm_fpu()
+        try KVMIoctl.call(fd, CKVM_GET_FPU, &fpu, "KVM_GET_FPU")
+        var registers = FloatingPointRegisters()
+        withUnsafeBytes(of: fpu.fpr) { bytes in
+            for index in 0..<8 { registers.st[index] = Array(bytes[(index * 16)..<(index * 16 + 10)]) }
+        }
+        withUnsafeBytes(of: fpu.xmm) { bytes in
+            for index in 0..<16 { registers.xmm[index] = Array(bytes[(index * 16)..<(index * 16 + 16)]) }
+        }
+        registers.controlWord = fpu.fcw
+        registers.statusWord = fpu.fsw
+        registers.abridgedTag = fpu.ftwx
+        registers.lastOpcode = fpu.last_opcode
+        registers.lastInstructionPointer = fpu.last_ip
+        registers.lastDataPointer = fpu.last_dp
+        registers.mxcsr = fpu.mxcsr
+        return registers
     }
 
     public func debugRegisters() throws -> DebugRegisters {

@@ -22,6 +22,9 @@ public final class KVMVirtualMachine: VirtualMachine {
     let supportedCPUID: [kvm_cpuid_entry2]
     public private(set) var inKernelIRQChip: KVMInKernelIRQChip?
     private let reservedIndices = Mutex<Set<Int>>([])
+    /// The debugger's breakpoints as last armed (KVMGuestDebug.swift); written only while every
+    /// vCPU is parked.
+    var debugArming = KVMDebugArming()
 
     init(machine: Machine, system: KVMSystem) throws(KVMError) {
         try system.requireBaseline()

@@ -60,6 +60,8 @@ public protocol VirtualCPU: AnyObject {
     func setGeneralRegisters(_ registers: GeneralRegisters) throws
     func systemRegisters() throws -> SystemRegisters
     func setSystemRegisters(_ registers: SystemRegisters) throws
+    /// The x87 and SSE state, for a debugger.
+    func floatingPointRegisters() throws -> FloatingPointRegisters
     func debugRegisters() throws -> DebugRegisters
     func setDebugRegisters(_ registers: DebugRegisters) throws
     func readMSR(_ index: UInt32) throws -> UInt64

@@ -13,6 +13,10 @@ public final class Machine {
     public let msrs = MSRHooks()
     public let cpuid = CPUIDHooks()
     public let runControl = RunControl()
+    /// Stops and resumes the vCPUs for a debugger (`--gdb`); idle unless one asks.
+    public let debugControl: DebugControl
+    /// The debugger's breakpoints and watchpoints, armed again on every boot's new VM.
+    public var debugBreakpoints = DebugBreakpoints()
     /// Where every device's IRQ lines and MSIs go. The board connects its userspace controllers
     /// during assembly; with `.inKernel` placement `run` connects the VM's in-kernel irqchip.
     public let interruptRouter = InterruptRouter()
@@ -47,11 +51,15 @@ public final class Machine {
 
     public var vcpus: [any VirtualCPU] { vcpuTable.withLock { $0 } }
 
+    /// The current VM's debugger support; for the debugger's thread while every vCPU is parked.
+    public var debugging: (any GuestDebugging)? { vm as? any GuestDebugging }
+
     /// Lays out `memorySize` bytes of RAM: below the MMIO hole at 3 GiB, the rest from 4 GiB.
     public init(memorySize: UInt64, vcpuCount: Int) throws {
         guard (1...64).contains(vcpuCount) else { throw MachineError.invalidCPUCount(vcpuCount) }
         self.vcpuCount = vcpuCount
         vcpuArbitration = VCPUArbitration(vcpuCount: vcpuCount, runControl: runControl)
+        debugControl = DebugControl(vcpuCount: vcpuCount, runControl: runControl)
         memory = GuestMemory()
         let low = min(memorySize, PCMemoryMap.mmioHoleStart)
         try memory.addRegion(name: "RAM", at: 0, size: low)
@@ -160,6 +168,7 @@ public final class Machine {
             }
         }
         runControl.requestStop(.poweredOff)
+        debugControl.machineEnded()
         watchdog?.join()
         devices.forEach { $0.stop() }
         return runControl.stopOutcome ?? .poweredOff
@@ -178,8 +187,13 @@ public final class Machine {
         try created[0].setSystemRegisters(bootState.system)
         try created[0].setGeneralRegisters(bootState.general)
         vcpuTable.withLock { $0 = created }
+        debugControl.vcpusExist(true)
         publishedStatistics.withLock { $0.current = created.map(\.statistics) }
-        runControl.onStop { for vcpu in created { vcpu.kick() } }
+        if !debugBreakpoints.isEmpty { try debugging?.armDebugging(debugBreakpoints, stepping: nil) }
+        runControl.onStop { [debugControl] in
+            for vcpu in created { vcpu.kick() }
+            debugControl.wakeEveryParkedVCPU()
+        }
     }
 
     /// What a PC's hard reset does (the chipset's reset control register, PIIX4's RC: the CPUs and
@@ -194,6 +208,7 @@ public final class Machine {
         }
         runControl.onStop {}
         if vm?.inKernelInterruptSink != nil { interruptRouter.disconnect() }
+        debugControl.vcpusExist(false)
         vcpuTable.withLock { $0 = [] }
         vm = nil
         devices.forEach { $0.reset() }
@@ -210,7 +225,9 @@ public final class Machine {
         var threads: [HostThread] = []
         for vcpu in vcpus {
             do {
-                threads.append(try HostThread(name: "vcpu\(vcpu.index)") { [runControl] in
+                threads.append(try HostThread(name: "vcpu\(vcpu.index)") { [runControl, debugControl] in
+                    debugControl.enter(vcpu: vcpu.index)
+                    defer { debugControl.leave(vcpu: vcpu.index) }
                     do {
                         switch try vcpu.run() {
                         case .machineStopped:

@@ -53,9 +53,9 @@ public enum SoftBackendError: VMMError, Equatable {
 }
 
 /// A VM of the Soft backend: just the machine and the vCPUs created so far.
-final class SoftVirtualMachine: VirtualMachine {
+final class SoftVirtualMachine: VirtualMachine, GuestDebugging {
     private let machine: Machine
-    private var created: Set<Int> = []
+    private var created: [SoftVirtualCPU] = []
     private let code: SharedCodeMap
     private let translatesHotBlocks: Bool
 
@@ -75,7 +75,27 @@ final class SoftVirtualMachine: VirtualMachine {
         guard index >= 0, index < machine.vcpuCount else {
             throw SoftBackendError.invalidVCPUIndex(index, count: machine.vcpuCount)
         }
-        guard created.insert(index).inserted else { throw SoftBackendError.duplicateVCPU(index) }
-        return SoftVirtualCPU(machine: machine, index: index, code: code, translatesHotBlocks: translatesHotBlocks)
+        guard !created.contains(where: { $0.index == index }) else { throw SoftBackendError.duplicateVCPU(index) }
+        let vcpu = SoftVirtualCPU(machine: machine, index: index, code: code, translatesHotBlocks: translatesHotBlocks)
+        created.append(vcpu)
+        return vcpu
+    }
+
+    // MARK: the debugger (every vCPU parked; see `GuestDebugging`)
+
+    func armDebugging(_ breakpoints: DebugBreakpoints, stepping: Int?) throws {
+        for vcpu in created { vcpu.core.pointee.armDebugger(breakpoints, singleStep: vcpu.index == stepping) }
+    }
+
+    /// Nothing of the Soft CPU's breakpoints is in guest memory.
+    func disarmDebugging() {}
+
+    /// Decoded and translated code may be stale, and so may cached translations if page tables were
+    /// written: every vCPU drops both.
+    func debuggerWroteMemory(physical: UInt64, length: Int) {
+        for vcpu in created {
+            vcpu.core.pointee.flushCodeCache()
+            vcpu.core.pointee.tlb.flushAll()
+        }
     }
 }

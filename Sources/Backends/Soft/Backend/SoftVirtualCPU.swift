@@ -51,6 +51,7 @@ public final class SoftVirtualCPU: VirtualCPU {
             statistics.instructionsTranslated.increment(by: core.pointee.native.nativeInstructions &- translatedBefore)
             switch exit {
             case .budgetExhausted:
+                if machine.debugControl.isPauseRequested { parkForDebugger() }
                 if machine.runControl.isStopRequested { return .machineStopped }
             case .attention:
                 if let stop = service() { return stop }
@@ -60,8 +61,20 @@ public final class SoftVirtualCPU: VirtualCPU {
                 break // only in step mode
             case .tripleFault:
                 return .shutdown(registerDump: registerDump())
+            case let .debugStop(reason):
+                parkForDebugger(reason)
+                if machine.runControl.isStopRequested { return .machineStopped }
             }
         }
+    }
+
+    /// Parks for the debugger (`DebugControl.park`) as a vCPU that runs no guest code, so another
+    /// vCPU's exclusive section need not wait for it, then catches up with what changed meanwhile.
+    private func parkForDebugger(_ reason: DebugStopReason? = nil) {
+        signals.away.store(true, ordering: .sequentiallyConsistent)
+        machine.debugControl.park(vcpu: index, reason: reason)
+        signals.clear()
+        resumeGuest()
     }
 
     /// Looks at the machine: stop requests, INIT, NMI, and maskable interrupts when IF allows them
@@ -70,6 +83,7 @@ public final class SoftVirtualCPU: VirtualCPU {
         signals.clear()
         core.pointee.checkInterrupts = false
         resumeGuest()
+        if machine.debugControl.isPauseRequested { parkForDebugger() }
         if machine.runControl.isStopRequested { return .machineStopped }
         guard let source = machine.interruptSource else { return nil }
         if index > 0, let signal = source.takeStartupSignal(vcpu: index), signal == .initialize {
@@ -148,10 +162,12 @@ public final class SoftVirtualCPU: VirtualCPU {
     }
 
     /// Sleeps as a vCPU that runs no guest code, so another vCPU's exclusive section need not wait.
-    /// The kick flag is cleared on waking: the wait re-examines the machine itself.
+    /// The kick flag is cleared on waking: the wait re-examines the machine itself. A debugger's
+    /// pause parks the vCPU here, asleep as it is.
     private func sleepUntilKicked() {
         signals.away.store(true, ordering: .sequentiallyConsistent)
         signals.waitForKick()
+        if machine.debugControl.isPauseRequested { machine.debugControl.park(vcpu: index) }
         signals.clear()
     }
 
@@ -228,6 +244,27 @@ public final class SoftVirtualCPU: VirtualCPU {
         cpu.pointee.tlb.flushAll()
         cpu.pointee.writeCR3(registers.cr3)
         cpu.pointee.modeChanged()
+    }
+
+    public func floatingPointRegisters() throws -> FloatingPointRegisters {
+        let cpu = core.pointee
+        var registers = FloatingPointRegisters()
+        for index in 0..<8 {
+            registers.st[index] = Array(withUnsafeBytes(of: (cpu.x87Registers[index * 2], cpu.x87Registers[index * 2 + 1])) { $0.prefix(10) })
+        }
+        for index in 0..<16 {
+            registers.xmm[index] = Array(withUnsafeBytes(of: (cpu.xmm[index * 2], cpu.xmm[index * 2 + 1])) { Array($0) })
+        }
+        registers.controlWord = cpu.x87.controlWord
+        registers.statusWord = cpu.x87.statusWord
+        registers.abridgedTag = cpu.x87.tagWord
+        registers.lastOpcode = cpu.x87.lastOpcode
+        registers.lastInstructionPointer = cpu.x87.lastInstructionPointer
+        registers.lastCodeSelector = cpu.x87.lastCodeSelector
+        registers.lastDataPointer = cpu.x87.lastDataPointer
+        registers.lastDataSelector = cpu.x87.lastDataSelector
+        registers.mxcsr = cpu.mxcsr
+        return registers
     }
 
     public func debugRegisters() throws -> DebugRegisters { core.pointee.debug }

@@ -13,13 +13,17 @@ extension CPUCore {
     static let cr4DebugExtensions: UInt64 = 1 << 3
 
     /// Whether the loop must step one instruction at a time: a single step is pending, RF must be
-    /// cleared after the next instruction, or breakpoints are armed. Read once per chain of blocks;
-    /// anything that sets these bits ends the running block (`setFlags`, MOV DR7).
-    var debugStepping: Bool { flags.stored & (RFlags.tf | RFlags.rf) != 0 || debug.dr7 & Self.dr7Enables != 0 }
+    /// cleared after the next instruction, or breakpoints (the guest's or the debugger's) are armed.
+    /// Read once per chain of blocks; anything that sets these bits ends the running block
+    /// (`setFlags`, MOV DR7, `armDebugger`).
+    var debugStepping: Bool {
+        flags.stored & (RFlags.tf | RFlags.rf) != 0 || debug.dr7 & Self.dr7Enables != 0 || debugger.stepsEachInstruction
+    }
 
     /// Whether an enabled breakpoint is a data breakpoint: R/W = 01 (writes) or 11 (reads and
-    /// writes) (SDM vol. 3, 18.2.4).
+    /// writes) (SDM vol. 3, 18.2.4), or the debugger has a watchpoint.
     var watchesData: Bool {
+        if !debugger.breakpoints.watchpoints.isEmpty { return true }
         guard debug.dr7 & Self.dr7Enables != 0 else { return false }
         for index in 0..<4 where dataBreakpoint(index) != nil { return true }
         return false
@@ -50,6 +54,7 @@ extension CPUCore {
     /// Records the data breakpoints an access of `size` bytes at `linear` hits, for the trap after
     /// the instruction (`trapAfterStep`).
     mutating func noteDataAccess(_ linear: UInt64, _ size: Int, write: Bool) {
+        if !debugger.breakpoints.watchpoints.isEmpty { noteDebuggerAccess(linear, size, write: write) }
         for index in 0..<4 {
             guard let watched = dataBreakpoint(index), write || watched.reads else { continue }
             if linear < watched.start &+ watched.length && watched.start < linear &+ UInt64(size) {
@@ -89,6 +94,7 @@ extension CPUCore {
     /// Whether the 4 KiB page of `linear` holds bytes a data breakpoint watches: it must then stay
     /// out of the software TLB.
     func pageIsWatched(_ linear: UInt64) -> Bool {
+        if debuggerWatchesPage(linear) { return true }
         for index in 0..<4 {
             guard let watched = dataBreakpoint(index) else { continue }
             if watched.start >> 12 == linear >> 12 || (watched.start &+ watched.length &- 1) >> 12 == linear >> 12 { return true }

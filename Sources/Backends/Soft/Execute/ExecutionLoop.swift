@@ -1,3 +1,5 @@
+import VMMKit
+
 /// Why `CPUCore.run(budget:)` returned.
 enum LoopExit {
     case budgetExhausted
@@ -7,6 +9,8 @@ enum LoopExit {
     /// Only in step mode (`reportExceptions`): the exception was not delivered.
     case exception(Fault)
     case tripleFault
+    /// A debugger breakpoint, watchpoint or single step: the vCPU parks for the debugger.
+    case debugStop(DebugStopReason)
 }
 
 extension CPUCore {
@@ -53,10 +57,13 @@ extension CPUCore {
             } else if checkInterrupts || signals.isKicked {
                 return .attention
             }
+            // A watchpoint hit by an instruction that faulted, or by an event's delivery, is not reported.
+            if debugger.watchesMemory { debugger.watchHit = nil }
             // Single step, RF or armed breakpoints: one interpreted instruction, checked around.
             let stepping = debugStepping
             var trapFlagAtStart = false
             if stepping {
+                if let reason = debuggerBreakpoint() { return .debugStop(reason) }
                 if let fault = instructionBreakpoint() {
                     if let exit = raiseDebugException(fault) { return exit }
                     // Counted as a step: a breakpoint on its own handler must not keep the loop from
@@ -72,6 +79,10 @@ extension CPUCore {
                 if !debugShadow { dataBreakpointHits = 0 }
                 debugShadow = false
             }
+            // The debugger's breakpoints alone need no stepping: each block is looked at as it is
+            // entered, and runs up to the first instruction with one (`entriesBeforeDebuggerBreakpoint`).
+            let checksBreakpoints = !stepping && debugger.breaksOnInstructions
+            var breakpointHit: DebugStopReason?
             var granted = limit
             breakBlock = false
             do {
@@ -88,7 +99,20 @@ extension CPUCore {
                     }
                     // The entries the interpreter runs before it looks the next block up.
                     var interpreted = block.count
-                    if native.enabled && block.start != scratch {
+                    var runsNative = native.enabled && block.start != scratch
+                    if checksBreakpoints, let before = entriesBeforeDebuggerBreakpoint(block.start, count: block.count) {
+                        // Never translated, nor run from a translation made before the breakpoint.
+                        runsNative = false
+                        if before == 0 {
+                            breakpointHit = debuggerBreakpoint()
+                            break chain
+                        }
+                        if before < limit {
+                            granted &-= limit &- before
+                            limit = before
+                        }
+                    }
+                    if runsNative {
                         let entry = nativeEntry(block.start)
                         if entry.pointee.code == 0 {
                             entry.pointee.heat &+= 1
@@ -139,13 +163,19 @@ extension CPUCore {
                 remaining &-= granted &- limit
                 if reportExceptions { return .exception(error) }
                 if !deliverException(error) { return .tripleFault }
+                // A stepped instruction that faulted ends the debugger's step in the handler.
+                if debugger.singleStep { return .debugStop(.singleStep) }
                 continue
             }
             remaining &-= granted &- limit
-            if stepping, granted != limit,
-               let trap = trapAfterStep(blockStart.pointee.op, trapFlagAtStart: trapFlagAtStart, afterStackLoad: debugShadow),
-               let exit = raiseDebugException(trap) {
-                return exit
+            if let breakpointHit { return .debugStop(breakpointHit) }
+            if !stepping, debugger.watchHit != nil, let reason = debuggerStopAfterStep() { return .debugStop(reason) }
+            if stepping, granted != limit {
+                if let trap = trapAfterStep(blockStart.pointee.op, trapFlagAtStart: trapFlagAtStart, afterStackLoad: debugShadow),
+                   let exit = raiseDebugException(trap) {
+                    return exit
+                }
+                if debugger.armed, let reason = debuggerStopAfterStep() { return .debugStop(reason) }
             }
         }
         // A SYSRET that ended the budget: its trap, before the vCPU looks for interrupts.

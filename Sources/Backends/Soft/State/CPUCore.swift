@@ -27,6 +27,8 @@ struct CPUCore {
     var efer: UInt64 = 0
     var xcr0: UInt64 = 1
     var debug = DebugRegisters()
+    /// The debugger's breakpoints, watchpoints and single step, apart from the guest's DR0-DR7.
+    var debugger = DebuggerBreakpoints()
     var msrs = ModelSpecificRegisters()
     /// XMM0..15 as (low, high) pairs of 64-bit words.
     let xmm: UnsafeMutablePointer<UInt64>

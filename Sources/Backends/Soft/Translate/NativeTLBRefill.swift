@@ -4,9 +4,10 @@
 extension CPUCore {
     /// Fills the read (and for a write, the write) TLB entry for `linear` and returns the host page, or
     /// nil when the interpreter must run the instruction: a page fault (raised there), MMIO, an access
-    /// crossing into the next page, or a write to a page holding code or a cached page table.
+    /// crossing into the next page, a write to a page holding code or a cached page table, or a page
+    /// a data breakpoint or the debugger watches (the interpreter's slow path sees the access).
     mutating func refillForNative(_ linear: UInt64, size: UInt8, write: Bool) -> UnsafeMutableRawPointer? {
-        guard (linear & 0xfff) + UInt64(size) <= 0x1000,
+        guard (linear & 0xfff) + UInt64(size) <= 0x1000, !(watchesData && pageIsWatched(linear)),
               let translation = try? translate(linear, write ? .write : .read, user: cpl == 3),
               let page = physical.hostPage(translation.physical) else { return nil }
         if write {

@@ -42,6 +42,8 @@ static const unsigned long CKVM_SET_VCPU_EVENTS = KVM_SET_VCPU_EVENTS;
 static const unsigned long CKVM_INTERRUPT = KVM_INTERRUPT;
 static const unsigned long CKVM_NMI = KVM_NMI;
 static const unsigned long CKVM_GET_LAPIC = KVM_GET_LAPIC;
+static const unsigned long CKVM_SET_GUEST_DEBUG = KVM_SET_GUEST_DEBUG;
+static const unsigned long CKVM_GET_FPU = KVM_GET_FPU;
 
 // ioctl(2) is variadic, which Swift cannot call; these fix its third argument's type.
 static inline int ckvm_ioctl(int fd, unsigned long request, void *argument) {
@@ -100,6 +102,7 @@ static inline uint32_t ckvm_system_event_type(const struct kvm_run *run) { retur
 // KVM_EXIT_DEBUG.
 static inline uint32_t ckvm_debug_exception(const struct kvm_run *run) { return run->debug.arch.exception; }
 static inline uint64_t ckvm_debug_pc(const struct kvm_run *run) { return run->debug.arch.pc; }
+static inline uint64_t ckvm_debug_dr6(const struct kvm_run *run) { return run->debug.arch.dr6; }
 
 // KVM_IRQ_LINE's kvm_irq_level keeps the line number in an anonymous union with the status.
 static inline struct kvm_irq_level ckvm_irq_level(uint32_t irq, uint32_t level) {

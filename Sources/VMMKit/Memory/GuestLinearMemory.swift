@@ -1,11 +1,15 @@
-import VMMKit
-
 /// Reads guest memory by linear address the way the vCPU would: through its page tables when
-/// CR0.PG is set (SDM vol. 3, 4.3 32-bit paging, 4.4 PAE, 4.5 4/5-level). Used only for
-/// diagnostics (the instruction bytes of an emulation failure), so it ignores permissions.
-struct KVMGuestLinearMemory {
-    let memory: GuestMemory
-    let registers: SystemRegisters
+/// CR0.PG is set (SDM vol. 3, 4.3 32-bit paging, 4.4 PAE, 4.5 4/5-level). For diagnostics (the
+/// instruction bytes of an emulation failure) and the debugger, so it ignores permissions and
+/// changes nothing (no accessed or dirty bits, no CR2): the guest cannot tell it happened.
+public struct GuestLinearMemory {
+    public let memory: GuestMemory
+    public let registers: SystemRegisters
+
+    public init(memory: GuestMemory, registers: SystemRegisters) {
+        self.memory = memory
+        self.registers = registers
+    }
 
     private static let addressMask: UInt64 = 0x000f_ffff_ffff_f000
     private static let present: UInt64 = 1
@@ -14,7 +18,7 @@ struct KVMGuestLinearMemory {
     private static let cr4LA57: UInt64 = 1 << 12
 
     /// Up to `count` bytes from `linear`, stopping at the first byte that is unmapped or outside RAM.
-    func readBytes(at linear: UInt64, count: Int) -> [UInt8] {
+    public func readBytes(at linear: UInt64, count: Int) -> [UInt8] {
         var bytes: [UInt8] = []
         for offset in 0..<UInt64(count) {
             guard let physical = physicalAddress(of: linear &+ offset),
@@ -24,7 +28,7 @@ struct KVMGuestLinearMemory {
         return bytes
     }
 
-    func physicalAddress(of linear: UInt64) -> UInt64? {
+    public func physicalAddress(of linear: UInt64) -> UInt64? {
         guard registers.cr0 & ControlBits.cr0PG != 0 else { return linear & 0xffff_ffff }
         if registers.efer & ControlBits.eferLMA != 0 {
             let levels = registers.cr4 & Self.cr4LA57 != 0 ? 5 : 4

@@ -11,7 +11,7 @@ extension KVMVirtualCPU {
         let wake = arbitration.waitInHalt(vcpu: index, interruptsEnabled: kvmRun.pointee.if_flag != 0,
                                           acceptsNMI: true, source: source, sleep: { kicker.waitForKick() })
         switch wake {
-        case .interrupt:
+        case .interrupt, .unhalted:
             return nil
         case .nonMaskableInterrupt:
             nmiPending = true

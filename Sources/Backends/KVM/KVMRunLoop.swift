@@ -28,7 +28,11 @@ extension KVMVirtualCPU {
             progress?.insideGuest.store(false, ordering: .relaxed)
             ckvm_clear_immediate_exit(kvmRun)
             progress?.answerSampleRequest()
-            if let source { noticeTaskPriority(source) }
+            if let source {
+                noticeTaskPriority(source)
+                let paravirtualEOIs = source.synchronizeAfterExit(vcpu: index)
+                if paravirtualEOIs > 0 { counters.paravirtualEOIs.increment(by: UInt64(paravirtualEOIs)) }
+            }
             guard result == 0 else {
                 // EINTR: a kick (immediate_exit or the kick signal); EAGAIN: KVM asks to be re-entered.
                 // Either way the loop looks at the machine again before re-entering.

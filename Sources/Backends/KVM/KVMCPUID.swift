@@ -66,6 +66,10 @@ enum KVMCPUID {
             case 0xb, 0x1f:
                 // EDX: x2APIC ID of this logical processor (extended topology leaves).
                 entry.edx = apicID
+            case 0x8000_0007 where machine.paravirtual.contains(.kvmclock):
+                // Invariant TSC (EDX bit 8) hidden while kvmclock is offered, as QEMU does without
+                // +invtsc: Linux would otherwise prefer the TSC (see the Soft CPU's KVMParavirtualLeaves).
+                entry.edx &= ~(1 << 8)
             case KVMCPUIDFeature.featuresLeaf:
                 entry.eax = kvmFeatures(reported: entry.eax, offered: machine.paravirtual, userspaceAPIC: userspaceAPIC)
             default:

@@ -21,18 +21,21 @@ extension KVMVirtualCPU {
         let progress = index == 0 ? KVMProgressWatch.start(for: self) : nil
         while true {
             if runControl.isStopRequested { return .machineStopped }
-            if let source { try prepareInterrupts(source) }
+            if let source {
+                // After the last exit was handled and before entering again: an EOI the guest made
+                // through the PV EOI flag, or the flag taken back if an interrupt now waits in IRR
+                // (KVM checks at every entry too: apic_sync_pv_eoi_to_guest).
+                let paravirtualEOIs = source.synchronizeAfterExit(vcpu: index)
+                if paravirtualEOIs > 0 { counters.paravirtualEOIs.increment(by: UInt64(paravirtualEOIs)) }
+                try prepareInterrupts(source)
+            }
             progress?.insideGuest.store(true, ordering: .relaxed)
             let result = ckvm_ioctl_value(fd, CKVM_RUN, 0)
             let error = errno
             progress?.insideGuest.store(false, ordering: .relaxed)
             ckvm_clear_immediate_exit(kvmRun)
             progress?.answerSampleRequest()
-            if let source {
-                noticeTaskPriority(source)
-                let paravirtualEOIs = source.synchronizeAfterExit(vcpu: index)
-                if paravirtualEOIs > 0 { counters.paravirtualEOIs.increment(by: UInt64(paravirtualEOIs)) }
-            }
+            if let source { noticeTaskPriority(source) }
             guard result == 0 else {
                 // EINTR: a kick (immediate_exit or the kick signal); EAGAIN: KVM asks to be re-entered.
                 // Either way the loop looks at the machine again before re-entering.

@@ -1,0 +1,130 @@
+import TestSupport
+import XCTest
+
+/// KVM's paravirtual interfaces as guests find them (Documentation/virt/kvm/x86/cpuid.rst, msr.rst,
+/// hypercalls.rst), with `--pv` choosing which exist: the pv-features guest reports the CPUID bits,
+/// whether each MSR takes a write and what an unknown hypercall answers; pv-eoi, kvmclock and
+/// hypercalls exercise one interface each.
+final class ParavirtualGuestTests: XCTestCase {
+    /// cpuid.rst's bits.
+    private enum Feature {
+        static let nopIODelay: UInt32 = 1 << 1
+        static let clocksource2: UInt32 = 1 << 3
+        static let pvEOI: UInt32 = 1 << 6
+        static let pvUnhalt: UInt32 = 1 << 7
+        static let pvSendIPI: UInt32 = 1 << 11
+        static let pvSchedYield: UInt32 = 1 << 13
+        static let clocksourceStable: UInt32 = 1 << 24
+    }
+
+    private func run(_ guest: String, backend: [String], pv: String = "all", append: String = "", cpus: Int = 1,
+                     stats: Bool = false) throws -> ProcessResult {
+        let arguments = backend + ["--pv", pv, "--cpus", String(cpus), "--timeout", "280", "--append", append]
+            + (stats ? ["--stats"] : []) + [try GuestKernels.path(guest)]
+        return try EndToEnd.vmm(arguments, timeout: 300)
+    }
+
+    /// The "pv: NAME VALUE" lines of pv-features.
+    private func reported(_ output: String) -> [String: String] {
+        var values: [String: String] = [:]
+        for line in output.split(separator: "\n") where line.hasPrefix("pv: ") {
+            let words = line.dropFirst(4).split(separator: " ", maxSplits: 1)
+            if words.count == 2 { values[String(words[0])] = String(words[1]) }
+        }
+        return values
+    }
+
+    private static let soft = ["--backend", "soft"]
+
+    /// Every interface on Soft: the features of what the Soft CPU and vmm's APIC implement, each MSR
+    /// there, the TSC not called invariant (so Linux keeps kvm-clock), -KVM_ENOSYS for a number
+    /// nobody defined.
+    func testEveryInterfaceOnSoft() throws {
+        let result = try run("pv-features", backend: Self.soft, append: "hypercalls=1")
+        XCTAssertEqual(result.status, 1, result.standardOutput + result.standardError)
+        let values = reported(result.standardOutput)
+        let expected = Feature.clocksource2 | Feature.clocksourceStable | Feature.nopIODelay | Feature.pvEOI
+            | Feature.pvUnhalt | Feature.pvSendIPI | Feature.pvSchedYield
+        XCTAssertEqual(values["signature"], "KVMKVMKVM")
+        XCTAssertEqual(values["features"], "0x" + String(expected, radix: 16), result.standardOutput)
+        XCTAssertEqual(values["invariant-tsc"], "0")
+        for msr in ["msr-system-time", "msr-wall-clock", "msr-pv-eoi"] { XCTAssertEqual(values[msr], "ok", msr) }
+        XCTAssertEqual(values["hypercall-unknown"], "-1000")
+    }
+
+    /// `--pv none`: no feature bit, every MSR #GP, the TSC invariant again; the signature stays
+    /// (the hypervisor is still KVM-like, offering nothing).
+    func testPVNoneHidesEveryInterfaceOnSoft() throws {
+        let result = try run("pv-features", backend: Self.soft, pv: "none", append: "hypercalls=1")
+        XCTAssertEqual(result.status, 1, result.standardOutput + result.standardError)
+        let values = reported(result.standardOutput)
+        XCTAssertEqual(values["signature"], "KVMKVMKVM")
+        XCTAssertEqual(values["features"], "0x0")
+        XCTAssertEqual(values["invariant-tsc"], "1")
+        for msr in ["msr-system-time", "msr-wall-clock", "msr-pv-eoi"] { XCTAssertEqual(values[msr], "gp", msr) }
+        XCTAssertEqual(values["hypercall-unknown"], "-1000")
+    }
+
+    /// A list: exactly its interfaces.
+    func testAListOffersExactlyItsInterfacesOnSoft() throws {
+        let result = try run("pv-features", backend: Self.soft, pv: "pv-eoi,pv-io-delay")
+        XCTAssertEqual(result.status, 1, result.standardOutput + result.standardError)
+        let values = reported(result.standardOutput)
+        XCTAssertEqual(values["features"], "0x" + String(Feature.pvEOI | Feature.nopIODelay, radix: 16))
+        XCTAssertEqual(values["invariant-tsc"], "1")
+        XCTAssertEqual(values["msr-system-time"], "gp")
+        XCTAssertEqual(values["msr-pv-eoi"], "ok")
+    }
+
+    /// On KVM with vmm's APIC: KVM's own bits for what needs no APIC, PV EOI from vmm's APIC, none
+    /// of the APIC-based hypercalls (KVM would look for its own APIC); `--pv none` hides them, and
+    /// where KVM can enforce CPUID, the MSRs too.
+    func testFeaturesOnKVMWithUserspaceIRQChip() throws {
+        try EndToEnd.requireKVM()
+        let kvm = ["--backend", "kvm", "--irqchip", "user"]
+        let all = try run("pv-features", backend: kvm)
+        XCTAssertEqual(all.status, 1, all.standardOutput + all.standardError)
+        let values = reported(all.standardOutput)
+        let features = UInt32(values["features"]?.dropFirst(2) ?? "", radix: 16) ?? 0
+        XCTAssertNotEqual(features & Feature.pvEOI, 0, all.standardOutput)
+        XCTAssertEqual(features & (Feature.pvUnhalt | Feature.pvSendIPI | Feature.pvSchedYield), 0, all.standardOutput)
+        XCTAssertEqual(values["invariant-tsc"], "0")
+        XCTAssertEqual(values["msr-pv-eoi"], "ok")
+        let none = try run("pv-features", backend: kvm, pv: "none")
+        XCTAssertEqual(none.status, 1, none.standardOutput + none.standardError)
+        let hidden = UInt32(reported(none.standardOutput)["features"]?.dropFirst(2) ?? "", radix: 16) ?? .max
+        XCTAssertEqual(hidden & (Feature.clocksource2 | Feature.clocksourceStable | Feature.nopIODelay | Feature.pvEOI), 0,
+                       none.standardOutput)
+        XCTAssertEqual(reported(none.standardOutput)["msr-pv-eoi"], "gp")
+    }
+
+    // MARK: PV EOI
+
+    private func checkPVEOI(backend: [String]) throws {
+        let result = try run("pv-eoi", backend: backend, stats: true)
+        XCTAssertEqual(result.status, 1, result.standardOutput + result.standardError)
+        for step in ["skips its EOI write", "1000 more arrive", "highest first", "a higher vector nests",
+                     "a lower vector sent while the bit is set waits", "disabled again"] {
+            XCTAssertTrue(result.standardOutput.contains(step), "'\(step)' in: \(result.standardOutput)")
+        }
+        // 1 alone + 1000 + 1 of three + 1 nested + 1 after the lower one.
+        let taken = result.standardError.split(separator: "\n").first { $0.contains("PV EOIs taken") }
+        XCTAssertEqual(taken?.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).first, "1,004",
+                       result.standardError)
+    }
+
+    func testPVEOIOnSoft() throws { try checkPVEOI(backend: Self.soft) }
+
+    /// vmm's APIC with KVM: the MSR reaches vmm through the MSR filter, the flag is looked at
+    /// before every KVM_RUN.
+    func testPVEOIOnKVMWithUserspaceIRQChip() throws {
+        try EndToEnd.requireKVM()
+        try checkPVEOI(backend: ["--backend", "kvm", "--irqchip", "user"])
+    }
+
+    func testPVNoneHidesPVEOIOnSoft() throws {
+        let result = try run("pv-eoi", backend: Self.soft, pv: "none", append: "pv=0")
+        XCTAssertEqual(result.status, 1, result.standardOutput + result.standardError)
+        XCTAssertTrue(result.standardOutput.contains("no KVM_FEATURE_PV_EOI, and the MSR raises #GP"), result.standardOutput)
+    }
+}

@@ -98,6 +98,36 @@ final class ParavirtualGuestTests: XCTestCase {
         XCTAssertEqual(reported(none.standardOutput)["msr-pv-eoi"], "gp")
     }
 
+    // MARK: kvmclock
+
+    private func checkKVMClock(backend: [String], cpus: Int, append: String = "") throws {
+        let result = try run("kvmclock", backend: backend, append: "cpus=\(cpus) " + append, cpus: cpus)
+        XCTAssertEqual(result.status, 1, result.standardOutput + result.standardError)
+        XCTAssertTrue(result.standardOutput.contains("PASS: kvmclock on \(cpus) vCPU(s)"), result.standardOutput)
+        for cpu in 0..<cpus {
+            XCTAssertTrue(result.standardOutput.contains("cpu \(cpu): version 2 then 4, stable, within 0.1% of the PM timer"),
+                          result.standardOutput)
+        }
+    }
+
+    /// The version protocol, the stable bit, monotonic across vCPUs, and a second of kvmclock
+    /// against a second of the ACPI PM timer on every vCPU (the guest's own comparison: no timing
+    /// on the host side).
+    func testKVMClockTracksThePMTimerOnEveryVCPUOnSoft() throws {
+        for cpus in [1, 4] { try checkKVMClock(backend: Self.soft, cpus: cpus) }
+    }
+
+    /// A guest moving its TSC does not move kvmclock (the structure is written again).
+    func testKVMClockAfterATSCWriteOnSoft() throws {
+        try checkKVMClock(backend: Self.soft, cpus: 2, append: "tsc-write=1")
+    }
+
+    /// KVM's own kvmclock, which vmm leaves on: the same guest passes.
+    func testKVMClockOnKVM() throws {
+        try EndToEnd.requireKVM()
+        try checkKVMClock(backend: ["--backend", "kvm"], cpus: 2)
+    }
+
     // MARK: PV EOI
 
     private func checkPVEOI(backend: [String]) throws {

@@ -129,7 +129,10 @@ extension CPUCore {
             msrs.setPerformanceRegister(index, value)
         case MSRIndex.performanceCounters where Self.isAMD:
             msrs.setPerformanceRegister(index, value & ModelSpecificRegisters.counterMask)
-        case MSRIndex.tsc: msrs.tscOffset = value &- Self.hostNanoseconds()
+        case MSRIndex.tsc:
+            msrs.tscOffset = value &- Self.hostNanoseconds()
+            // The clock's tsc_timestamp is in the old TSC: write it again, as KVM does on a TSC write.
+            if hasKVMClock { refreshKVMClock() }
         case MSRIndex.apicBase: msrs.apicBase = value & ~UInt64(0x100)
         case MSRIndex.sysenterCS: msrs.sysenterCS = value & 0xffff
         case MSRIndex.sysenterESP: try canonical(value); msrs.sysenterESP = value
@@ -166,15 +169,19 @@ extension CPUCore {
         case MSRIndex.tscAux: msrs.tscAux = value & 0xffff_ffff
         case MSRIndex.kvmSystemTime where hasKVMClock:
             msrs.kvmSystemTime = value
-            if value & 1 != 0 {
-                let now = Self.hostNanoseconds()
-                KVMClock.writeTimeInfo(at: value & ~1, tsc: now &+ msrs.tscOffset, now: now, into: machine.memory)
-            }
+            refreshKVMClock()
         case MSRIndex.kvmWallClock where hasKVMClock:
             msrs.kvmWallClock = value
             KVMClock.writeWallClock(at: value, into: machine.memory)
         default: throw Fault.gp()
         }
+    }
+
+    /// Writes the vCPU's kvmclock structure, if enabled, for the TSC as it now is.
+    func refreshKVMClock() {
+        guard msrs.kvmSystemTime & 1 != 0 else { return }
+        let now = Self.hostNanoseconds()
+        KVMClock.writeTimeInfo(at: msrs.kvmSystemTime & ~1, tsc: now &+ msrs.tscOffset, now: now, into: machine.memory)
     }
 
     /// EFER: SCE, LME, NXE are writable; LMA is read-only; LME cannot change while paging is on

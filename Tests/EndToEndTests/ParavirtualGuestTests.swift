@@ -1,3 +1,4 @@
+import Foundation
 import TestSupport
 import XCTest
 
@@ -126,6 +127,68 @@ final class ParavirtualGuestTests: XCTestCase {
     func testKVMClockOnKVM() throws {
         try EndToEnd.requireKVM()
         try checkKVMClock(backend: ["--backend", "kvm"], cpus: 2)
+    }
+
+    // MARK: hypercalls
+
+    func testHypercallsOnSoft() throws {
+        let result = try run("hypercalls", backend: Self.soft, cpus: 2, stats: true)
+        XCTAssertEqual(result.status, 1, result.standardOutput + result.standardError)
+        for name in ["unknown and KVM_HC_VAPIC_POLL_IRQ", "KVM_HC_KICK_CPU", "KVM_HC_SEND_IPI", "KVM_HC_SCHED_YIELD"] {
+            XCTAssertTrue(result.standardOutput.contains("hypercalls: \(name) checked"), result.standardOutput)
+        }
+        // The exit statistics count them by number.
+        for (row, count) in [("hypercall KICK_CPU", "3"), ("hypercall SEND_IPI", "3"), ("hypercall SCHED_YIELD", "1")] {
+            let line = result.standardError.split(separator: "\n").first { $0.hasPrefix("  " + row + " ") }
+            XCTAssertEqual(line?.split(separator: " ").dropFirst(row.split(separator: " ").count).first.map(String.init), count,
+                           result.standardError)
+        }
+    }
+
+    /// `--pv none`: each of the three answers -KVM_ENOSYS, as on a KVM host whose CPUID lacks it.
+    func testPVNoneHidesTheHypercallsOnSoft() throws {
+        let result = try run("hypercalls", backend: Self.soft, pv: "none", cpus: 2)
+        XCTAssertEqual(result.status, 1, result.standardOutput + result.standardError)
+        for name in ["KVM_HC_KICK_CPU", "KVM_HC_SEND_IPI", "KVM_HC_SCHED_YIELD"] {
+            XCTAssertTrue(result.standardOutput.contains("hypercalls: \(name) hidden"), result.standardOutput)
+        }
+    }
+
+    /// VMCALL/VMMCALL at CPL 3: -KVM_EPERM for a known and an unknown number, no fault.
+    func testHypercallsFromRing3AreRefusedOnSoft() throws {
+        let result = try run("hypercall-user", backend: Self.soft)
+        XCTAssertEqual(result.status, 1, result.standardOutput + result.standardError)
+        for line in ["number 1 at CPL 3 returned -1", "number 32767 at CPL 3 returned -1",
+                     "number 1 at CPL 0 returned 0", "number 32767 at CPL 0 returned -1000"] {
+            XCTAssertTrue(result.standardOutput.contains("hypercalls: " + line), result.standardOutput)
+        }
+    }
+
+    /// On KVM, KVM answers VMCALL itself. A PVM host may never return from it: the run is bounded
+    /// by vmm's own --timeout, and a guest that never got past its first hypercall is reported as
+    /// that host's limitation (a skip), never as a pass; so is an instruction vmm reports KVM's
+    /// emulator cannot run (a 32-bit IRET on PVM).
+    func testHypercallsOnKVM() throws {
+        try EndToEnd.requireKVM()
+        var hung: [String] = []
+        for (guest, irqchip, cpus) in [("hypercalls", "user", 2), ("hypercalls", "kernel", 2), ("hypercall-user", "user", 1)] {
+            let arguments = ["--backend", "kvm", "--irqchip", irqchip, "--cpus", String(cpus), "--timeout", "20",
+                             try GuestKernels.path(guest)]
+            let result = try EndToEnd.vmm(arguments, timeout: 120)
+            let what = "\(guest) --irqchip \(irqchip)"
+            if result.status == 124 && !result.standardOutput.contains("hypercalls: ") {
+                hung.append(what + ": no return from the first hypercall")
+                continue
+            }
+            if result.status == 6 && result.standardError.contains("host KVM limitation") {
+                hung.append(what + ": " + result.standardError.trimmingCharacters(in: .whitespacesAndNewlines))
+                continue
+            }
+            XCTAssertEqual(result.status, 1, "\(what): \(result.standardOutput)\(result.standardError)")
+        }
+        if !hung.isEmpty {
+            throw XCTSkip("host limitation on this KVM: \(hung.joined(separator: "; "))")
+        }
     }
 
     // MARK: PV EOI

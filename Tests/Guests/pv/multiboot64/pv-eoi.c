@@ -11,28 +11,13 @@
  * With "pv=none" on the command line the guest checks instead that CPUID has no KVM_FEATURE_PV_EOI
  * and that writing the MSR raises #GP. */
 #include "../include/gp_probe.h"
-#include "../include/kvm_para.h"
+#include "../include/pv_eoi.h"
 
 #define SPURIOUS_VECTOR 0xFF
 
-static volatile uint32_t pv_eoi_flag __attribute__((aligned(4)));
-static volatile uint32_t skipped_eois, written_eois;
 static volatile uint8_t arrivals[16];
 static volatile uint8_t flag_at_entry[16];
 static volatile uint32_t arrival_count;
-
-/* Linux's kvm_guest_apic_eoi_write: BTR reads and clears the bit in one instruction. */
-static void guest_eoi(void)
-{
-    uint8_t was_set;
-    __asm__ volatile("btrl $0, %0; setc %1" : "+m"(pv_eoi_flag), "=q"(was_set) : : "memory", "cc");
-    if (was_set) {
-        skipped_eois++;
-        return;
-    }
-    written_eois++;
-    lapic_eoi();
-}
 
 static void record(uint8_t vector)
 {
@@ -206,7 +191,7 @@ void guest_main(void)
     /* Bit 1 is reserved: #GP. */
     msr_write(MSR_KVM_PV_EOI_EN, (uint64_t)(uintptr_t)&pv_eoi_flag | 3);
     CHECK_EQ("#GP from the reserved bit", gp_count, 1);
-    msr_write(MSR_KVM_PV_EOI_EN, (uint64_t)(uintptr_t)&pv_eoi_flag | 1);
+    pv_eoi_enable();
     CHECK_EQ("MSR_KVM_PV_EOI_EN reads back", msr_read(MSR_KVM_PV_EOI_EN), (uint64_t)(uintptr_t)&pv_eoi_flag | 1);
     step("MSR_KVM_PV_EOI_EN enabled (and the reserved bit refused)");
     alone_skips_its_eoi();

@@ -99,6 +99,19 @@ final class ParavirtualGuestTests: XCTestCase {
         XCTAssertEqual(reported(none.standardOutput)["msr-pv-eoi"], "gp")
     }
 
+    /// PV I/O delay on Soft: port 0x80 writes are dropped before the bus and counted apart;
+    /// with it off they are ordinary port writes (to no device).
+    func testPortDelayWritesCostNoExitOnSoft() throws {
+        for (pv, dropped) in [("all", 1000), ("none", 0)] {
+            let quiet = try run("pv-features", backend: Self.soft, pv: pv, stats: true)
+            let delaying = try run("pv-features", backend: Self.soft, pv: pv, append: "delays=1000", stats: true)
+            XCTAssertEqual(delaying.status, 1, delaying.standardOutput + delaying.standardError)
+            XCTAssertEqual(statistic("port 0x80 delays dropped", in: delaying.standardError), dropped, delaying.standardError)
+            let extraPortIO = (statistic("port I/O", in: delaying.standardError) ?? 0) - (statistic("port I/O", in: quiet.standardError) ?? 0)
+            XCTAssertEqual(extraPortIO, 1000 - dropped, "--pv \(pv): \(delaying.standardError)")
+        }
+    }
+
     // MARK: kvmclock
 
     private func checkKVMClock(backend: [String], cpus: Int, append: String = "") throws {

@@ -6,8 +6,9 @@ struct TranslationPiece {
         /// Jcc (JMP when `condition` is nil) to the start of piece `target` (the end of the code when it
         /// is the piece count): rel8 unless `near` or the distance needs rel32 (SDM vol. 2, Jcc and JMP).
         case branch(condition: UInt8?, target: Int, near: Bool)
-        /// mov byte [rip -> last byte of piece `target`], value (C6 /0 with a RIP-relative operand):
-        /// self-modifying code, rewriting a later instruction's last immediate byte.
+        /// mov byte [rip -> last byte of piece `target`], value (C6 /0 with a RIP-relative operand, or
+        /// an absolute disp32 in 32-bit code): self-modifying code, rewriting a later instruction's last
+        /// immediate byte.
         case patch(target: Int, value: UInt8)
     }
 
@@ -46,6 +47,7 @@ struct TranslationCase {
     var data: [UInt8]
     /// An upper bound on the instructions it retires (every loop pass, every string iteration).
     var budget: Int
+    var mode: ExecutionMode
 
     /// The code bytes and where each piece sits in them.
     func assemble() -> (code: [UInt8], ranges: [Range<Int>]) {
@@ -57,7 +59,7 @@ struct TranslationCase {
             let start = code.count
             switch piece.kind {
             case let .form(form):
-                code += form.encode(in: .long64, at: DifferentialLayout.codeAddress + UInt64(start))
+                code += form.encode(in: mode, at: DifferentialLayout.codeAddress + UInt64(start))
             case let .branch(condition, target, _):
                 let displacement = offsets[target] - offsets[index + 1]
                 let short = lengths[index] == 2
@@ -68,8 +70,10 @@ struct TranslationCase {
                 }
                 code += littleEndian(UInt64(bitPattern: Int64(displacement)), bytes: short ? 1 : 4)
             case let .patch(target, value):
-                let displacement = offsets[target + 1] - 1 - offsets[index + 1]
-                code += [0xc6, 0x05] + littleEndian(UInt64(bitPattern: Int64(displacement)), bytes: 4) + [value]
+                let displacement = mode == .long64
+                    ? UInt64(bitPattern: Int64(offsets[target + 1] - 1 - offsets[index + 1]))
+                    : DifferentialLayout.codeAddress + UInt64(offsets[target + 1] - 1)
+                code += [0xc6, 0x05] + littleEndian(displacement, bytes: 4) + [value]
             }
             ranges.append(start..<code.count)
         }
@@ -112,7 +116,7 @@ struct TranslationCase {
 
     private func encodedLength(_ piece: TranslationPiece) -> Int {
         switch piece.kind {
-        case let .form(form): return form.encode(in: .long64, at: DifferentialLayout.codeAddress).count
+        case let .form(form): return form.encode(in: mode, at: DifferentialLayout.codeAddress).count
         case .patch: return 7
         case .branch: return 0 // sized by `branchLengths`
         }

@@ -17,8 +17,14 @@ struct TranslationCaseGenerator {
     static let stringArea = 1024
 
     private var rng: SeededGenerator
+    let mode: ExecutionMode
+    private let pools: (translatable: [InstructionTemplate], interpreted: [InstructionTemplate])
 
-    init(seed: UInt64) { rng = SeededGenerator(seed: seed) }
+    init(seed: UInt64, mode: ExecutionMode = .long64) {
+        rng = SeededGenerator(seed: seed)
+        self.mode = mode
+        pools = TranslationPools.byMode[mode] ?? ([], [])
+    }
 
     mutating func make() -> TranslationCase {
         var state = rng.machineState()
@@ -38,7 +44,7 @@ struct TranslationCaseGenerator {
             budget += patch.count
         }
         for piece in pieces { piece.prepare?(&state, &data, &rng) }
-        return TranslationCase(pieces: pieces.map(\.piece), state: state, data: data, budget: budget)
+        return TranslationCase(pieces: pieces.map(\.piece), state: state, data: data, budget: budget, mode: mode)
     }
 
     /// A piece and, for catalog forms, the preparation of its operands in the input state.
@@ -89,7 +95,7 @@ struct TranslationCaseGenerator {
         if rng.chance(0.5) {
             pieces.append(fixed("dec dword [counter]", InstructionForm(opcode: [0xff], reg: 1, rm: counter)))
         } else {
-            let register = rng.register(.long64, excluding: [4])
+            let register = rng.register(mode, excluding: [4])
             pieces.append(moveImmediate(register, DifferentialLayout.dataAddress + UInt64(Self.counterOffset)))
             pieces.append(fixed("sub dword [\(MachineState.registerNames[register])], 1",
                                 InstructionForm(opcode: [0x83], reg: 5, rm: .based(base: register, index: nil, scale: 1, displacement: 0),
@@ -112,19 +118,19 @@ struct TranslationCaseGenerator {
     /// translated code leaves to the interpreter). Writes never do: the code page must stay as the
     /// oracle starts it.
     private mutating func translatableUnit() -> [Prepared] {
-        var instruction = catalog(TranslationPools.translatable)
+        var instruction = catalog(pools.translatable)
         guard case let .form(form) = instruction.piece.kind, case .data(var offset)? = form.rm, rng.chance(0.5) else {
             return [instruction]
         }
         if TranslationPools.readsMemoryOnly(instruction.piece.name), rng.chance(0.1) { offset = -1 - rng.below(7) }
-        let base = rng.register(.long64)
-        let index: Int? = rng.chance(0.5) ? rng.register(.long64, excluding: [4, base]) : nil
+        let base = rng.register(mode)
+        let index: Int? = rng.chance(0.5) ? rng.register(mode, excluding: [4, base]) : nil
         let scale = rng.pick([1, 2, 4, 8])
         let indexValue = UInt64(rng.below(16))
         let displacement = Int32(rng.pick([0, 8, -8, 127, -128, 0x200, -0x200]))
         let target = DifferentialLayout.dataAddress &+ UInt64(bitPattern: Int64(offset))
         let baseValue = target &- (index == nil ? 0 : indexValue * UInt64(scale)) &- UInt64(bitPattern: Int64(displacement))
-        let address32 = rng.chance(0.25)
+        let address32 = mode == .long64 && rng.chance(0.25) // in 32-bit code 0x67 means 16-bit addresses
         var rebased = form
         rebased.rm = .based(base: base, index: index, scale: scale, displacement: displacement)
         if address32 { rebased.prefixes.append(0x67) }
@@ -141,8 +147,8 @@ struct TranslationCaseGenerator {
     /// block holding the store was decoded with the old byte, the MOV must run with the new one (SDM
     /// vol. 3, 11.6: self-modifying code).
     private mutating func selfModifyingUnit() -> [Prepared] {
-        let between = (0..<rng.below(3)).map { _ in catalog(TranslationPools.translatable) }
-        let register = rng.register(.long64)
+        let between = (0..<rng.below(3)).map { _ in catalog(pools.translatable) }
+        let register = rng.register(mode)
         let value = UInt8(truncatingIfNeeded: rng.next())
         let patch = TranslationPiece(name: "mov byte [rip + disp32], \(hex(UInt64(value)))",
                                      kind: .patch(target: between.count + 1, value: value))
@@ -168,7 +174,7 @@ struct TranslationCaseGenerator {
         switch rng.below(3) {
         case 0: unit = stackUnit()
         case 1: unit = stringUnit()
-        default: unit = [catalog(TranslationPools.interpreted)]
+        default: unit = [catalog(pools.interpreted)]
         }
         if rng.chance(0.7) { unit.append(Prepared(piece: TranslationPiece(name: "jmp +0", kind: .form(InstructionForm(opcode: [0xeb], immediate: [0]))))) }
         return unit
@@ -181,10 +187,10 @@ struct TranslationCaseGenerator {
         for _ in 0..<(1 + rng.below(3)) {
             switch rng.below(3) {
             case 0:
-                let register = rng.register(.long64)
+                let register = rng.register(mode)
                 unit.append(fixed("push \(MachineState.registerNames[register])", InstructionForm(opcode: [0x50], opcodeRegister: register)))
             case 1:
-                let register = rng.register(.long64, excluding: [4])
+                let register = rng.register(mode, excluding: [4])
                 unit.append(fixed("pop \(MachineState.registerNames[register])", InstructionForm(opcode: [0x58], opcodeRegister: register)))
             default:
                 let value = rng.operand(.byte)
@@ -212,7 +218,7 @@ struct TranslationCaseGenerator {
     }
 
     private mutating func catalog(_ pool: [InstructionTemplate]) -> Prepared {
-        let instruction = rng.pick(pool).make(&rng, .long64)
+        let instruction = rng.pick(pool).make(&rng, mode)
         return Prepared(piece: TranslationPiece(name: instruction.name, kind: .form(instruction.form)), prepare: instruction.prepare)
     }
 

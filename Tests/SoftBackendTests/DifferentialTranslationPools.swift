@@ -1,4 +1,4 @@
-/// The catalog's 64-bit sequence forms sorted by what the block translator does with them
+/// The catalog's sequence forms of one mode sorted by what the block translator does with them
 /// (Sources/Backends/Soft/Translate/TranslatedInstructions.swift): forms it turns into host code, and
 /// forms that it leaves to the interpreter, whose results (undefined ones included) come from the host
 /// as well, so a block mixing both ends in the host's state.
@@ -16,26 +16,34 @@ enum TranslationPools {
                                       "lock add r/m", "lock sub r/m", "lock xadd m", "shld r/m", "shrd r/m",
                                       "bswap r16"]
 
-    static let all = InstructionCatalog.sequenceTemplates(for: .long64)
-    static let translatable = all.filter { isTranslatable($0.name) } + accumulatorForms + constantAddressForms
-    /// LOCK with a register operand is #UD (SDM vol. 2, LOCK): those forms are left out.
-    static let interpreted = all.filter { template in
-        interpretedPrefixes.contains { template.name.hasPrefix($0) } && !(template.name.hasPrefix("lock") && template.name.hasSuffix("[reg]"))
-    }
+    /// Per mode, the translatable forms and those left to the interpreter.
+    static let byMode: [ExecutionMode: (translatable: [InstructionTemplate], interpreted: [InstructionTemplate])] =
+        Dictionary(uniqueKeysWithValues: ExecutionMode.allCases.map { mode in
+            let all = InstructionCatalog.sequenceTemplates(for: mode)
+            let translatable = all.filter { isTranslatable($0.name) }
+                + (accumulatorForms + constantAddressForms).filter { $0.modes.contains(mode) }
+            // LOCK with a register operand is #UD (SDM vol. 2, LOCK): those forms are left out.
+            let interpreted = all.filter { template in
+                interpretedPrefixes.contains { template.name.hasPrefix($0) }
+                    && !(template.name.hasPrefix("lock") && template.name.hasSuffix("[reg]"))
+            }
+            return (mode, (translatable, interpreted))
+        })
 
     /// Accumulator forms the catalog lacks and the decoder turns into ones the translator takes: TEST
     /// AL/AX/EAX/RAX, imm (A8/A9, an ALU-with-immediate form) and XCHG with the accumulator (90+r, a
     /// register exchange; 90 alone is NOP unless REX.B names R8).
     static var accumulatorForms: [InstructionTemplate] {
         OperandSize.allCases.flatMap { size -> [InstructionTemplate] in
-            let test = InstructionTemplate("test acc\(size.suffix), imm") { rng, _ in
+            let modes = size == .qword ? [ExecutionMode.long64] : ExecutionMode.allCases
+            let test = InstructionTemplate("test acc\(size.suffix), imm", modes: modes) { rng, _ in
                 var form = InstructionForm(opcode: [size == .byte ? 0xa8 : 0xa9])
                 form.select(size)
                 form.immediate = littleEndian(rng.operand(size == .qword ? .dword : size), bytes: min(size.bytes, 4))
                 return Instruction(name: "test acc\(size.suffix), imm", form: form)
             }
             guard size != .byte else { return [test] }
-            let exchange = InstructionTemplate("xchg acc\(size.suffix), r\(size.suffix)") { rng, mode in
+            let exchange = InstructionTemplate("xchg acc\(size.suffix), r\(size.suffix)", modes: modes) { rng, mode in
                 var form = InstructionForm(opcode: [0x90], opcodeRegister: rng.register(mode))
                 form.select(size)
                 return Instruction(name: "xchg acc\(size.suffix), r\(size.suffix)", form: form)

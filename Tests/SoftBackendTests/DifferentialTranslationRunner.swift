@@ -37,7 +37,7 @@ final class TranslationDifferentialRunner {
         let (code, ranges) = testCase.assemble()
         cases += 1
         pieces += testCase.pieces.count
-        let expected = try oracle.run(code: code, mode: .long64, state: testCase.state, data: testCase.data)
+        let expected = try oracle.run(code: code, mode: testCase.mode, state: testCase.state, data: testCase.data)
         let end = DifferentialLayout.codeAddress + UInt64(code.count)
         guard expected.result == .completed, expected.state.rip == end else {
             // The generator's promise (every case runs to its end) is broken: a test bug, reported alike.
@@ -45,32 +45,56 @@ final class TranslationDifferentialRunner {
                                    differences: ["oracle: \(expected.result) at \(hex(expected.state.rip)), not the end \(hex(end))"]))
             return
         }
-        let runs = try subject.run(code: code, state: testCase.state, data: testCase.data, budget: testCase.budget)
+        let (runs, interpreted) = try subject.run(code: code, state: testCase.state, data: testCase.data,
+                                                  budget: testCase.budget, mode: testCase.mode)
         for run in runs {
             total.add(run)
             byPass[run.pass, default: Tally()].add(run)
-            var differences = Differences(oracle: expected, subject: run.observation, mode: .long64).defined
+            var differences = Differences(oracle: expected, subject: run.observation, mode: testCase.mode).defined
             // Every pass runs the same instructions: translated code must count them as the interpreter does.
             if run.retired != runs[0].retired {
                 differences.append("retired: \(runs[0].pass) pass=\(runs[0].retired) this pass=\(run.retired)")
             }
             differences += run.overshoots.prefix(4)
+            differences += Self.fullStateDifferences(interpreted: interpreted, translated: run.observation)
             if !differences.isEmpty {
                 failures.append(report(testCase, label: label, code: code, ranges: ranges, run: run, differences: differences))
             }
         }
     }
 
+    /// Every register bit, RIP, the compared flags and the data page: the same instructions leave the
+    /// same state whether translated or not.
+    static func fullStateDifferences(interpreted: Observation, translated: Observation) -> [String] {
+        var differences: [String] = []
+        if interpreted.result != translated.result {
+            differences.append("outcome: interpreted=\(interpreted.result) translated=\(translated.result)")
+        }
+        for index in 0..<16 where interpreted.state.gpr[index] != translated.state.gpr[index] {
+            differences.append("\(MachineState.registerNames[index]) (all 64 bits): interpreted=\(hex(interpreted.state.gpr[index]))"
+                + " translated=\(hex(translated.state.gpr[index]))")
+        }
+        if interpreted.state.rip != translated.state.rip {
+            differences.append("rip: interpreted=\(hex(interpreted.state.rip)) translated=\(hex(translated.state.rip))")
+        }
+        let flags = Flag.compared
+        if interpreted.state.rflags & flags != translated.state.rflags & flags {
+            differences.append("rflags: interpreted=\(hex(interpreted.state.rflags & flags)) translated=\(hex(translated.state.rflags & flags))")
+        }
+        if interpreted.data != translated.data { differences.append("data page: interpreted and translated differ") }
+        return differences
+    }
+
     private func report(_ testCase: TranslationCase, label: String, code: [UInt8], ranges: [Range<Int>],
                         run: TranslatingSoftSubject.Run?, differences: [String]) -> String {
-        var lines = ["MISMATCH [translated block] \(label)" + (run.map { ", \($0.pass) pass" } ?? "")
+        var lines = ["MISMATCH [translated \(testCase.mode.rawValue) block] \(label)" + (run.map { ", \($0.pass) pass" } ?? "")
             + ": \(testCase.pieces.count) pieces, budget \(testCase.budget)"
             + (run.map { ", retired \($0.retired) (\($0.native) natively, \($0.translatedBlocks) blocks translated)" } ?? "")]
         for (index, piece) in testCase.pieces.enumerated() {
             lines.append("  \(index) +\(hex(UInt64(ranges[index].lowerBound))): \(piece.description)  \(hex(bytes: Array(code[ranges[index]])))")
         }
         lines.append("  code: \(hex(bytes: code))")
-        lines.append("  input: \(testCase.state.described(mode: .long64))")
+        lines.append("  input: \(testCase.state.described(mode: testCase.mode))")
         lines += differences.map { "  differs: \($0)" }
         return lines.joined(separator: "\n")
     }

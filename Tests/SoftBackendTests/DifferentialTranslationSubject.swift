@@ -13,6 +13,9 @@ import SoftBackend
 ///   retire exactly what it was given however the translated code's passes fall across it.
 /// The warm-up stub sits in the code page past any case's code, never reached by it; the code page is
 /// written once, before anything is decoded (cases may then rewrite their own code, as the oracle's).
+/// Last, the case runs once more with translation off: the interpreter's state, every bit of it
+/// (upper register halves included, which the host cannot show for 32-bit code), is what each
+/// translated pass must match.
 final class TranslatingSoftSubject {
     enum Pass: String, CaseIterable {
         case cold, warm, flushed, chunked
@@ -54,11 +57,12 @@ final class TranslatingSoftSubject {
         return cpu.translationEnabled
     }
 
-    func run(code: [UInt8], state: MachineState, data: [UInt8], budget: Int) throws -> [Run] {
+    func run(code: [UInt8], state: MachineState, data: [UInt8], budget: Int, mode: ExecutionMode) throws
+        -> (translated: [Run], interpreted: Observation) {
         guard code.count <= Self.warmUpOffset else { throw DifferentialError.subject("\(code.count) bytes of code reach the warm-up") }
         var page = code + [UInt8](repeating: 0xcc, count: Self.warmUpOffset - code.count)
-        for form in Self.warmUpForms { page += form.encode(in: .long64, at: DifferentialLayout.codeAddress + UInt64(page.count)) }
-        try subject.load(code: page, instructionEnds: [], data: data, state: state, mode: .long64)
+        for form in Self.warmUpForms { page += form.encode(in: mode, at: DifferentialLayout.codeAddress + UInt64(page.count)) }
+        try subject.load(code: page, instructionEnds: [], data: data, state: state, mode: mode)
         guard let cpu = subject.cpu else { throw DifferentialError.subject("no vCPU") }
         cpu.translationEnabled = true
         cpu.translationThreshold = 1
@@ -84,7 +88,10 @@ final class TranslatingSoftSubject {
             }
             runs.append(try run(pass, cpu, end: DifferentialLayout.codeAddress + UInt64(code.count), budget: budget))
         }
-        return runs
+        cpu.translationEnabled = false
+        try subject.overwrite(state: state, data: data)
+        let interpreted = try run(.cold, cpu, end: DifferentialLayout.codeAddress + UInt64(code.count), budget: budget)
+        return (runs, interpreted.observation)
     }
 
     private func run(_ pass: Pass, _ cpu: SoftVirtualCPU, end: UInt64, budget: Int) throws -> Run {

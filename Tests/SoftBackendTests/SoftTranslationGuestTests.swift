@@ -46,7 +46,7 @@ final class SoftTranslationGuestTests: XCTestCase {
         XCTAssertTrue(translated.serial.contains(expected), translated.serial)
         XCTAssertEqual(results(translated.serial), results(interpreted.serial))
         XCTAssertEqual(interpreted.translated, 0, "translation off runs nothing translated")
-        // The compute loops are hot 64-bit blocks: nearly everything should run translated.
+        // The compute loops are hot blocks: nearly everything should run translated.
         let share = Double(translated.translated) / Double(max(translated.retired, 1))
         XCTAssertGreaterThan(share, 0.9, "\(translated.translated) of \(translated.retired) instructions translated")
         print("\(name) \(append): \(translated.translated) of \(translated.retired) instructions translated")
@@ -60,6 +60,11 @@ final class SoftTranslationGuestTests: XCTestCase {
         // 6 MB: more than the software TLB maps (1024 pages), so stores keep missing it and take the
         // translated code's refill path.
         try checkTranslated("sieve", append: "n=6000000", expected: "sieve: 412849 primes below 6000000")
+    }
+
+    /// The sieve as 32-bit code (gcc -m32): protected-mode code translated like 64-bit code.
+    func testSieve32Translated() throws {
+        try checkTranslated("sieve32", append: "n=1000000", expected: "sieve: 78498 primes below 1000000")
     }
 
     func testMemcpyTranslated() throws {

@@ -8,7 +8,7 @@ extension CPUCore {
             let ip = try read(Segment.ss, gpr[4] & stackMask, size)
             let cs = try read(Segment.ss, (gpr[4] &+ UInt64(size)) & stackMask, size)
             let newFlags = try read(Segment.ss, (gpr[4] &+ UInt64(size) * 2) & stackMask, size)
-            gpr[4] = (gpr[4] & ~stackMask) | ((gpr[4] &+ UInt64(size) * 3) & stackMask)
+            setStackPointer(gpr[4] &+ UInt64(size) * 3)
             let selector = UInt16(truncatingIfNeeded: cs)
             segments[Segment.cs].selector = selector
             segments[Segment.cs].base = UInt64(selector) << 4

@@ -91,7 +91,7 @@ extension CPUCore {
                         // bring interpreted loops back here); what follows gets the slice again.
                         let consumed = granted &- limit, available = translatedBudget &- consumed
                         if entry.pointee.code > NativeCode.untranslatable && entry.pointee.rip == rip && !interpretNext
-                            && available >= Int(entry.pointee.passLength) {
+                            && available >= Int(entry.pointee.passLength) && segmentShape.allows(entry.pointee.assumptions) {
                             let run = runNative(entry, limit: available)
                             limit = min(available &- run.retired, NativeCode.heatSlice)
                             granted = consumed &+ run.retired &+ limit

@@ -125,16 +125,22 @@ extension CPUCore {
     mutating func push(_ value: UInt64, _ size: UInt8) throws(Fault) {
         let rsp = (gpr[4] &- UInt64(size)) & stackMask
         try write(Segment.ss, rsp, size, value)
-        gpr[4] = (gpr[4] & ~stackMask) | rsp
+        setStackPointer(rsp)
     }
 
     @inline(__always)
     mutating func pop(_ size: UInt8) throws(Fault) -> UInt64 {
         let rsp = gpr[4] & stackMask
         let value = try read(Segment.ss, rsp, size)
-        gpr[4] = (gpr[4] & ~stackMask) | ((rsp &+ UInt64(size)) & stackMask)
+        setStackPointer(rsp &+ UInt64(size))
         return value
     }
+
+    /// Writes the stack pointer as SS.B says: SP alone with a 16-bit stack; ESP, like any 32-bit
+    /// register write, zero-extended into RSP with a 32-bit stack (in 32-bit code the upper half is
+    /// undefined, SDM vol. 1, 3.4.1.1; translated code's 32-bit LEA clears it too).
+    @inline(__always)
+    func setStackPointer(_ value: UInt64) { setRegister(4, mask: stackMask, value) }
 
     /// Sets RIP for a branch, truncated to the operand size (SDM vol. 2, JMP: EIP/IP wrap).
     @inline(__always)

@@ -43,6 +43,8 @@ struct CPUCore {
     var linearMask: UInt64 = 0xffff_ffff
     /// SS.B: 32-bit stack pointer (or 64-bit in 64-bit mode).
     var stackMask: UInt64 = 0xffff
+    /// What 32-bit translations may take for granted about the segment registers now.
+    var segmentShape = SegmentAssumptions()
     var longMode: Bool { efer & ControlBits.eferLMA != 0 }
     var in64BitMode: Bool { codeSize == 8 }
     var protectedMode: Bool { cr0 & ControlBits.cr0PE != 0 }
@@ -193,6 +195,7 @@ struct CPUCore {
                 segmentNeedsLimitCheck[index] = segment.unusable || segment.isExpandDown || segment.limit != 0xffff_ffff
             }
         }
+        segmentShape = currentSegmentShape()
         selectTLBs()
         breakBlock = true
     }

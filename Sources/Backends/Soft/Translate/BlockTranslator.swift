@@ -1,7 +1,10 @@
-/// Turns a decoded block of 64-bit code into host x86-64 code (SOFT-CPU.md: "a JIT for hot blocks").
+/// Turns a decoded block of 64-bit or 32-bit code into host x86-64 code (SOFT-CPU.md: "a JIT for hot
+/// blocks").
 ///
 /// Guest and host are the same architecture, so each guest instruction becomes the same host
-/// instruction with host registers in place of guest ones, and RFLAGS are computed by the host exactly
+/// instruction with host registers in place of guest ones (32-bit code included: its instructions
+/// mean in 64-bit mode what they mean in 32-bit mode, SDM vol. 1, 3.2.1, once addresses are formed
+/// as 32-bit code forms them, `TranslatedMemoryAccess.swift`), and RFLAGS are computed by the host exactly
 /// as the hardware the differential tests use as oracle computes them, the undefined bits included.
 /// What the host cannot do for us is translate addresses: every memory operand goes through the
 /// software TLB inline (the compare-and-add of QEMU's softmmu); a miss calls a page-walk helper, and
@@ -32,6 +35,7 @@ struct BlockTranslator {
         /// The most guest instructions one pass through the block retires.
         let passLength: Int
         let bytes: Int
+        let assumptions: SegmentAssumptions
     }
 
     /// Fewer instructions than this in front of an untranslatable one are not worth a native call.
@@ -58,14 +62,19 @@ struct BlockTranslator {
     private(set) var mapped: [UInt8] = []
     private static let unmapped: UInt8 = 0xff
     var stubs: [Stub] = []
+    /// For 32-bit code, the segment registers as they are while translating; nil for 64-bit code.
+    let segments: SegmentAssumptions?
+    /// What of `segments` the code relies on.
+    var assumed = SegmentAssumptions()
     let startRip: UInt64
     let head: Int, epilogue: Int, chain: Int, chainEntry: Int
     /// Guest instructions translated so far in one pass.
     var retired = 0
 
-    init(buffer: UnsafeMutablePointer<UInt8>, capacity: Int, rip: UInt64) {
+    init(buffer: UnsafeMutablePointer<UInt8>, capacity: Int, rip: UInt64, segments: SegmentAssumptions?) {
         assembler = HostAssembler(start: buffer, capacity: capacity)
         startRip = rip
+        self.segments = segments
         head = assembler.newLabel()
         epilogue = assembler.newLabel()
         chain = assembler.newLabel()
@@ -73,15 +82,16 @@ struct BlockTranslator {
     }
 
     /// Translates as much of the block as it can; nil when too little of it is translatable.
+    /// `segments`: nil for 64-bit code, else the segment registers' shape for 32-bit code.
     static func translate(_ block: UnsafePointer<DecodedInstruction>, count: Int, rip: UInt64,
-                          into memory: inout ExecutableMemory) -> Translation? {
+                          segments: SegmentAssumptions?, into memory: inout ExecutableMemory) -> Translation? {
         guard let start = memory.start else { return nil }
         let buffer = start + memory.used
-        var translator = BlockTranslator(buffer: buffer, capacity: memory.free, rip: rip)
+        var translator = BlockTranslator(buffer: buffer, capacity: memory.free, rip: rip, segments: segments)
         guard let offsets = translator.translateBody(block, count: count) else { return nil }
         memory.used += translator.assembler.offset
         return Translation(entry: UnsafeRawPointer(buffer + offsets.entry), chainEntry: UnsafeRawPointer(buffer + offsets.chainEntry),
-                           passLength: translator.retired, bytes: translator.assembler.offset)
+                           passLength: translator.retired, bytes: translator.assembler.offset, assumptions: translator.assumed)
     }
 
     /// Body, stubs, epilogue and entries; returns the entries' offsets.
@@ -90,7 +100,7 @@ struct BlockTranslator {
         var index = 0, rip = startRip, ended = false
         while index < count && !ended {
             let entry = block[index]
-            let mark = (assembler.mark, stubs.count, hostOf, mapped, retired)
+            let mark = (assembler.mark, stubs.count, hostOf, mapped, retired, assumed)
             var consumed = 1
             var translated = true
             if entry.op.isFusedBranch, index + 1 < count {
@@ -120,7 +130,7 @@ struct BlockTranslator {
             }
             guard translated else {
                 stubs.removeLast(stubs.count - mark.1)
-                (hostOf, mapped, retired) = (mark.2, mark.3, mark.4)
+                (hostOf, mapped, retired, assumed) = (mark.2, mark.3, mark.4, mark.5)
                 assembler.rewind(to: mark.0)
                 break
             }
@@ -180,12 +190,12 @@ struct BlockTranslator {
 
     /// CALL rel32: pushes the return address, then leaves for the target like a JMP.
     private mutating func call(_ ins: DecodedInstruction, rip: UInt64) -> Bool {
-        let returnAddress = rip &+ UInt64(ins.length)
-        guard ins.size == 8, let stackPointer = host(4),
-              let slot = stackSlot(offset: -8, size: 8, write: true, rip: rip) else { return false }
-        assembler.move(HostRegister.r11, immediate: returnAddress)
-        assembler.store(slot, HostRegister.r11)
-        assembler.instruction(0x8d, size: 8, reg: stackPointer, .at(stackPointer, -8))
+        let returnAddress = rip &+ UInt64(ins.length), width = stackWidth
+        guard ins.size == width, let stackPointer = host(4),
+              let slot = stackSlot(offset: -Int32(width), size: width, write: true, rip: rip) else { return false }
+        assembler.move(HostRegister.r11, immediate: returnAddress & ins.mask)
+        assembler.store(slot, HostRegister.r11, size: width)
+        assembler.instruction(0x8d, size: width, reg: stackPointer, .at(stackPointer, -Int32(width)))
         retired += 1
         leave(to: (returnAddress &+ ins.imm) & ins.mask)
         return true
@@ -194,10 +204,12 @@ struct BlockTranslator {
     /// RET and RET imm16: pops the return address and leaves for it, wherever it is. (Like the
     /// interpreter, a non-canonical address faults when it is fetched.)
     private mutating func returnFromCall(_ ins: DecodedInstruction, rip: UInt64) -> Bool {
-        guard ins.size == 8, let stackPointer = host(4),
-              let slot = stackSlot(offset: 0, size: 8, write: false, rip: rip) else { return false }
-        assembler.load(HostRegister.r11, slot)
-        assembler.instruction(0x8d, size: 8, reg: stackPointer, .at(stackPointer, 8 + Int32(truncatingIfNeeded: ins.imm & 0xffff)))
+        let width = stackWidth
+        guard ins.size == width, let stackPointer = host(4),
+              let slot = stackSlot(offset: 0, size: width, write: false, rip: rip) else { return false }
+        assembler.load(HostRegister.r11, slot, size: width)
+        assembler.instruction(0x8d, size: width, reg: stackPointer,
+                              .at(stackPointer, Int32(width) + Int32(truncatingIfNeeded: ins.imm & 0xffff)))
         retired += 1
         assembler.instruction(0x89, size: 8, reg: HostRegister.r11, .register(HostRegister.rcx))
         exitWithRIPInRCX(retired: retired, kind: .next)

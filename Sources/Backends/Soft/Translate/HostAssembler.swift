@@ -128,8 +128,8 @@ struct HostAssembler {
     }
 
     /// MOV r64, [m] and MOV [m], r64.
-    mutating func load(_ register: UInt8, _ memory: HostOperand) { instruction(0x8b, size: 8, reg: register, memory) }
-    mutating func store(_ memory: HostOperand, _ register: UInt8) { instruction(0x89, size: 8, reg: register, memory) }
+    mutating func load(_ register: UInt8, _ memory: HostOperand, size: UInt8 = 8) { instruction(0x8b, size: size, reg: register, memory) }
+    mutating func store(_ memory: HostOperand, _ register: UInt8, size: UInt8 = 8) { instruction(0x89, size: size, reg: register, memory) }
 
     /// MOV r, imm of `size` bytes (B8+r; with REX.W a full 64-bit immediate).
     mutating func move(_ register: UInt8, immediate value: UInt64, size: UInt8 = 8) {

@@ -12,7 +12,10 @@ struct NativeCode {
         var chainEntry: UInt
         /// The RIP the code was made for: branch targets and RIP-relative addresses are built in.
         var rip: UInt64
-        var passLength: Int32
+        /// At most `CodeCache.maxBlockLength`.
+        var passLength: Int16
+        /// What a 32-bit translation relies on (`SegmentAssumptions`); empty for 64-bit code.
+        var assumptions: SegmentAssumptions
         /// Lookups so far, while `code` is 0.
         var heat: Int32
     }
@@ -100,7 +103,7 @@ struct NativeCode {
 
     mutating func record(_ translation: BlockTranslator.Translation, in entry: UnsafeMutablePointer<Entry>, rip: UInt64) {
         entry.pointee = Entry(code: UInt(bitPattern: translation.entry), chainEntry: UInt(bitPattern: translation.chainEntry),
-                              rip: rip, passLength: Int32(translation.passLength), heat: 0)
+                              rip: rip, passLength: Int16(translation.passLength), assumptions: translation.assumptions, heat: 0)
         translatedBlocks += 1
     }
 
@@ -118,12 +121,16 @@ extension CPUCore {
         native.entries + Self.entries(from: codeCache.pool, to: block)
     }
 
-    /// Translates the block at RIP, or marks it untranslatable (not 64-bit code, nothing to gain).
+    /// Translates the block at RIP, or marks it untranslatable (16-bit or virtual-8086 code, nothing
+    /// to gain). 32-bit code is translated for the segment registers as they are now
+    /// (`SegmentAssumptions`).
     @inline(never)
     mutating func translate(_ block: UnsafeMutablePointer<DecodedInstruction>, count: Int,
                             entry: UnsafeMutablePointer<NativeCode.Entry>) {
-        guard codeSize == 8,
-              let translation = BlockTranslator.translate(block, count: count, rip: rip, into: &native.memory) else {
+        let segments: SegmentAssumptions? = codeSize == 8 ? nil : segmentShape
+        guard codeSize == 8 || (codeSize == 4 && protectedMode && !v86Mode),
+              let translation = BlockTranslator.translate(block, count: count, rip: rip, segments: segments,
+                                                          into: &native.memory) else {
             entry.pointee.code = NativeCode.untranslatable
             return
         }

@@ -39,18 +39,20 @@ extension BlockTranslator {
         case .pushReg:
             // The slot is written before RSP moves, so a miss leaves RSP as it was (and PUSH RSP
             // stores the old value, as it must).
-            guard ins.size == 8, let value = host(ins.rm), let stackPointer = host(4),
-                  let slot = stackSlot(offset: -8, size: 8, write: true, rip: rip) else { return false }
-            assembler.store(slot, value)
-            assembler.instruction(0x8d, size: 8, reg: stackPointer, .at(stackPointer, -8))
+            let width = stackWidth
+            guard ins.size == width, let value = host(ins.rm), let stackPointer = host(4),
+                  let slot = stackSlot(offset: -Int32(width), size: width, write: true, rip: rip) else { return false }
+            assembler.store(slot, value, size: width)
+            assembler.instruction(0x8d, size: width, reg: stackPointer, .at(stackPointer, -Int32(width)))
             return true
         case .popReg:
             // Through R11, so that POP RSP ends with the value popped (SDM vol. 2, POP).
-            guard ins.size == 8, let target = host(ins.rm), let stackPointer = host(4),
-                  let slot = stackSlot(offset: 0, size: 8, write: false, rip: rip) else { return false }
-            assembler.load(HostRegister.r11, slot)
-            assembler.instruction(0x8d, size: 8, reg: stackPointer, .at(stackPointer, 8))
-            assembler.instruction(0x89, size: 8, reg: HostRegister.r11, .register(target))
+            let width = stackWidth
+            guard ins.size == width, let target = host(ins.rm), let stackPointer = host(4),
+                  let slot = stackSlot(offset: 0, size: width, write: false, rip: rip) else { return false }
+            assembler.load(HostRegister.r11, slot, size: width)
+            assembler.instruction(0x8d, size: width, reg: stackPointer, .at(stackPointer, Int32(width)))
+            assembler.instruction(0x89, size: width, reg: HostRegister.r11, .register(target))
             return true
         case .bswap:
             guard ins.size >= 4, let register = host(ins.rm) else { return false }

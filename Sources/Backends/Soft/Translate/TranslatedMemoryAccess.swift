@@ -10,7 +10,9 @@ extension BlockTranslator {
 
     /// Computes the effective address of `ins` into `register` as a `size`-byte value (LEA's semantics:
     /// SDM vol. 2, LEA, with the address size of the instruction).
+    /// 16-bit addressing (32-bit code with 0x67) is left to the interpreter.
     mutating func effectiveAddress(_ ins: DecodedInstruction, next: UInt64, into register: UInt8, size: UInt8) -> Bool {
+        guard ins.addressSize >= 4 else { return false }
         let base = ins.base, index = ins.index
         if base == DecodedInstruction.ripBase || (base == DecodedInstruction.noRegister && index == DecodedInstruction.noRegister) {
             var value = UInt64(bitPattern: ins.disp)
@@ -39,31 +41,66 @@ extension BlockTranslator {
     /// last byte, which also rejects accesses crossing into the next page (their first and last bytes
     /// differ in page and so in slot). A miss calls the refill helper out of line (`refillCall`); if
     /// that cannot help, the instruction is left to the interpreter with the flags as they were.
-    /// Translated code is 64-bit code, where ES, CS, SS and DS are flat and FS and GS only add their
-    /// base (SDM vol. 3, 3.4.4), read from `CPUCore.segmentBase`: it changes only through
-    /// instructions that are never translated (WRMSR, SWAPGS, MOV to FS or GS).
+    /// In 64-bit code ES, CS, SS and DS are flat and FS and GS only add their base (SDM vol. 3,
+    /// 3.4.4), read from `CPUCore.segmentBase`: it changes only through instructions that are never
+    /// translated (WRMSR, SWAPGS, MOV to FS or GS). 32-bit code goes through `segmentedAddress`.
     mutating func memory(_ ins: DecodedInstruction, rip: UInt64, next: UInt64, size: UInt8, write: Bool) -> HostOperand? {
         let segment = Int(ins.segment)
+        if segments != nil {
+            guard let base = segmentedAddress(ins, next: next) else { return nil }
+            return checkedAccess(size: size, write: write, rip: rip, segmentBase: base.segment, baseSize: base.size)
+        }
         guard ins.isFlat || segment == Segment.fs || segment == Segment.gs,
               effectiveAddress(ins, next: next, into: HostRegister.rcx, size: ins.addressSize == 4 ? 4 : 8) else { return nil }
         return checkedAccess(size: size, write: write, rip: rip, segmentBase: ins.isFlat ? nil : segment)
     }
 
-    /// The stack slot at RSP + `offset` (SS is flat in 64-bit mode), checked like `memory`.
+    /// 32-bit code: the offset into RCX, and the segment whose base must be added to it (none when the
+    /// base is zero) with the width of the addition: 4 bytes where linear addresses wrap at 4 GiB,
+    /// 8 in compatibility mode, as `CPUCore.linearAddress` forms them. Only through segments that need
+    /// no limit or type check, with 32-bit addressing (16-bit addresses are left to the interpreter).
+    private mutating func segmentedAddress(_ ins: DecodedInstruction, next: UInt64) -> (segment: Int?, size: UInt8)? {
+        let segment = Int(ins.segment)
+        guard let shape = segments, ins.addressSize == 4, shape.contains(.unchecked(segment)),
+              effectiveAddress(ins, next: next, into: HostRegister.rcx, size: 4) else { return nil }
+        assumed.insert(.unchecked(segment))
+        if shape.contains(.zeroBase(segment)) {
+            assumed.insert(.zeroBase(segment))
+            return (nil, 4)
+        }
+        let wraps = shape.contains(.wrapsAt4GiB)
+        assumed.insert(wraps ? .wrapsAt4GiB : .doesNotWrap)
+        return (segment, wraps ? 4 : 8)
+    }
+
+    /// The bytes PUSH, POP, CALL and RET move: 8 in 64-bit code; 4 in 32-bit code, whose translations
+    /// need a 32-bit stack (`stackSlot`).
+    var stackWidth: UInt8 { segments == nil ? 8 : 4 }
+
+    /// The stack slot at RSP + `offset`, checked like `memory`. SS is flat in 64-bit mode; 32-bit code
+    /// is translated with ESP as the stack pointer, a flat SS and a zero base.
     mutating func stackSlot(offset: Int32, size: UInt8, write: Bool, rip: UInt64) -> HostOperand? {
         guard let stackPointer = host(4) else { return nil }
-        assembler.instruction(0x8d, size: 8, reg: HostRegister.rcx, .at(stackPointer, offset))
+        if let shape = segments {
+            let flatStack: SegmentAssumptions = [.stack32, .unchecked(Segment.ss), .zeroBase(Segment.ss)]
+            guard shape.contains(flatStack) else { return nil }
+            assumed.formUnion(flatStack)
+            assembler.instruction(0x8d, size: 4, reg: HostRegister.rcx, .at(stackPointer, offset), address32: true)
+        } else {
+            assembler.instruction(0x8d, size: 8, reg: HostRegister.rcx, .at(stackPointer, offset))
+        }
         return checkedAccess(size: size, write: write, rip: rip)
     }
 
     /// The TLB check for an access of `size` bytes at the address in RCX, plus the base of segment
-    /// `segmentBase` if given (the ADD comes after the flags are saved).
-    private mutating func checkedAccess(size: UInt8, write: Bool, rip: UInt64, segmentBase: Int? = nil) -> HostOperand {
+    /// `segmentBase` if given, added with `baseSize` bytes (the ADD comes after the flags are saved).
+    private mutating func checkedAccess(size: UInt8, write: Bool, rip: UInt64, segmentBase: Int? = nil,
+                                        baseSize: UInt8 = 8) -> HostOperand {
         let rcx = HostRegister.rcx, rdx = HostRegister.rdx, r11 = HostRegister.r11
         saveFlagsInRAX()
         if let segmentBase {
             assembler.load(r11, .at(Self.context, NativeFrame.segmentBases))
-            assembler.instruction(0x03, size: 8, reg: rcx, .at(r11, Int32(segmentBase * 8))) // ADD RCX, [bases + segment]
+            assembler.instruction(0x03, size: baseSize, reg: rcx, .at(r11, Int32(segmentBase * 8))) // ADD RCX, [bases + segment]
         }
         assembler.instruction(0x8d, size: 8, reg: rdx, .at(rcx, Int32(size) - 1)) // LEA RDX, [RCX + size - 1]
         assembler.instruction(0xc1, size: 8, reg: 5, .register(rdx))              // SHR RDX, 12: its page

@@ -36,7 +36,7 @@ extension CPUCore {
     mutating func ret(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         let size = ins.pointee.size, release = ins.pointee.imm
         let target = try pop(size)
-        if release != 0 { gpr[4] = (gpr[4] & ~stackMask) | ((gpr[4] &+ release) & stackMask) }
+        if release != 0 { setStackPointer(gpr[4] &+ release) }
         branch(to: target, size)
     }
 

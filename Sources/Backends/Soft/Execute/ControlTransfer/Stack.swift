@@ -71,13 +71,13 @@ extension CPUCore {
             try push(frame, size)
         }
         setRegister(5, size, frame)
-        gpr[4] = (gpr[4] & ~stackMask) | ((gpr[4] &- i.imm) & stackMask)
+        setStackPointer(gpr[4] &- i.imm)
     }
 
     mutating func leave(_ size: UInt8) throws(Fault) {
         let frame = gpr[5] & stackMask
         let value = try read(Segment.ss, frame, size)
-        gpr[4] = (gpr[4] & ~stackMask) | ((frame &+ UInt64(size)) & stackMask)
+        setStackPointer(frame &+ UInt64(size))
         setRegister(5, size, value)
     }
 }

@@ -9,6 +9,17 @@ enum TranslationPools {
     static let shiftMnemonics: Set<String> = ["rol", "ror", "rcl", "rcr", "shl", "shr", "sal", "sar"]
     static let bitScanMnemonics: Set<String> = ["bsf", "bsr", "tzcnt", "lzcnt", "popcnt"]
     static let bitTestMnemonics: Set<String> = ["bt", "bts", "btr", "btc"]
+    /// SSE data, integer and logic forms (TranslatedSSE.swift); PEXTRW, PINSRW and the floating-point
+    /// forms stay interpreted.
+    static let sseMnemonics: Set<String> = [
+        "pxor", "por", "pand", "pandn", "pcmpeqb", "pcmpeqw", "pcmpeqd", "pcmpgtb", "pcmpgtw", "pcmpgtd",
+        "punpcklbw", "punpcklwd", "punpckldq", "punpcklqdq", "punpckhbw", "punpckhwd", "punpckhdq", "punpckhqdq",
+        "paddb", "paddw", "paddd", "paddq", "psubb", "psubw", "psubd", "psubq", "paddusb", "paddusw", "paddsb", "paddsw",
+        "psubusb", "psubusw", "psubsb", "psubsw", "pmullw", "pmulhw", "pmulhuw", "pmuludq", "pmaddwd", "pmaxub", "pminub",
+        "pmaxsw", "pminsw", "pavgb", "pavgw", "psadbw", "packsswb", "packuswb", "packssdw", "psllw", "pslld", "psllq",
+        "psrlw", "psrld", "psrlq", "psraw", "psrad", "psrldq", "pslldq", "movdqa", "movdqu", "movq", "movd",
+        "xorps", "andps", "andnps", "orps", "movaps", "movups", "pshufd", "pshuflw", "pshufhw", "shufps", "pmovmskb",
+    ]
     /// Never translated: multiplies into RDX:RAX, sign extensions of the accumulator, exchange-and-add,
     /// compare-and-exchange, locked read-modify-writes, double shifts and BSWAP r16 (whose results
     /// past the width the SDM leaves undefined).
@@ -97,6 +108,7 @@ enum TranslationPools {
         if mnemonic == "xchg" { return !memory } // with memory it is locked (SDM vol. 2, XCHG)
         if mnemonic == "imul" { return name.hasPrefix("imul r") && !name.hasPrefix("imul r/m") }
         if mnemonic == "bswap" { return !name.hasSuffix("16") }
+        if sseMnemonics.contains(mnemonic) { return !name.contains("misaligned") }
         return mnemonic.hasPrefix("cmov") || mnemonic.hasPrefix("set")
     }
 }

@@ -63,7 +63,7 @@ final class TranslationDifferentialRunner {
         }
     }
 
-    /// Every register bit, RIP, the compared flags and the data page: the same instructions leave the
+    /// Every register bit, RIP, the compared flags, the XMM registers and the data page: the same instructions leave the
     /// same state whether translated or not.
     static func fullStateDifferences(interpreted: Observation, translated: Observation) -> [String] {
         var differences: [String] = []
@@ -80,6 +80,10 @@ final class TranslationDifferentialRunner {
         let flags = Flag.compared
         if interpreted.state.rflags & flags != translated.state.rflags & flags {
             differences.append("rflags: interpreted=\(hex(interpreted.state.rflags & flags)) translated=\(hex(translated.state.rflags & flags))")
+        }
+        for index in 0..<32 where interpreted.state.xmm[index] != translated.state.xmm[index] {
+            differences.append("xmm\(index / 2).\(index % 2 == 0 ? "low" : "high"): interpreted=\(hex(interpreted.state.xmm[index]))"
+                + " translated=\(hex(translated.state.xmm[index]))")
         }
         if interpreted.data != translated.data { differences.append("data page: interpreted and translated differ") }
         return differences

@@ -76,6 +76,33 @@ final class SoftCPUFixture {
         try cpu.setGeneralRegisters(registers)
     }
 
+    /// A fixture whose `code`, a loop, has run 300 instructions with translation on: its blocks
+    /// are translated (where the host can run translated code) before a test arms something.
+    static func warmedUp(_ code: [UInt8], mode: Mode = .long64, file: StaticString = #filePath,
+                         line: UInt = #line) throws -> SoftCPUFixture {
+        let fixture = try SoftCPUFixture(mode, code: code)
+        fixture.cpu.translationEnabled = true
+        fixture.cpu.translationThreshold = 1
+        XCTAssertEqual(try fixture.cpu.step(instructions: 300), .completed, file: file, line: line)
+        if SoftBackend.translationAvailable {
+            XCTAssertGreaterThan(fixture.cpu.translatedBlocks, 0, "the loop ran translated", file: file, line: line)
+        }
+        return fixture
+    }
+
+    /// Steps (up to `instructions`) to a #DB trap and checks where it left the vCPU: RIP at
+    /// `codeAddress + offset` (0 for a repeated string instruction stopped part-way, to resume it),
+    /// RCX, another register where `also` says, and DR6.B0-B3 equal to `hits`.
+    func assertDebugTrap(at offset: UInt64, rcx: UInt64, also: (KeyPath<GeneralRegisters, UInt64>, UInt64)? = nil, hits: UInt64,
+                         instructions: Int = 10, file: StaticString = #filePath, line: UInt = #line) throws {
+        XCTAssertEqual(try cpu.step(instructions: instructions), .exception(vector: 1, errorCode: nil), file: file, line: line)
+        let registers = try cpu.generalRegisters()
+        XCTAssertEqual(registers.rip, Self.codeAddress + offset, file: file, line: line)
+        XCTAssertEqual(registers.rcx, rcx, file: file, line: line)
+        if let (register, value) = also { XCTAssertEqual(registers[keyPath: register], value, file: file, line: line) }
+        XCTAssertEqual(try cpu.debugRegisters().dr6 & 0xf, hits, file: file, line: line)
+    }
+
     /// RFLAGS' arithmetic bits: CF PF AF ZF SF OF.
     func arithmeticFlags() throws -> UInt64 { try cpu.generalRegisters().rflags & 0x8d5 }
 }

@@ -69,6 +69,39 @@ final class SoftSystemTests: XCTestCase {
         XCTAssertEqual(system.ss.selector, 0x1b)
     }
 
+    /// A 64-bit user INTs to the kernel (which leaves SS null, SDM vol. 3, 6.14.4) and the kernel
+    /// SYSRETLs to compatibility mode: SS is the flat 32-bit descriptor SYSRET defines, so the user's
+    /// PUSH moves ESP by 4 in 32 bits, not a 16-bit SP with the null SS's cache.
+    func testSYSRETAfterAnInterruptGivesCompatibilityModeAFlatStack() throws {
+        // kernel: push SS/RSP/RFLAGS/CS/RIP of the 64-bit user; iretq
+        var code: [UInt8] = [0x6a, 0x23, 0x68, 0x00, 0x00, 0x09, 0x00, 0x6a, 0x02, 0x6a, 0x2b, 0x68, 0x00, 0x01, 0x10,
+                             0x00, 0x48, 0xcf]
+        code += [UInt8](repeating: 0, count: 0x80 - code.count)
+        // INT 0x80 handler: mov $user32,%ecx; mov $2,%r11d; mov $0x90000,%esp; sysretl
+        code += [0xb9, 0x40, 0x01, 0x10, 0x00, 0x41, 0xbb, 0x02, 0x00, 0x00, 0x00, 0xbc, 0x00, 0x00, 0x09, 0x00, 0x0f, 0x07]
+        code += [UInt8](repeating: 0, count: 0x100 - code.count)
+        code += [0xcd, 0x80] // user (64-bit): int $0x80
+        code += [UInt8](repeating: 0, count: 0x140 - code.count)
+        code += [0x50, 0xf4] // user (32-bit): push %eax; hlt
+        let cpu = try SoftCPUFixture(.long64, code: code)
+        // GDT: null, kernel code 0x08, kernel data 0x10, user 32-bit code 0x18, user data 0x20, user 64-bit code 0x28.
+        try cpu.prepareForSystemCalls(descriptors: [0, 0x00af_9b00_0000_ffff, 0x00cf_9300_0000_ffff, 0x00cf_fb00_0000_ffff,
+                                                    0x00cf_f300_0000_ffff, 0x00af_fb00_0000_ffff])
+        try cpu.cpu.writeMSR(0xc000_0081, value: 0x0018_0008_0000_0000) // STAR: SYSRET base 0x18
+        let handler = SoftCPUFixture.codeAddress + 0x80 // a DPL 3 interrupt gate for vector 0x80
+        try cpu.machine.memory.write((handler & 0xffff) | 0x08 << 16 | 0xee << 40 | (handler & 0xffff_0000) << 32, at: 0x30_0800)
+        try cpu.machine.memory.write(UInt64(0), at: 0x30_0808)
+        try cpu.machine.memory.write(UInt64(0x8_0000), at: 4) // RSP0 of the boot TSS (at 0)
+        try cpu.setSystemRegisters { $0.idt = DescriptorTableRegister(base: 0x30_0000, limit: 0xfff) }
+        XCTAssertEqual(try cpu.cpu.step(instructions: 20), .exception(vector: 13, errorCode: 0), "HLT at CPL 3")
+        let registers = try cpu.cpu.generalRegisters()
+        XCTAssertEqual(registers.rip, SoftCPUFixture.codeAddress + 0x141)
+        XCTAssertEqual(registers.rsp, 0x8_fffc)
+        let ss = try cpu.cpu.systemRegisters().ss
+        XCTAssertEqual(ss.selector, 0x23)
+        XCTAssertTrue(ss.db && !ss.unusable && ss.limit == 0xffff_ffff && ss.base == 0 && ss.dpl == 3, "\(ss)")
+    }
+
     /// One vector pending from the start; counts acknowledgements.
     final class OneShotController: InterruptSource, @unchecked Sendable {
         let pending = Mutex<UInt8?>(0x30)

@@ -3,7 +3,7 @@ import VMMKit
 import XCTest
 
 /// 32-bit code in the block translator: translated under the segment registers as they were
-/// (`SegmentAssumptions`), and never run under others. A loop reads through DS: flat, with a base,
+/// (`TranslationAssumptions`), and never run under others. A loop reads through DS: flat, with a base,
 /// with a base that wraps at 4 GiB, and with a limit its access breaks; each run must give what the
 /// interpreter gives, whether the loop was translated under that DS (a fresh vCPU for each) or under
 /// the DS before (one vCPU for all).

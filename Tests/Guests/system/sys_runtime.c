@@ -199,7 +199,11 @@ void set_gate(uint8_t vector, int present, int dpl, int ist)
     static const uint8_t vectors[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
         18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 0x40, 0x41, 0x42, 0x80};
     for (unsigned i = 0; i < sizeof vectors; i++) if (vectors[i] == vector) slot = (int)i;
-    uintptr_t handler = slot >= 0 ? (uintptr_t)stub_table[slot] : 0;
+    set_gate_handler(vector, slot >= 0 ? (uintptr_t)stub_table[slot] : 0, present, dpl, ist);
+}
+
+void set_gate_handler(uint8_t vector, uintptr_t handler, int present, int dpl, int ist)
+{
     /* Interrupt gate (type 0xE), SDM vol. 3, 6.11 and 6.14.1. */
     uint64_t low = (uint64_t)(handler & 0xffff) | ((uint64_t)KERNEL_CS << 16)
         | ((uint64_t)((present ? 0x80 : 0) | (dpl << 5) | 0x0e) << 40) | ((uint64_t)((handler >> 16) & 0xffff) << 48);

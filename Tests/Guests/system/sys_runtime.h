@@ -97,6 +97,8 @@ static inline void cpuid(uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *c, u
 void system_setup(uint8_t user_vector);
 /* Rewrites gate `vector`: present or not, DPL, and (64-bit) the IST index. */
 void set_gate(uint8_t vector, int present, int dpl, int ist);
+/* The same with a handler of the guest's own instead of the recording stub. */
+void set_gate_handler(uint8_t vector, uintptr_t handler, int present, int dpl, int ist);
 /* The TSS fields the checks use. */
 void tss_set_kernel_stack(uintptr_t top);
 #ifdef __x86_64__

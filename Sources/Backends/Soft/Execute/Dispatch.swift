@@ -62,7 +62,9 @@ extension CPUCore {
         case .callRel: try callRel(ins)
         case .ret: try ret(ins)
         case .pushReg: try push(register(ins.pointee.rm, ins.pointee.size), ins.pointee.size)
-        case .popReg: setRegister(ins.pointee.rm, ins.pointee.size, try pop(ins.pointee.size))
+        case .popReg:
+            let value = try pop(ins.pointee.size)
+            setRegister(ins.pointee.rm, ins.pointee.size, value)
         case .pushImm: try push(ins.pointee.imm, ins.pointee.size)
         case .unaryReg: unaryReg(ins)
         case .unaryMem: try unaryMem(ins)

@@ -37,6 +37,11 @@ extension CPUCore {
         var interpretNext = false
         while remaining > 0 {
             if halted { return .halted }
+            // A trap of the last instruction comes before interrupts (SDM vol. 3, table 6-2).
+            if let trap = dueSingleStep() {
+                if let exit = raiseDebugException(trap) { return exit }
+                continue
+            }
             // With translation on, chains are cut into slices so that a loop spinning in the
             // interpreter comes back to the lookup, where blocks warm up (`NativeCode.threshold`).
             var limit = native.enabled ? min(remaining, NativeCode.heatSlice) : remaining
@@ -91,7 +96,7 @@ extension CPUCore {
                         // bring interpreted loops back here); what follows gets the slice again.
                         let consumed = granted &- limit, available = translatedBudget &- consumed
                         if entry.pointee.code > NativeCode.untranslatable && entry.pointee.rip == rip && !interpretNext
-                            && available >= Int(entry.pointee.passLength) && segmentShape.allows(entry.pointee.assumptions) {
+                            && available >= Int(entry.pointee.passLength) && translationShape.allows(entry.pointee.assumptions) {
                             let run = runNative(entry, limit: available)
                             limit = min(available &- run.retired, NativeCode.heatSlice)
                             granted = consumed &+ run.retired &+ limit
@@ -140,6 +145,8 @@ extension CPUCore {
                 return exit
             }
         }
+        // A SYSRET that ended the budget: its trap, before the vCPU looks for interrupts.
+        if let trap = dueSingleStep(), let exit = raiseDebugException(trap) { return exit }
         return .budgetExhausted
     }
 

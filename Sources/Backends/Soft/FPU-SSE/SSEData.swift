@@ -41,7 +41,9 @@ extension CPUCore {
         try checkSSE()
         let i = ins.pointee
         switch i.op {
-        case .sseMoveLoad: setXMMValue(i.reg, try read128(ins, aligned: i.sub == 1))
+        case .sseMoveLoad:
+            let value = try read128(ins, aligned: i.sub == 1)
+            setXMMValue(i.reg, value)
         case .sseMoveStore: try write128(ins, xmmValue(i.reg), aligned: i.sub == 1)
         default: setXMMValue(i.reg, xmmValue(i.rm)) // register form: destination in ModRM.reg
         }
@@ -55,7 +57,8 @@ extension CPUCore {
         if i.op == .sseScalarStore {
             try writeMemory(ins, i.size, xmm[Int(i.reg) * 2] & mask)
         } else if i.isMemory {
-            setXMMValue(i.reg, Vector(try readMemory(ins, i.size), 0))
+            let value = try readMemory(ins, i.size)
+            setXMMValue(i.reg, Vector(value, 0))
         } else {
             let low = (xmm[Int(i.reg) * 2] & ~mask) | (xmm[Int(i.rm) * 2] & mask)
             xmm[Int(i.reg) * 2] = low
@@ -81,7 +84,8 @@ extension CPUCore {
     mutating func movdToXMM(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         try checkSSE()
         let i = ins.pointee
-        setXMMValue(i.reg, Vector(try readRM(ins, i.size), 0))
+        let value = try readRM(ins, i.size)
+        setXMMValue(i.reg, Vector(value, 0))
     }
 
     mutating func movdFromXMM(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {

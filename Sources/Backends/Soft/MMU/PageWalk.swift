@@ -68,6 +68,9 @@ extension CPUCore {
             if !nxEnabled && entry & (1 << 63) != 0 { return true }
             if large && level == 2 && entry & 0x1f_e000 != 0 { return true }
             if large && level == 3 && entry & 0x3fff_e000 != 0 { return true }
+            // AMD processors reserve bits 8:7 of a PML4E (APM vol. 2, figure 5-18); Intel's reserve
+            // only PS (SDM vol. 3, table 4-15; PS is checked by the caller).
+            if level == 4 && Self.isAMD && entry & 0x100 != 0 { return true }
             return false
         }
 
@@ -105,7 +108,9 @@ extension CPUCore {
                 let pdpteAddress = (cr3 & 0xffff_ffe0) + ((linear >> 30) & 3) * 8
                 let pdpte = readTableEntry(pdpteAddress, wide: true)
                 guard pdpte & 1 != 0 else { throw pageFault(linear, code) }
-                if pdpte & 0x1e6 != 0 || entryReserved(pdpte & ~(1 << 63), large: false, level: 3) {
+                // Bits 2:1, 8:5 and 63 are reserved whatever EFER.NXE says: a PDPTE has no XD bit
+                // (SDM vol. 3, table 4-8; AMD APM vol. 2, figure 5-11).
+                if pdpte & (0x1e6 | 1 << 63) != 0 || pdpte & Self.reservedPAEBits != 0 {
                     throw pageFault(linear, code | PageFaultCode.reserved | PageFaultCode.present)
                 }
                 table = pdpte & Self.entryAddressMask

@@ -71,6 +71,9 @@ struct PhysicalMemory {
 
     /// Records decoded bytes [physical, physical+length) on a page that holds code already; false,
     /// recording nothing, if it holds none yet (`CPUCore.markDecodedCode` then makes it code).
+    /// Inlined: called on `CPUCore.physical` from a mutating method, an outlined call would copy the
+    /// struct (retaining what it holds) on every decoded block.
+    @inline(__always)
     func markMoreCode(_ physical: UInt64, length: Int) -> Bool {
         let page = physical >> 12
         guard page < trackedPages, length > 0 else { return true }

@@ -44,7 +44,7 @@ struct CPUCore {
     /// SS.B: 32-bit stack pointer (or 64-bit in 64-bit mode).
     var stackMask: UInt64 = 0xffff
     /// What 32-bit translations may take for granted about the segment registers now.
-    var segmentShape = SegmentAssumptions()
+    var translationShape = TranslationAssumptions()
     var longMode: Bool { efer & ControlBits.eferLMA != 0 }
     var in64BitMode: Bool { codeSize == 8 }
     var protectedMode: Bool { cr0 & ControlBits.cr0PE != 0 }
@@ -73,6 +73,9 @@ struct CPUCore {
     /// DR6.B0-B3 for the data breakpoints the current stepped instruction (and a MOV SS/POP SS
     /// before it, whose traps wait for this boundary) hit (`noteDataAccess`).
     var dataBreakpointHits: UInt64 = 0
+    /// A SYSRET that began with TF clear left it set: its single-step trap is due at the next
+    /// boundary, although the loop was not stepping when it ran (`trapAfterStep`).
+    var singleStepDue = false
     var halted = false
     /// NMIs are blocked from NMI delivery until the next IRET (SDM vol. 3, 6.7.1).
     var nmiBlocked = false
@@ -195,7 +198,7 @@ struct CPUCore {
                 segmentNeedsLimitCheck[index] = segment.unusable || segment.isExpandDown || segment.limit != 0xffff_ffff
             }
         }
-        segmentShape = currentSegmentShape()
+        translationShape = currentTranslationShape()
         selectTLBs()
         breakBlock = true
     }

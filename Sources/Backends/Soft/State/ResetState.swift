@@ -23,6 +23,7 @@ extension CPUCore {
         mxcsr = 0x1f80
         halted = false
         interruptShadow = false
+        singleStepDue = false
         nmiBlocked = false
         tlb.flushAll()
         writeCR3(0)

@@ -35,7 +35,7 @@ struct BlockTranslator {
         /// The most guest instructions one pass through the block retires.
         let passLength: Int
         let bytes: Int
-        let assumptions: SegmentAssumptions
+        let assumptions: TranslationAssumptions
     }
 
     /// Fewer instructions than this in front of an untranslatable one are not worth a native call.
@@ -63,18 +63,21 @@ struct BlockTranslator {
     private static let unmapped: UInt8 = 0xff
     var stubs: [Stub] = []
     /// For 32-bit code, the segment registers as they are while translating; nil for 64-bit code.
-    let segments: SegmentAssumptions?
-    /// What of `segments` the code relies on.
-    var assumed = SegmentAssumptions()
+    let segments: TranslationAssumptions?
+    /// Whether SSE instructions may be translated (their #UD and #NM checks pass now).
+    let sseUsable: Bool
+    /// What of the shape the code relies on.
+    var assumed = TranslationAssumptions()
     let startRip: UInt64
     let head: Int, epilogue: Int, chain: Int, chainEntry: Int
     /// Guest instructions translated so far in one pass.
     var retired = 0
 
-    init(buffer: UnsafeMutablePointer<UInt8>, capacity: Int, rip: UInt64, segments: SegmentAssumptions?) {
+    init(buffer: UnsafeMutablePointer<UInt8>, capacity: Int, rip: UInt64, shape: TranslationAssumptions, legacyCode: Bool) {
         assembler = HostAssembler(start: buffer, capacity: capacity)
         startRip = rip
-        self.segments = segments
+        segments = legacyCode ? shape : nil
+        sseUsable = shape.contains(.sseUsable)
         head = assembler.newLabel()
         epilogue = assembler.newLabel()
         chain = assembler.newLabel()
@@ -82,12 +85,12 @@ struct BlockTranslator {
     }
 
     /// Translates as much of the block as it can; nil when too little of it is translatable.
-    /// `segments`: nil for 64-bit code, else the segment registers' shape for 32-bit code.
+    /// `shape`: the mode now (`CPUCore.translationShape`); `legacyCode`: 32-bit code, not 64-bit.
     static func translate(_ block: UnsafePointer<DecodedInstruction>, count: Int, rip: UInt64,
-                          segments: SegmentAssumptions?, into memory: inout ExecutableMemory) -> Translation? {
+                          shape: TranslationAssumptions, legacyCode: Bool, into memory: inout ExecutableMemory) -> Translation? {
         guard let start = memory.start else { return nil }
         let buffer = start + memory.used
-        var translator = BlockTranslator(buffer: buffer, capacity: memory.free, rip: rip, segments: segments)
+        var translator = BlockTranslator(buffer: buffer, capacity: memory.free, rip: rip, shape: shape, legacyCode: legacyCode)
         guard let offsets = translator.translateBody(block, count: count) else { return nil }
         memory.used += translator.assembler.offset
         return Translation(entry: UnsafeRawPointer(buffer + offsets.entry), chainEntry: UnsafeRawPointer(buffer + offsets.chainEntry),

@@ -14,8 +14,8 @@ struct NativeCode {
         var rip: UInt64
         /// At most `CodeCache.maxBlockLength`.
         var passLength: Int16
-        /// What a 32-bit translation relies on (`SegmentAssumptions`); empty for 64-bit code.
-        var assumptions: SegmentAssumptions
+        /// What the translation relies on (`TranslationAssumptions`).
+        var assumptions: TranslationAssumptions
         /// Lookups so far, while `code` is 0.
         var heat: Int32
     }
@@ -91,6 +91,7 @@ struct NativeCode {
         frame[NativeFrame.refill] = UInt64(UInt(bitPattern: unsafeBitCast(nativeTLBRefill, to: UnsafeRawPointer.self)))
         frame[NativeFrame.jumpCache] = UInt64(UInt(bitPattern: jumpCache))
         frame[NativeFrame.segmentBases] = UInt64(UInt(bitPattern: core.pointee.segmentBase))
+        frame[NativeFrame.xmmRegisters] = UInt64(UInt(bitPattern: core.pointee.xmm))
     }
 
     /// Makes the block at `rip` a chaining target for the rest of `epoch`.
@@ -122,15 +123,13 @@ extension CPUCore {
     }
 
     /// Translates the block at RIP, or marks it untranslatable (16-bit or virtual-8086 code, nothing
-    /// to gain). 32-bit code is translated for the segment registers as they are now
-    /// (`SegmentAssumptions`).
+    /// to gain), for the mode as it is now (`TranslationAssumptions`).
     @inline(never)
     mutating func translate(_ block: UnsafeMutablePointer<DecodedInstruction>, count: Int,
                             entry: UnsafeMutablePointer<NativeCode.Entry>) {
-        let segments: SegmentAssumptions? = codeSize == 8 ? nil : segmentShape
         guard codeSize == 8 || (codeSize == 4 && protectedMode && !v86Mode),
-              let translation = BlockTranslator.translate(block, count: count, rip: rip, segments: segments,
-                                                          into: &native.memory) else {
+              let translation = BlockTranslator.translate(block, count: count, rip: rip, shape: translationShape,
+                                                          legacyCode: codeSize == 4, into: &native.memory) else {
             entry.pointee.code = NativeCode.untranslatable
             return
         }

@@ -11,7 +11,9 @@ struct NativeFrame {
     static let jumpCache: Int32 = 72, epoch: Int32 = 80
     /// `CPUCore.segmentBase`, for FS- and GS-relative operands.
     static let segmentBases: Int32 = 88
-    static let size = 96
+    /// `CPUCore.xmm`, the guest's XMM registers, 16 bytes each (`TranslatedSSE.swift`).
+    static let xmmRegisters: Int32 = 96
+    static let size = 104
 
     let base: UnsafeMutableRawPointer
 

@@ -3,7 +3,15 @@
 extension BlockTranslator {
     /// Emits `ins` (at `rip`, followed by `next`); false if it is not translatable.
     mutating func translate(_ ins: DecodedInstruction, rip: UInt64, next: UInt64) -> Bool {
-        guard !ins.isLocked, [1, 2, 4, 8].contains(ins.size) else { return false }
+        guard !ins.isLocked else { return false }
+        switch ins.op {
+        case .sseMoveLoad, .sseMoveStore, .sseMoveRegReg, .sseBinary, .sseShuffle, .sseShiftImm,
+             .movdToXMM, .movqToXMM, .movdFromXMM, .movqStore, .pmovmskb:
+            return sse(ins, rip: rip, next: next) // SSE operand sizes are their own (16 for XMM)
+        default:
+            break
+        }
+        guard [1, 2, 4, 8].contains(ins.size) else { return false }
         switch ins.op.generic {
         case .nop:
             return true

@@ -44,15 +44,19 @@ extension BlockTranslator {
     /// In 64-bit code ES, CS, SS and DS are flat and FS and GS only add their base (SDM vol. 3,
     /// 3.4.4), read from `CPUCore.segmentBase`: it changes only through instructions that are never
     /// translated (WRMSR, SWAPGS, MOV to FS or GS). 32-bit code goes through `segmentedAddress`.
-    mutating func memory(_ ins: DecodedInstruction, rip: UInt64, next: UInt64, size: UInt8, write: Bool) -> HostOperand? {
+    /// An `alignment` of 16 leaves a misaligned offset to the interpreter, which raises the #GP(0)
+    /// of legacy SSE's aligned forms (SDM vol. 2, MOVDQA: the effective address is checked).
+    mutating func memory(_ ins: DecodedInstruction, rip: UInt64, next: UInt64, size: UInt8, write: Bool,
+                         alignment: UInt8 = 1) -> HostOperand? {
         let segment = Int(ins.segment)
         if segments != nil {
             guard let base = segmentedAddress(ins, next: next) else { return nil }
-            return checkedAccess(size: size, write: write, rip: rip, segmentBase: base.segment, baseSize: base.size)
+            return checkedAccess(size: size, write: write, rip: rip, segmentBase: base.segment, baseSize: base.size,
+                                 alignment: alignment)
         }
         guard ins.isFlat || segment == Segment.fs || segment == Segment.gs,
               effectiveAddress(ins, next: next, into: HostRegister.rcx, size: ins.addressSize == 4 ? 4 : 8) else { return nil }
-        return checkedAccess(size: size, write: write, rip: rip, segmentBase: ins.isFlat ? nil : segment)
+        return checkedAccess(size: size, write: write, rip: rip, segmentBase: ins.isFlat ? nil : segment, alignment: alignment)
     }
 
     /// 32-bit code: the offset into RCX, and the segment whose base must be added to it (none when the
@@ -82,7 +86,7 @@ extension BlockTranslator {
     mutating func stackSlot(offset: Int32, size: UInt8, write: Bool, rip: UInt64) -> HostOperand? {
         guard let stackPointer = host(4) else { return nil }
         if let shape = segments {
-            let flatStack: SegmentAssumptions = [.stack32, .unchecked(Segment.ss), .zeroBase(Segment.ss)]
+            let flatStack: TranslationAssumptions = [.stack32, .unchecked(Segment.ss), .zeroBase(Segment.ss)]
             guard shape.contains(flatStack) else { return nil }
             assumed.formUnion(flatStack)
             assembler.instruction(0x8d, size: 4, reg: HostRegister.rcx, .at(stackPointer, offset), address32: true)
@@ -92,12 +96,19 @@ extension BlockTranslator {
         return checkedAccess(size: size, write: write, rip: rip)
     }
 
-    /// The TLB check for an access of `size` bytes at the address in RCX, plus the base of segment
-    /// `segmentBase` if given, added with `baseSize` bytes (the ADD comes after the flags are saved).
+    /// The TLB check for an access of `size` bytes at the offset in RCX, plus the base of segment
+    /// `segmentBase` if given, added with `baseSize` bytes (the ADD comes after the flags are saved),
+    /// and with the offset's `alignment` checked first.
     private mutating func checkedAccess(size: UInt8, write: Bool, rip: UInt64, segmentBase: Int? = nil,
-                                        baseSize: UInt8 = 8) -> HostOperand {
+                                        baseSize: UInt8 = 8, alignment: UInt8 = 1) -> HostOperand {
         let rcx = HostRegister.rcx, rdx = HostRegister.rdx, r11 = HostRegister.r11
+        let exit = missExit(rip: rip)
         saveFlagsInRAX()
+        if alignment > 1 {
+            assembler.instruction(0xf6, size: 1, reg: 0, .register(rcx)) // TEST CL, alignment - 1
+            assembler.immediate(UInt64(alignment - 1), size: 1)
+            assembler.jump(if: 0x5, to: exit)                           // JNZ: the interpreter faults
+        }
         if let segmentBase {
             assembler.load(r11, .at(Self.context, NativeFrame.segmentBases))
             assembler.instruction(0x03, size: baseSize, reg: rcx, .at(r11, Int32(segmentBase * 8))) // ADD RCX, [bases + segment]
@@ -114,7 +125,7 @@ extension BlockTranslator {
         assembler.instruction(0x03, size: 8, reg: r11,                             // ADD R11, [frame.tlb]
                               .at(Self.context, write ? NativeFrame.tlbWrite : NativeFrame.tlbRead))
         assembler.instruction(0x3b, size: 8, reg: rdx, .at(r11))                   // CMP RDX, [R11] (tag)
-        let miss = assembler.newLabel(), resume = assembler.newLabel(), exit = missExit(rip: rip)
+        let miss = assembler.newLabel(), resume = assembler.newLabel()
         stubs.append(.refill(label: miss, resume: resume, exit: exit, size: size, write: write))
         assembler.jump(if: 0x5, to: miss)                                          // JNE
         assembler.load(rdx, .at(r11, 8))                                           // host page

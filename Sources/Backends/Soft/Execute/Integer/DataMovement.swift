@@ -12,7 +12,8 @@ extension CPUCore {
 
     @inline(__always)
     mutating func movRegMem(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
-        setRegister(ins.pointee.reg, mask: ins.pointee.mask, try readMemory(ins, ins.pointee.size))
+        let value = try readMemory(ins, ins.pointee.size)
+        setRegister(ins.pointee.reg, mask: ins.pointee.mask, value)
     }
 
     @inline(__always)
@@ -46,7 +47,8 @@ extension CPUCore {
     mutating func movbe(_ ins: UnsafePointer<DecodedInstruction>, load: Bool) throws(Fault) {
         let i = ins.pointee
         if load {
-            setRegister(i.reg, i.size, Self.byteSwap(try readMemory(ins, i.size), i.size))
+            let value = try readMemory(ins, i.size)
+            setRegister(i.reg, i.size, Self.byteSwap(value, i.size))
         } else {
             try writeMemory(ins, i.size, Self.byteSwap(register(i.reg, i.size), i.size))
         }
@@ -176,6 +178,7 @@ extension CPUCore {
         let i = ins.pointee
         let mask = Self.mask(i.addressSize)
         let offset = (register(3, i.addressSize) &+ register(0, 1)) & mask
-        setRegister(0, 1, try read(Int(i.segment), offset, 1))
+        let value = try read(Int(i.segment), offset, 1)
+        setRegister(0, 1, value)
     }
 }

@@ -16,11 +16,15 @@ extension CPUCore {
         let source = Int(i.segment)
         if kind >= 5 { try checkIOPermission(UInt16(truncatingIfNeeded: gpr[2]), size) }
         var done = 0
+        // Under TF each iteration is one step: the trap comes after it, at the instruction, with the
+        // count left (the register state an interrupt between iterations sees, SDM vol. 2, REP), as
+        // on hardware and under QEMU TCG (sys_exceptions64 compares).
+        let slice = flags.stored & RFlags.tf != 0 ? 1 : Self.sliceLength
         let bulk = repeating && (kind == 0 || kind == 2) && step == UInt64(size)
         while true {
             // REP MOVS/STOS forward take whole pages at once where they can; otherwise one element.
             var elements = bulk ? repeatWithinPages(kind, size: size, addressSize: addressSize, source: source,
-                                                    count: min(remaining, UInt64(Self.sliceLength - done))) : 0
+                                                    count: min(remaining, UInt64(slice - done))) : 0
             if elements == 0 {
                 try stringElement(kind, ins, step: step, source: source)
                 guard repeating else { return }
@@ -35,9 +39,9 @@ extension CPUCore {
                 if i.prefixes & DecodedInstruction.repz != 0 ? !zero : zero { return }
             }
             done += elements
-            // A data breakpoint traps after the iteration that hit it, with RIP at the instruction
-            // and the count left (SDM vol. 3, 18.3.1.2).
-            if done >= Self.sliceLength || dataBreakpointHits != 0 {
+            // A data or I/O breakpoint traps after the iteration that hit it, with RIP at the
+            // instruction and the count left (SDM vol. 3, 18.3.1.2).
+            if done >= slice || dataBreakpointHits != 0 {
                 nextRip = rip
                 breakBlock = true
                 return
@@ -66,7 +70,8 @@ extension CPUCore {
             try write(Segment.es, di, size, register(0, size))
             setRegister(7, addressSize, (di &+ step) & addressMask)
         case 3: // LODS
-            setRegister(0, size, try read(source, si, size))
+            let value = try read(source, si, size)
+            setRegister(0, size, value)
             setRegister(6, addressSize, (si &+ step) & addressMask)
         case 4: // SCAS: rAX - [rDI]
             _ = alu(7, register(0, size), try read(Segment.es, di, size), size)

@@ -92,10 +92,10 @@ extension CPUCore {
         case 2: value = debug.dr2
         case 3: value = debug.dr3
         case 4, 6:
-            if i.reg == 4 && cr4 & 8 != 0 { throw Fault.ud }
+            if i.reg == 4 && cr4 & Self.cr4DebugExtensions != 0 { throw Fault.ud }
             value = debug.dr6
         case 5, 7:
-            if i.reg == 5 && cr4 & 8 != 0 { throw Fault.ud }
+            if i.reg == 5 && cr4 & Self.cr4DebugExtensions != 0 { throw Fault.ud }
             value = debug.dr7
         default: throw Fault.ud
         }
@@ -103,8 +103,9 @@ extension CPUCore {
     }
 
     /// DR7 enables send the execution loop to its stepping path (`debugStepping`), so a write ends
-    /// the block; data breakpoints need their pages out of the TLB (`debugRegistersChanged`). I/O
-    /// breakpoints (R/W = 10) are not implemented.
+    /// the block; data breakpoints need their pages out of the TLB (`debugRegistersChanged`); I/O
+    /// breakpoints are checked at each port access (`noteIOAccess`). A 1 in bits 63:32 of DR6 or
+    /// DR7 is #GP(0) (SDM vol. 2, MOV DR).
     mutating func moveToDebugRegister(_ ins: UnsafePointer<DecodedInstruction>) throws(Fault) {
         try requireCPL0()
         try checkGeneralDetect()
@@ -116,10 +117,12 @@ extension CPUCore {
         case 2: debug.dr2 = value; debugRegistersChanged()
         case 3: debug.dr3 = value; debugRegistersChanged()
         case 4, 6:
-            if i.reg == 4 && cr4 & 8 != 0 { throw Fault.ud }
+            if i.reg == 4 && cr4 & Self.cr4DebugExtensions != 0 { throw Fault.ud }
+            if value >> 32 != 0 { throw Fault.gp() }
             debug.dr6 = (value & 0xf00f) | 0xffff_0ff0
         case 5, 7:
-            if i.reg == 5 && cr4 & 8 != 0 { throw Fault.ud }
+            if i.reg == 5 && cr4 & Self.cr4DebugExtensions != 0 { throw Fault.ud }
+            if value >> 32 != 0 { throw Fault.gp() }
             debug.dr7 = (value & 0xffff_2bff) | 0x400
             debugRegistersChanged()
         default: throw Fault.ud
@@ -129,6 +132,7 @@ extension CPUCore {
     mutating func clts() throws(Fault) {
         try requireCPL0()
         cr0 &= ~UInt64(8)
+        modeChanged() // SSE may now run in translated code (`TranslationAssumptions.sseUsable`)
     }
 
     /// LMSW changes PE (set only), MP, EM, TS.

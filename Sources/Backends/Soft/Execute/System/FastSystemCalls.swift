@@ -63,12 +63,13 @@ extension CPUCore {
             flags.stored |= RFlags.if
             interruptsEnabled()
         }
-        // SS keeps its cached attributes except selector and DPL (AMD APM vol. 3, SYSRET).
-        var ss = segments[Segment.ss]
-        ss.selector = (base &+ 8) | 3
-        ss.dpl = 3
-        ss.unusable = false
-        segments[Segment.ss] = ss
+        // SS gets a flat 32-bit writable DPL 3 descriptor (SDM vol. 2, SYSRET), on every vendor. AMD
+        // CPUs change only the selector (APM vol. 3, SYSRET), so after an interrupt from ring 3 left
+        // SS null, user code would run on an unusable SS; kernels work around that on AMD (Linux's
+        // X86_BUG_SYSRET_SS_ATTRS reloads SS), never rely on it, and on an Intel vendor do nothing:
+        // keeping the null SS's cache gave compatibility mode a 16-bit stack.
+        segments[Segment.ss] = flatStack((base &+ 8) | 3, dpl: 3)
+        singleStepDue = flags.stored & RFlags.tf != 0
         modeChanged()
     }
 

@@ -51,8 +51,9 @@ extension CPUCore {
         if bitmap & bits != 0 { throw Fault.gp() }
     }
 
-    func portRead(_ port: UInt16, _ size: UInt8) -> UInt64 {
+    mutating func portRead(_ port: UInt16, _ size: UInt8) -> UInt64 {
         statistics.portIO.increment()
+        if debug.dr7 & Self.dr7Enables != 0 { noteIOAccess(port, size) }
         return machine.ports.read(UInt64(port), size: Int(size), vcpu: vcpuIndex) & Self.mask(size)
     }
 
@@ -68,6 +69,7 @@ extension CPUCore {
             return
         }
         statistics.portIO.increment()
+        if debug.dr7 & Self.dr7Enables != 0 { noteIOAccess(port, size) }
         machine.ports.write(UInt64(port), size: Int(size), value: value & Self.mask(size), vcpu: vcpuIndex)
         // A device may have raised an interrupt or a stop request: look before the next block.
         breakBlock = true

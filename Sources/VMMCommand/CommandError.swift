@@ -8,6 +8,7 @@ public enum CommandError: VMMError, Equatable {
     case badCPUCount(String)
     case badTimeout(String)
     case badIRQChip(String)
+    case badParavirtual(String)
     case unknownBackend(String, known: [String])
     case backendUnavailable(String, reason: String)
     case noBackendAvailable(reasons: [String])
@@ -28,6 +29,9 @@ public enum CommandError: VMMError, Equatable {
             return "'\(text)' is not a timeout: use a positive number of seconds"
         case let .badIRQChip(text):
             return "'\(text)' is not an irqchip placement: use user or kernel"
+        case let .badParavirtual(word):
+            let names = ParavirtualFeatures.named.map(\.name).joined(separator: ", ")
+            return "'\(word)' is not a paravirtual interface: use all, none, or a comma-separated list of \(names)"
         case let .unknownBackend(name, known):
             return "unknown backend '\(name)' (known: \(known.joined(separator: ", ")))"
         case let .backendUnavailable(name, reason):

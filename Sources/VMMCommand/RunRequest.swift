@@ -30,6 +30,10 @@ extension VMMOptions {
             interruptControllerPlacement: placement,
             timeout: try timeoutSeconds())
         description.rebootPolicy = RebootPolicy(rebootsOnReset: !noReboot, resetsOnTripleFault: rebootOnTripleFault)
+        switch ParavirtualFeatures.parse(pv) {
+        case let .success(features): description.paravirtual = features
+        case let .failure(unknown): throw CommandError.badParavirtual(unknown.word)
+        }
         return description
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import VMMKit
 
 /// The `vmm` command line as swift-argument-parser reads it. Values stay text here; `RunRequest`
 /// turns them into a `MachineDescription` so every mistake gets vmm's own one-line message.
@@ -81,6 +82,11 @@ struct VMMOptions: ParsableCommand {
     @Option(help: ArgumentHelp("Interrupt controllers in vmm (user) or KVM's in-kernel irqchip (kernel).",
                                valueName: "user|kernel"))
     var irqchip = "user"
+
+    @Option(help: ArgumentHelp("KVM paravirtual interfaces offered to the guest: all, none, or a comma-separated list of "
+                               + ParavirtualFeatures.named.map(\.name).joined(separator: ", ") + ".",
+                               valueName: "all|none|list"))
+    var pv = "all"
 
     @Option(help: ArgumentHelp("Stop the guest after this many seconds (exit status 124).", valueName: "seconds"))
     var timeout: String?

@@ -72,6 +72,14 @@ final class CommandLineErrorTests: XCTestCase {
                             mentioning: ["soft backend", "in-kernel", "--irqchip user"])
     }
 
+    /// An unknown `--pv` name, an empty list entry and an empty value are each named.
+    func testUnknownParavirtualInterface() throws {
+        let hello = try GuestKernels.path("hello")
+        for (value, word) in [("kvmclock,warp-eoi", "'warp-eoi'"), ("pv-eoi,,pv-ipi", "''"), ("", "''"), ("All", "'All'")] {
+            try expectRejection(["--pv", value, hello], mentioning: [word, "paravirtual", "pv-eoi"])
+        }
+    }
+
     func testBadMemorySize() throws {
         try expectRejection(["--memory", "12Q", try GuestKernels.path("hello")], mentioning: ["12Q", "memory"])
     }

@@ -33,6 +33,25 @@ enum KVMCPUID {
         }
     }
 
+    /// KVM's paravirtual feature bits (cpuid.rst) as KVM reports them, less the interfaces `--pv`
+    /// turned off and, with vmm's local APIC, those KVM implements on its own in-kernel APIC only:
+    /// PV EOI (the userspace APIC adds its own), PV unhalt, PV IPIs and directed yield find their
+    /// target through KVM's APIC map (kvm_pv_kick_cpu_op, kvm_pv_send_ipi, kvm_sched_yield), and
+    /// async page faults are delivered through that APIC.
+    static func kvmFeatures(reported: UInt32, offered: ParavirtualFeatures, userspaceAPIC: Bool) -> UInt32 {
+        var features = reported
+        if !offered.contains(.kvmclock) {
+            features &= ~(KVMCPUIDFeature.clocksource | KVMCPUIDFeature.clocksource2 | KVMCPUIDFeature.clocksourceStable)
+        }
+        if !offered.contains(.pvIODelay) { features &= ~KVMCPUIDFeature.nopIODelay }
+        if !offered.contains(.pvEOI) || userspaceAPIC { features &= ~KVMCPUIDFeature.pvEOI }
+        if !offered.contains(.pvUnhalt) || userspaceAPIC { features &= ~KVMCPUIDFeature.pvUnhalt }
+        if !offered.contains(.pvIPI) || userspaceAPIC { features &= ~KVMCPUIDFeature.pvSendIPI }
+        if !offered.contains(.pvSchedYield) || userspaceAPIC { features &= ~KVMCPUIDFeature.pvSchedYield }
+        if userspaceAPIC { features &= ~KVMCPUIDFeature.asyncPFInterrupt }
+        return features
+    }
+
     /// The entries vCPU `vcpu` gets.
     static func entries(from supported: [kvm_cpuid_entry2], vcpu: Int, machine: Machine) -> [kvm_cpuid_entry2] {
         let apicID = UInt32(truncatingIfNeeded: vcpu)
@@ -47,6 +66,12 @@ enum KVMCPUID {
             case 0xb, 0x1f:
                 // EDX: x2APIC ID of this logical processor (extended topology leaves).
                 entry.edx = apicID
+            case 0x8000_0007 where machine.paravirtual.contains(.kvmclock):
+                // Invariant TSC (EDX bit 8) hidden while kvmclock is offered, as QEMU does without
+                // +invtsc: Linux would otherwise prefer the TSC (see the Soft CPU's KVMParavirtualLeaves).
+                entry.edx &= ~(1 << 8)
+            case KVMCPUIDFeature.featuresLeaf:
+                entry.eax = kvmFeatures(reported: entry.eax, offered: machine.paravirtual, userspaceAPIC: userspaceAPIC)
             default:
                 break
             }

@@ -20,6 +20,8 @@ struct KVMCapability {
     static let irqchip = KVMCapability(number: KVM_CAP_IRQCHIP, name: "KVM_CAP_IRQCHIP")
     static let pit2 = KVMCapability(number: KVM_CAP_PIT2, name: "KVM_CAP_PIT2")
     static let irqRouting = KVMCapability(number: KVM_CAP_IRQ_ROUTING, name: "KVM_CAP_IRQ_ROUTING")
+    static let enforcePVFeatureCPUID = KVMCapability(
+        number: KVM_CAP_ENFORCE_PV_FEATURE_CPUID, name: "KVM_CAP_ENFORCE_PV_FEATURE_CPUID")
 
     /// What every VM needs, whatever the machine: memory slots, the VT-x real-mode helpers, CPUID,
     /// kicks that cannot be lost, and the register/event ioctls VirtualCPU exposes.

@@ -14,6 +14,7 @@ struct KVMExitCounters {
     let msr: Unmanaged<Counter>
     let setTPR: Unmanaged<Counter>
     let other: Unmanaged<Counter>
+    let paravirtualEOIs: Unmanaged<Counter>
 
     init(_ statistics: ExitStatistics) {
         portIO = .passUnretained(statistics.portIO)
@@ -24,10 +25,11 @@ struct KVMExitCounters {
         msr = .passUnretained(statistics.msr)
         setTPR = .passUnretained(statistics.setTPR)
         other = .passUnretained(statistics.other)
+        paravirtualEOIs = .passUnretained(statistics.paravirtualEOIs)
     }
 }
 
 extension Unmanaged where Instance == Counter {
     @inline(__always)
-    func increment() { _withUnsafeGuaranteedRef { $0.increment() } }
+    func increment(by amount: UInt64 = 1) { _withUnsafeGuaranteedRef { $0.increment(by: amount) } }
 }

@@ -1,3 +1,4 @@
+import CKVM
 import VMMKit
 
 /// The two states in which a vCPU with userspace interrupt controllers sleeps outside KVM_RUN: HLT
@@ -10,8 +11,12 @@ extension KVMVirtualCPU {
         // KVM queues an NMI behind one being handled itself, so one can always be taken.
         let wake = arbitration.waitInHalt(vcpu: index, interruptsEnabled: kvmRun.pointee.if_flag != 0,
                                           acceptsNMI: true, source: source, sleep: { sleepUntilKicked() })
+        // The kick that woke the vCPU also asked KVM_RUN to return at once (immediate_exit), which
+        // would cost a wasted entry and exit; what it announced has been seen, and anything kicked
+        // from here on is looked at again before the next entry (the stop check, prepareInterrupts).
+        ckvm_clear_immediate_exit(kvmRun)
         switch wake {
-        case .interrupt:
+        case .interrupt, .unhalted:
             return nil
         case .nonMaskableInterrupt:
             nmiPending = true

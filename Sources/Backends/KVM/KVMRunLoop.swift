@@ -22,14 +22,23 @@ extension KVMVirtualCPU {
         while true {
             if debugControl.isPauseRequested { debugControl.park(vcpu: index) }
             if runControl.isStopRequested { return .machineStopped }
-            if let source { try prepareInterrupts(source) }
+            if let source {
+                // Before entering: the flag taken back if handling the exit left an interrupt in
+                // IRR (KVM checks at every entry too: apic_sync_pv_eoi_to_guest).
+                synchronizeParavirtualEOI(source)
+                try prepareInterrupts(source)
+            }
             progress?.insideGuest.store(true, ordering: .relaxed)
             let result = ckvm_ioctl_value(fd, CKVM_RUN, 0)
             let error = errno
             progress?.insideGuest.store(false, ordering: .relaxed)
             ckvm_clear_immediate_exit(kvmRun)
             progress?.answerSampleRequest()
-            if let source { noticeTaskPriority(source) }
+            if let source {
+                noticeTaskPriority(source)
+                // Before the exit is handled (a HLT must not wait on an interrupt the guest ended).
+                synchronizeParavirtualEOI(source)
+            }
             guard result == 0 else {
                 // EINTR: a kick (immediate_exit or the kick signal); EAGAIN: KVM asks to be re-entered.
                 // Either way the loop looks at the machine again before re-entering.
@@ -39,6 +48,13 @@ extension KVMVirtualCPU {
             }
             if let stop = try handleExit(source) { return stop }
         }
+    }
+
+    /// An EOI the guest made through the PV EOI flag ends here (see LocalAPIC's ParavirtualEOI).
+    @inline(__always)
+    private func synchronizeParavirtualEOI(_ source: any InterruptSource) {
+        let paravirtualEOIs = source.synchronizeAfterExit(vcpu: index)
+        if paravirtualEOIs > 0 { counters.paravirtualEOIs.increment(by: UInt64(paravirtualEOIs)) }
     }
 
     @inline(__always)

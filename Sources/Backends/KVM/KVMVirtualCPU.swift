@@ -63,6 +63,19 @@ public final class KVMVirtualCPU: VirtualCPU {
     /// The vCPU's CPUID table (see KVMCPUID); KVM wants it before the first KVM_RUN.
     func installCPUID() throws(KVMError) {
         try KVMCPUID.install(KVMCPUID.entries(from: vm.supportedCPUID, vcpu: index, machine: vm.machine), vcpuFD: fd)
+        try enforceParavirtualCPUID()
+    }
+
+    /// KVM answers its paravirtual MSRs and hypercalls whatever CPUID says unless told to hold the
+    /// guest to the feature bits (api.rst, KVM_CAP_ENFORCE_PV_FEATURE_CPUID): with it, what `--pv`
+    /// turned off raises #GP or returns -KVM_ENOSYS as on Soft. A KVM without the capability
+    /// hides the interfaces from CPUID only.
+    private func enforceParavirtualCPUID() throws(KVMError) {
+        guard vm.system.check(.enforcePVFeatureCPUID) > 0 else { return }
+        var enable = kvm_enable_cap()
+        enable.cap = UInt32(KVM_CAP_ENFORCE_PV_FEATURE_CPUID)
+        enable.args.0 = 1
+        try KVMIoctl.call(fd, CKVM_ENABLE_CAP, &enable, "KVM_ENABLE_CAP(KVM_CAP_ENFORCE_PV_FEATURE_CPUID)")
     }
 
     deinit {

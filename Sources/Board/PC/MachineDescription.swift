@@ -28,6 +28,8 @@ public struct MachineDescription: Sendable {
     public var timeout: Double?
     /// Whether a guest reset (or a triple fault) restarts the machine.
     public var rebootPolicy = RebootPolicy()
+    /// The KVM paravirtual interfaces offered to the guest.
+    public var paravirtual = ParavirtualFeatures.all
 
     public static let defaultMemorySize: UInt64 = 128 << 20
 

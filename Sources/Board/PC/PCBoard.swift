@@ -21,6 +21,7 @@ public enum PCBoard {
         let machine = try Machine(memorySize: description.memorySize, vcpuCount: description.cpus)
         do {
             machine.interruptControllerPlacement = description.interruptControllerPlacement
+            machine.paravirtual = description.paravirtual
             reserveFixedIRQLines(of: machine)
             try attachInterruptControllers(to: machine)
             try machine.add(DebugExit())

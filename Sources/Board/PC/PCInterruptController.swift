@@ -95,4 +95,6 @@ public final class PCInterruptController: InterruptSink, InterruptSource, Device
     public func setTaskPriority(vcpu: Int, _ value: UInt8) { localAPICs.apic(vcpu)?.setTaskPriorityClass(value) }
 
     public func takeStartupSignal(vcpu: Int) -> StartupSignal? { localAPICs.apic(vcpu)?.takeStartupSignal() }
+
+    public func synchronizeAfterExit(vcpu: Int) -> Int { localAPICs.apic(vcpu)?.synchronizeAfterExit() ?? 0 }
 }

@@ -37,6 +37,8 @@ public final class LocalAPIC: @unchecked Sendable {
     /// Set once in init (the callback needs `self`); nil never after that.
     private var timer: DeviceTimer?
     private let notify: @Sendable () -> Void
+    /// Guest RAM, for the paravirtual EOI flag; set by `LocalAPICs.attach` before any vCPU runs.
+    var memory: GuestMemory?
 
     init(index: Int, timers: DeviceTimers, notify: @escaping @Sendable () -> Void) {
         self.index = index
@@ -79,7 +81,28 @@ public final class LocalAPIC: @unchecked Sendable {
     /// Whether the 8259's INTR reaches this CPU now (see `LocalAPICState.acceptsExternalInterrupt`).
     public var acceptsExternalInterrupt: Bool { inspect { $0.acceptsExternalInterrupt } }
 
-    public func acknowledge() -> UInt8? { update { apic, now in apic.acknowledge(now: now) } }
+    /// INTA, from the vCPU's own thread: first what the guest did with the paravirtual EOI flag,
+    /// then the flag for the vector taken (see `ParavirtualEOI`).
+    public func acknowledge() -> UInt8? {
+        update { apic, now in
+            guard let memory else { return apic.acknowledge(now: now) }
+            apic.observeParavirtualEOI(memory: memory)
+            guard let vector = apic.acknowledge(now: now) else { return nil }
+            apic.armParavirtualEOI(for: vector, memory: memory)
+            return vector
+        }
+    }
+
+    /// The vCPU left guest code (its own thread): end an interrupt the guest ended through the
+    /// paravirtual EOI flag. Returns the EOIs taken that way since the last call.
+    public func synchronizeAfterExit() -> Int {
+        guard let memory, inspect({ $0.paravirtualEOI.flagSet || $0.paravirtualEOI.completed > 0 }) else { return 0 }
+        return update { apic, _ in
+            apic.observeParavirtualEOI(memory: memory)
+            defer { apic.paravirtualEOI.completed = 0 }
+            return apic.paravirtualEOI.completed
+        }
+    }
 
     /// The vCPU fetched an ExtINT vector from the 8259: an IOAPIC ExtINT request is served.
     public func acknowledgeExternalInterrupt() { update { apic, _ in apic.externalInterruptRequested = false } }
@@ -120,13 +143,20 @@ public final class LocalAPIC: @unchecked Sendable {
         }
     }
 
+    /// Register accesses come from the vCPU's own thread, an exit in their own right: what the guest
+    /// did with the paravirtual EOI flag counts first (an EOI it skipped came before this access).
     func readRegister(_ offset: UInt64) -> UInt32 {
-        let now = timers.now
-        return inspect { $0.readRegister(offset, now: now) }
+        update { apic, now in
+            if let memory { apic.observeParavirtualEOI(memory: memory) }
+            return apic.readRegister(offset, now: now)
+        }
     }
 
     func writeRegister(_ offset: UInt64, _ value: UInt32) -> LocalAPICState.WriteEffect {
-        update { apic, now in apic.writeRegister(offset, value, now: now) }
+        update { apic, now in
+            if let memory { apic.observeParavirtualEOI(memory: memory) }
+            return apic.writeRegister(offset, value, now: now)
+        }
     }
 
     func matches(destination: UInt8, logical: Bool) -> Bool {
@@ -177,6 +207,14 @@ public final class LocalAPIC: @unchecked Sendable {
             apic.base = value & 0x000F_FFFF_FFFF_F000
         }
         return true
+    }
+
+    /// MSR_KVM_PV_EOI_EN (msr.rst); false means #GP.
+    var paravirtualEOIRegister: UInt64 { inspect { $0.paravirtualEOI.register } }
+
+    func setParavirtualEOIRegister(_ value: UInt64) -> Bool {
+        guard let memory else { return false }
+        return update { apic, _ in apic.setParavirtualEOI(value, memory: memory) }
     }
 
     /// IA32_TSC_DEADLINE: readable and writable only in TSC-deadline timer mode (SDM vol. 3, 10.5.4.1).

@@ -35,6 +35,8 @@ struct LocalAPICState {
     var startupVector: UInt8?
     /// An IOAPIC ExtINT message asked this CPU to fetch a vector from the 8259.
     var externalInterruptRequested = false
+    /// MSR_KVM_PV_EOI_EN and the guest flag it points at (`ParavirtualEOI`); INIT turns it off.
+    var paravirtualEOI = ParavirtualEOI()
 
     /// Power-up state. The bootstrap processor's LINT0 is set to unmasked ExtINT (virtual-wire
     /// mode), as a PC BIOS leaves it, so 8259 interrupts reach a guest that boots without a BIOS.

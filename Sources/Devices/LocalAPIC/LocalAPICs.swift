@@ -18,6 +18,8 @@ public final class LocalAPICs: Device, BusDevice, MSRHandler, CPUIDHook, @unchec
     public var kick: (@Sendable (Int) -> Void)?
     /// A level-triggered vector was ended by EOI: the board passes it to the IOAPIC (SDM vol. 3, 10.8.5).
     public var endOfInterruptBroadcast: (@Sendable (UInt8) -> Void)?
+    /// `--pv` leaves PV EOI on: the MSR is claimed and CPUID shows KVM_FEATURE_PV_EOI.
+    private var offersParavirtualEOI = false
 
     public init(name: String = "lapic", vcpuCount: Int, timers: DeviceTimers) {
         self.name = name
@@ -36,6 +38,12 @@ public final class LocalAPICs: Device, BusDevice, MSRHandler, CPUIDHook, @unchec
             by: self, name: name)
         try machine.msrs.claim(Self.apicBaseMSR...Self.apicBaseMSR, by: self, name: "\(name) IA32_APIC_BASE")
         try machine.msrs.claim(Self.tscDeadlineMSR...Self.tscDeadlineMSR, by: self, name: "\(name) IA32_TSC_DEADLINE")
+        if machine.paravirtual.contains(.pvEOI) {
+            offersParavirtualEOI = true
+            let msr = KVMParavirtualMSR.pvEOIEnable
+            try machine.msrs.claim(msr...msr, by: self, name: "\(name) MSR_KVM_PV_EOI_EN")
+        }
+        for apic in apics { apic.memory = machine.memory }
         machine.cpuid.register(self)
         if kick == nil { kick = { [weak machine] in machine?.kick(vcpu: $0) } }
     }
@@ -102,6 +110,7 @@ public final class LocalAPICs: Device, BusDevice, MSRHandler, CPUIDHook, @unchec
         switch index {
         case Self.apicBaseMSR: return apic.baseRegister
         case Self.tscDeadlineMSR: return apic.tscDeadline
+        case KVMParavirtualMSR.pvEOIEnable: return apic.paravirtualEOIRegister
         default: return nil
         }
     }
@@ -113,13 +122,16 @@ public final class LocalAPICs: Device, BusDevice, MSRHandler, CPUIDHook, @unchec
         case Self.tscDeadlineMSR:
             apic.setTSCDeadline(value)
             return true
+        case KVMParavirtualMSR.pvEOIEnable: return apic.setParavirtualEOIRegister(value)
         default: return false
         }
     }
 
     /// Leaf 1: the initial APIC ID (EBX[31:24]), APIC present (EDX[9], clear while globally disabled)
-    /// and TSC-deadline timer support (ECX[24]).
+    /// and TSC-deadline timer support (ECX[24]). Leaf 0x40000001: KVM_FEATURE_PV_EOI, which this
+    /// APIC implements (`ParavirtualEOI`) on either backend.
     public func adjust(leaf: UInt32, subleaf: UInt32, vcpu: Int, result: inout CPUIDResult) {
+        if leaf == KVMCPUIDFeature.featuresLeaf && offersParavirtualEOI { result.eax |= KVMCPUIDFeature.pvEOI }
         guard leaf == 1, let apic = apic(vcpu) else { return }
         result.ebx = (result.ebx & 0x00FF_FFFF) | UInt32(vcpu & 0xFF) << 24
         result.ecx |= 1 << 24

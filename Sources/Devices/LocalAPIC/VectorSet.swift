@@ -8,6 +8,8 @@ struct VectorSet: Equatable {
 
     mutating func remove(_ vector: UInt8) { words[Int(vector >> 6)] &= ~(1 << UInt64(vector & 63)) }
 
+    var isEmpty: Bool { words == SIMD4<UInt64>() }
+
     /// The highest vector in the set: the one with the highest priority.
     var highest: UInt8? {
         for word in stride(from: 3, through: 0, by: -1) where words[word] != 0 {

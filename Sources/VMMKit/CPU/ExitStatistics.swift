@@ -10,7 +10,16 @@ public final class ExitStatistics: Sendable {
     public let cpuid = Counter()
     public let setTPR = Counter()
     public let hypercall = Counter()
+    /// Hypercalls by number (include/uapi/linux/kvm_para.h): the ones vmm answers, and the rest.
+    public let hypercallKickCPU = Counter()
+    public let hypercallSendIPI = Counter()
+    public let hypercallSchedYield = Counter()
+    public let hypercallOther = Counter()
     public let kicks = Counter()
+    /// Port 0x80 delay writes dropped without an exit (PV I/O delay; not exits).
+    public let ioDelays = Counter()
+    /// EOIs the guest made through KVM's paravirtual EOI flag instead of an APIC write (not exits).
+    public let paravirtualEOIs = Counter()
     public let other = Counter()
     /// Guest instructions executed, where the backend counts them (the Soft CPU, per block); not an exit.
     public let instructionsRetired = Counter()
@@ -21,11 +30,28 @@ public final class ExitStatistics: Sendable {
 
     public init() {}
 
+    /// One hypercall with number `number` in RAX.
+    @inline(__always)
+    public func countHypercall(_ number: UInt64) {
+        hypercall.increment()
+        switch number {
+        case 5: hypercallKickCPU.increment()
+        case 10: hypercallSendIPI.increment()
+        case 11: hypercallSchedYield.increment()
+        default: hypercallOther.increment()
+        }
+    }
+
     public var rows: [(String, UInt64)] {
         [("port I/O", portIO.value), ("MMIO", mmio.value), ("HLT", halt.value),
          ("interrupt window", interruptWindow.value), ("interrupts injected", interruptsInjected.value),
          ("MSR", msr.value), ("CPUID", cpuid.value), ("set TPR", setTPR.value),
-         ("hypercall", hypercall.value), ("kicks", kicks.value), ("other", other.value),
+         ("hypercall", hypercall.value), ("hypercall KICK_CPU", hypercallKickCPU.value),
+         ("hypercall SEND_IPI", hypercallSendIPI.value), ("hypercall SCHED_YIELD", hypercallSchedYield.value),
+         ("hypercall, other numbers", hypercallOther.value),
+         ("kicks", kicks.value), ("PV EOIs taken", paravirtualEOIs.value),
+         ("port 0x80 delays dropped", ioDelays.value),
+         ("other", other.value),
          (Self.instructionsRetiredRow, instructionsRetired.value),
          (Self.instructionsTranslatedRow, instructionsTranslated.value)]
     }

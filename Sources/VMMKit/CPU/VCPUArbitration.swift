@@ -15,6 +15,9 @@ public final class VCPUArbitration: Sendable {
     private let blocked = Atomic<Int>(0)
     /// Once every vCPU was blocked at the same time, nothing can ever run again; stays true.
     private let everyoneBlocked = Atomic<Bool>(false)
+    /// One bit per vCPU: another vCPU asked it to leave HLT (KVM_HC_KICK_CPU), which holds until its
+    /// next HLT ends, as KVM's pv_unhalted does: a kick sent just before the HLT still ends it.
+    private let unhaltRequests = Atomic<UInt64>(0)
 
     public init(vcpuCount: Int, runControl: RunControl) {
         self.vcpuCount = vcpuCount
@@ -29,6 +32,8 @@ public final class VCPUArbitration: Sendable {
         case nonMaskableInterrupt
         /// An INIT reached an application processor: it goes back to waiting for SIPI.
         case initialize
+        /// Another vCPU kicked this one (`requestUnhalt`): it resumes after the HLT, even with IF = 0.
+        case unhalted
         case stop(VCPUStop)
     }
 
@@ -45,9 +50,28 @@ public final class VCPUArbitration: Sendable {
     public func waitInHalt(vcpu: Int, interruptsEnabled: Bool, acceptsNMI: Bool,
                            source: (any InterruptSource)?, sleep: () -> Void) -> HaltWake {
         if !interruptsEnabled { block() }
-        defer { if !interruptsEnabled { unblock() } }
+        let wake = haltWake(vcpu: vcpu, interruptsEnabled: interruptsEnabled, acceptsNMI: acceptsNMI,
+                            source: source, sleep: sleep)
+        // Unblocked before the kick is consumed, so that no other vCPU can find everyone blocked
+        // while this one is about to run.
+        if !interruptsEnabled { unblock() }
+        unhaltRequests.bitwiseAnd(~(UInt64(1) << UInt64(vcpu)), ordering: .sequentiallyConsistent)
+        return wake
+    }
+
+    /// KVM_HC_KICK_CPU from another vCPU: `vcpu`'s current or next HLT ends. The caller kicks it.
+    public func requestUnhalt(vcpu: Int) {
+        guard (0..<vcpuCount).contains(vcpu) else { return }
+        unhaltRequests.bitwiseOr(UInt64(1) << UInt64(vcpu), ordering: .sequentiallyConsistent)
+    }
+
+    private func haltWake(vcpu: Int, interruptsEnabled: Bool, acceptsNMI: Bool,
+                          source: (any InterruptSource)?, sleep: () -> Void) -> HaltWake {
         while true {
             if runControl.isStopRequested { return .stop(.machineStopped) }
+            if unhaltRequests.load(ordering: .sequentiallyConsistent) & (UInt64(1) << UInt64(vcpu)) != 0 {
+                return .unhalted
+            }
             if let source {
                 if vcpu > 0, source.takeStartupSignal(vcpu: vcpu) == .initialize { return .initialize }
                 if acceptsNMI, source.takeNonMaskableInterrupt(vcpu: vcpu) { return .nonMaskableInterrupt }
@@ -76,11 +100,13 @@ public final class VCPUArbitration: Sendable {
     /// Between boots, with no vCPU thread running: the machine is on again.
     func reset() {
         blocked.store(0, ordering: .sequentiallyConsistent)
+        unhaltRequests.store(0, ordering: .sequentiallyConsistent)
         everyoneBlocked.store(false, ordering: .sequentiallyConsistent)
     }
 
     private func block() {
-        guard blocked.add(1, ordering: .sequentiallyConsistent).newValue == vcpuCount else { return }
+        guard blocked.add(1, ordering: .sequentiallyConsistent).newValue == vcpuCount,
+              unhaltRequests.load(ordering: .sequentiallyConsistent) == 0 else { return }
         everyoneBlocked.store(true, ordering: .sequentiallyConsistent)
         // The others sleep until kicked; a stop request kicks every vCPU, and they all see the flag.
         runControl.wakeEveryVCPU()

@@ -23,6 +23,16 @@ public protocol InterruptSource: AnyObject, Sendable {
 
     /// INIT and start-up IPIs addressed to `vcpu` since the last call (SDM vol. 3, 8.4.4).
     func takeStartupSignal(vcpu: Int) -> StartupSignal?
+
+    /// `vcpu` left guest code; called on its own thread before the exit is handled, so the
+    /// controller may look at memory it shares with the guest (KVM's paravirtual EOI flag). Returns
+    /// the EOIs the guest made that way since the last call, for the exit statistics.
+    func synchronizeAfterExit(vcpu: Int) -> Int
+}
+
+extension InterruptSource {
+    /// Controllers that share no memory with the guest have nothing to look at.
+    public func synchronizeAfterExit(vcpu: Int) -> Int { 0 }
 }
 
 /// An INIT or SIPI delivered to a vCPU.

@@ -27,6 +27,8 @@ public final class Machine {
     public let vcpuArbitration: VCPUArbitration
     /// Where the PIC/IOAPIC/LAPIC/PIT live: our Swift devices, or KVM's in-kernel irqchip.
     public var interruptControllerPlacement: InterruptControllerPlacement = .userspace
+    /// The KVM paravirtual interfaces the guest is offered (`--pv`), set during assembly.
+    public var paravirtual = ParavirtualFeatures.all
     /// The register state vCPU 0 starts in, from the kernel loader. Other vCPUs wait for INIT/SIPI.
     public var bootState = BootState()
     public private(set) var devices: [any Device] = []

@@ -86,6 +86,8 @@ public final class SoftVirtualCPU: VirtualCPU {
         if machine.debugControl.isPauseRequested { parkForDebugger() }
         if machine.runControl.isStopRequested { return .machineStopped }
         guard let source = machine.interruptSource else { return nil }
+        let paravirtualEOIs = source.synchronizeAfterExit(vcpu: index)
+        if paravirtualEOIs > 0 { statistics.paravirtualEOIs.increment(by: UInt64(paravirtualEOIs)) }
         if index > 0, let signal = source.takeStartupSignal(vcpu: index), signal == .initialize {
             return waitForStartup()
         }
@@ -140,6 +142,10 @@ public final class SoftVirtualCPU: VirtualCPU {
             return deliverNonMaskableInterrupt()
         case .initialize:
             return waitForStartup()
+        case .unhalted:
+            core.pointee.halted = false
+            resumeGuest()
+            return nil
         case let .stop(stop):
             return stop
         }

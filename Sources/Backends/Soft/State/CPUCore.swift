@@ -112,6 +112,8 @@ struct CPUCore {
     unowned(unsafe) let statistics: ExitStatistics
     unowned(unsafe) let signals: VCPUSignals
     let vcpuIndex: Int
+    /// The machine's `--pv` choice, fixed before any vCPU exists.
+    let paravirtual: ParavirtualFeatures
 
     init(machine: Machine, statistics: ExitStatistics, signals: VCPUSignals, code: SharedCodeMap, vcpuIndex: Int) {
         crossPageBytes = .allocate(capacity: 16)
@@ -121,6 +123,7 @@ struct CPUCore {
         entryLimit = UnsafePointer(scratch)
         budgetLimit = UnsafePointer(scratch)
         self.signals = signals
+        paravirtual = machine.paravirtual
         gpr = .allocate(capacity: 16)
         gpr.initialize(repeating: 0, count: 16)
         segments = .allocate(capacity: Segment.count)

@@ -19,8 +19,39 @@ uint8_t ap_stacks[(MAX_CPUS + 1) * AP_STACK_SIZE] __attribute__((aligned(16)));
 /* Each AP enters here on its own stack. */
 void ap_main(void);
 
+/* The BSP's GDT and selectors: the IDT's gates name the BSP's code selector, which the
+ * trampoline's own GDT may give to a data segment (vmm boots with CS 0x10, the trampoline has its
+ * code at 0x08), so an AP that takes interrupts switches to the BSP's GDT first. */
+static struct __attribute__((packed)) {
+    uint16_t limit;
+    uint32_t base;
+} bsp_gdt;
+static uint32_t bsp_code_selector, bsp_data_selector;
+
+static inline void remember_bsp_segments(void)
+{
+    __asm__ volatile("sgdt %0" : "=m"(bsp_gdt));
+    __asm__ volatile("mov %%cs, %0" : "=r"(bsp_code_selector));
+    __asm__ volatile("mov %%ds, %0" : "=r"(bsp_data_selector));
+}
+
+/* On an AP: the BSP's GDT, code and data segments, as remember_bsp_segments saw them. */
+static inline void adopt_bsp_segments(void)
+{
+    __asm__ volatile("lgdt %0\n\t"
+                     "pushl %1\n\t"
+                     "pushl $1f\n\t"
+                     "lret\n"
+                     "1:\n\t"
+                     "mov %2, %%ds\n\t"
+                     "mov %2, %%es\n\t"
+                     "mov %2, %%ss"
+                     : : "m"(bsp_gdt), "r"(bsp_code_selector), "r"(bsp_data_selector) : "memory");
+}
+
 static inline void start_application_processors(void)
 {
+    remember_bsp_segments();
     memcpy((void *)TRAMPOLINE_BASE, trampoline_start, (size_t)(trampoline_end - trampoline_start));
     lapic_write(LAPIC_ICR_HIGH, 0);
     lapic_write(LAPIC_ICR_LOW, 0xC4500); /* INIT to all but self */

@@ -57,7 +57,17 @@ extension CPUCore {
         return machine.ports.read(UInt64(port), size: Int(size), vcpu: vcpuIndex) & Self.mask(size)
     }
 
+    /// The port Linux's io_delay writes to wait a bus cycle (arch/x86/kernel/io_delay.c). With
+    /// KVM_FEATURE_NOP_IO_DELAY offered, a guest that still writes it (early boot code, other
+    /// kernels) gets the write dropped here, costing no bus dispatch and no exit; KVM's own
+    /// handling of port 0x80 is no exit to userspace either.
+    static let delayPort: UInt16 = 0x80
+
     mutating func portWrite(_ port: UInt16, _ size: UInt8, _ value: UInt64) {
+        if port == Self.delayPort && paravirtual.contains(.pvIODelay) {
+            statistics.ioDelays.increment()
+            return
+        }
         statistics.portIO.increment()
         if debug.dr7 & Self.dr7Enables != 0 { noteIOAccess(port, size) }
         machine.ports.write(UInt64(port), size: Int(size), value: value & Self.mask(size), vcpu: vcpuIndex)

@@ -54,26 +54,3 @@ enum KVMClock {
         base.storeBytes(of: version &+ 1, as: UInt32.self)
     }
 }
-
-/// The KVM CPUID leaves (Documentation/virt/kvm/x86/cpuid.rst) for what the Soft CPU implements:
-/// the signature at 0x40000000 and, at 0x40000001, KVM_FEATURE_CLOCKSOURCE2 (the clock above),
-/// KVM_FEATURE_NOP_IO_DELAY (port 0x80 delays are pointless here) and
-/// KVM_FEATURE_CLOCKSOURCE_STABLE_BIT.
-enum KVMParavirtualLeaves {
-    static let base: UInt32 = 0x4000_0000
-    static let nopIODelay: UInt32 = 1 << 1
-    static let clocksource2: UInt32 = 1 << 3
-    static let clocksourceStable: UInt32 = 1 << 24
-
-    static func result(leaf: UInt32) -> CPUIDResult? {
-        switch leaf {
-        case base:
-            // "KVMKVMKVM\0\0\0" in EBX, ECX, EDX; EAX the highest leaf.
-            return CPUIDResult(eax: base + 1, ebx: 0x4b4d_564b, ecx: 0x564b_4d56, edx: 0x0000_004d)
-        case base + 1:
-            return CPUIDResult(eax: clocksource2 | nopIODelay | clocksourceStable)
-        default:
-            return nil
-        }
-    }
-}

@@ -8,8 +8,9 @@ extension CPUCore {
     mutating func cpuid() {
         statistics.cpuid.increment()
         let leaf = UInt32(truncatingIfNeeded: gpr[0]), subleaf = UInt32(truncatingIfNeeded: gpr[1])
-        var result = KVMParavirtualLeaves.result(leaf: leaf)
+        var result = KVMParavirtualLeaves.result(leaf: leaf, features: paravirtual)
             ?? CPUIDModel.softCPU.result(leaf: leaf, subleaf: subleaf, vcpu: vcpuIndex, osxsave: cr4 & Self.cr4OSXSAVE != 0)
+        KVMParavirtualLeaves.adjust(leaf: leaf, features: paravirtual, result: &result)
         machine.cpuid.apply(leaf: leaf, subleaf: subleaf, vcpu: vcpuIndex, to: &result)
         gpr[0] = UInt64(result.eax)
         gpr[3] = UInt64(result.ebx)
@@ -17,7 +18,7 @@ extension CPUCore {
         gpr[2] = UInt64(result.edx)
     }
 
-    /// A 1 GHz time-stamp counter from the host's monotonic clock (invariant, as CPUID says).
+    /// A 1 GHz time-stamp counter from the host's monotonic clock (invariant; see KVMParavirtualLeaves).
     static func hostNanoseconds() -> UInt64 {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
@@ -75,6 +76,9 @@ extension CPUCore {
         breakBlock = true
     }
 
+    /// kvmclock's MSRs exist only while `--pv` offers it (#GP otherwise, as on a host without it).
+    var hasKVMClock: Bool { paravirtual.contains(.kvmclock) }
+
     /// The vendor CPUID reports, which decides the vendor-specific MSRs.
     static let isAMD = CPUIDModel.softCPU.vendor == "AuthenticAMD"
 
@@ -105,8 +109,8 @@ extension CPUCore {
         case MSRIndex.gsBase: return segments[Segment.gs].base
         case MSRIndex.kernelGSBase: return msrs.kernelGSBase
         case MSRIndex.tscAux: return msrs.tscAux
-        case MSRIndex.kvmSystemTime: return msrs.kvmSystemTime
-        case MSRIndex.kvmWallClock: return msrs.kvmWallClock
+        case MSRIndex.kvmSystemTime where hasKVMClock: return msrs.kvmSystemTime
+        case MSRIndex.kvmWallClock where hasKVMClock: return msrs.kvmWallClock
         default: throw Fault.gp()
         }
     }
@@ -125,7 +129,10 @@ extension CPUCore {
             msrs.setPerformanceRegister(index, value)
         case MSRIndex.performanceCounters where Self.isAMD:
             msrs.setPerformanceRegister(index, value & ModelSpecificRegisters.counterMask)
-        case MSRIndex.tsc: msrs.tscOffset = value &- Self.hostNanoseconds()
+        case MSRIndex.tsc:
+            msrs.tscOffset = value &- Self.hostNanoseconds()
+            // The clock's tsc_timestamp is in the old TSC: write it again, as KVM does on a TSC write.
+            if hasKVMClock { refreshKVMClock() }
         case MSRIndex.apicBase: msrs.apicBase = value & ~UInt64(0x100)
         case MSRIndex.sysenterCS: msrs.sysenterCS = value & 0xffff
         case MSRIndex.sysenterESP: try canonical(value); msrs.sysenterESP = value
@@ -160,17 +167,21 @@ extension CPUCore {
             modeChanged()
         case MSRIndex.kernelGSBase: try canonical(value); msrs.kernelGSBase = value
         case MSRIndex.tscAux: msrs.tscAux = value & 0xffff_ffff
-        case MSRIndex.kvmSystemTime:
+        case MSRIndex.kvmSystemTime where hasKVMClock:
             msrs.kvmSystemTime = value
-            if value & 1 != 0 {
-                let now = Self.hostNanoseconds()
-                KVMClock.writeTimeInfo(at: value & ~1, tsc: now &+ msrs.tscOffset, now: now, into: machine.memory)
-            }
-        case MSRIndex.kvmWallClock:
+            refreshKVMClock()
+        case MSRIndex.kvmWallClock where hasKVMClock:
             msrs.kvmWallClock = value
             KVMClock.writeWallClock(at: value, into: machine.memory)
         default: throw Fault.gp()
         }
+    }
+
+    /// Writes the vCPU's kvmclock structure, if enabled, for the TSC as it now is.
+    func refreshKVMClock() {
+        guard msrs.kvmSystemTime & 1 != 0 else { return }
+        let now = Self.hostNanoseconds()
+        KVMClock.writeTimeInfo(at: msrs.kvmSystemTime & ~1, tsc: now &+ msrs.tscOffset, now: now, into: machine.memory)
     }
 
     /// EFER: SCE, LME, NXE are writable; LMA is read-only; LME cannot change while paging is on

@@ -6,6 +6,7 @@
  *              whose handler sends one back; the BSP times the round trip on its own TSC.
  * Every handler returns with IRET, so this guest cannot run on PVM-flavoured KVM. */
 #include "../../include/bench.h"
+#include "../../../interrupts/include/smp_start.h"
 
 #define SELF_VECTOR 0x60
 #define TIMER_VECTOR 0x61
@@ -13,26 +14,11 @@
 #define PONG_VECTOR 0x63
 #define SPURIOUS_VECTOR 0xFF
 #define MAX_SAMPLES 4096
-#define TRAMPOLINE_BASE 0x8000
-#define MAX_CPUS 2
-#define AP_STACK_SIZE 4096
-
-/* Used by the shared trampoline. */
-volatile uint32_t ap_stack_index;
-uint8_t ap_stacks[(MAX_CPUS + 1) * AP_STACK_SIZE] __attribute__((aligned(16)));
-extern const char trampoline_start[], trampoline_end[];
+#define BENCH_CPUS 2
 
 static volatile uint32_t arrivals;
 static volatile uint32_t ap_ready;
 static volatile uint32_t bsp_apic_id;
-/* The BSP's GDT and selectors: the IDT's gates name the BSP's code selector, which the
- * trampoline's own GDT may give to a data segment (vmm boots with CS 0x10, the trampoline has its
- * code at 0x08), so the AP switches to the BSP's GDT before it enables interrupts. */
-static struct __attribute__((packed)) {
-    uint16_t limit;
-    uint32_t base;
-} bsp_gdt;
-static uint32_t bsp_code_selector, bsp_data_selector;
 static uint64_t samples[MAX_SAMPLES];
 
 __attribute__((interrupt)) static void count_and_eoi(struct interrupt_frame *frame)
@@ -56,15 +42,8 @@ __attribute__((interrupt)) static void ignore(struct interrupt_frame *frame) { (
 void ap_main(void);
 void ap_main(void)
 {
-    __asm__ volatile("lgdt %0\n\t"
-                     "pushl %1\n\t"
-                     "pushl $1f\n\t"
-                     "lret\n"
-                     "1:\n\t"
-                     "mov %2, %%ds\n\t"
-                     "mov %2, %%es\n\t"
-                     "mov %2, %%ss"
-                     : : "m"(bsp_gdt), "r"(bsp_code_selector), "r"(bsp_data_selector) : "memory");
+    /* The IDT's gates name the BSP's code selector: the AP takes the BSP's GDT first. */
+    adopt_bsp_segments();
     idt_load();
     lapic_enable(SPURIOUS_VECTOR);
     __atomic_store_n(&ap_ready, 1, __ATOMIC_SEQ_CST);
@@ -103,14 +82,7 @@ static void send_ping(uint32_t apic_id)
 /* INIT and a start-up IPI to all but self, as in the SMP guest; returns whether the AP came up. */
 static int start_ap(void)
 {
-    __asm__ volatile("sgdt %0" : "=m"(bsp_gdt));
-    __asm__ volatile("mov %%cs, %0" : "=r"(bsp_code_selector));
-    __asm__ volatile("mov %%ds, %0" : "=r"(bsp_data_selector));
-    memcpy((void *)TRAMPOLINE_BASE, trampoline_start, (size_t)(trampoline_end - trampoline_start));
-    lapic_write(LAPIC_ICR_HIGH, 0);
-    lapic_write(LAPIC_ICR_LOW, 0xC4500);
-    pit_delay_us(10000);
-    lapic_write(LAPIC_ICR_LOW, 0xC4600 | (TRAMPOLINE_BASE >> 12));
+    start_application_processors();
     for (int waited = 0; !ap_ready && waited < 200; waited++) pit_delay_us(10000);
     return ap_ready;
 }
@@ -120,7 +92,7 @@ void guest_main(void)
     uint32_t count = (uint32_t)cmdline_number("n", 1000);
     uint32_t cpus = (uint32_t)cmdline_number("cpus", 1);
     if (count == 0 || count > MAX_SAMPLES) fail("n=%u is outside 1..%u", count, MAX_SAMPLES);
-    if (cpus < 1 || cpus > MAX_CPUS) fail("cpus=%u is outside 1..%u", cpus, MAX_CPUS);
+    if (cpus < 1 || cpus > BENCH_CPUS) fail("cpus=%u is outside 1..%u", cpus, BENCH_CPUS);
 
     idt_set(SELF_VECTOR, count_and_eoi);
     idt_set(TIMER_VECTOR, count_and_eoi);

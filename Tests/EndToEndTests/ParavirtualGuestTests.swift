@@ -242,8 +242,12 @@ final class ParavirtualGuestTests: XCTestCase {
         for pv in ["all", "none"] {
             let result = try run("pv-idle", backend: backend, pv: pv, stats: true)
             XCTAssertEqual(result.status, 1, "--pv \(pv): \(result.standardOutput)\(result.standardError)")
-            XCTAssertTrue(result.standardOutput.contains("pv-idle: 1000 timer ticks, PV EOI \(pv == "all" ? "on" : "off")"),
-                          result.standardOutput)
+            // The guest stops at its 1000th tick or later: on a loaded host ticks that came due while
+            // vmm was descheduled arrive together, so a few more may count.
+            let line = result.standardOutput.split(separator: "\n").first { $0.hasPrefix("pv-idle: ") } ?? ""
+            let ticks = line.dropFirst("pv-idle: ".count).split(separator: " ").first.flatMap { Int($0) } ?? 0
+            XCTAssertGreaterThanOrEqual(ticks, 1000, result.standardOutput)
+            XCTAssertTrue(line.contains(" timer ticks, PV EOI \(pv == "all" ? "on" : "off")"), result.standardOutput)
             let taken = statistic("PV EOIs taken", in: result.standardError) ?? -1
             if pv == "all" { XCTAssertGreaterThan(taken, 500, result.standardError) } else { XCTAssertEqual(taken, 0) }
             // A kick while the vCPU sleeps in HLT used to leave immediate_exit set: one wasted

@@ -20,7 +20,8 @@ enum TranslationPools {
         "psrlw", "psrld", "psrlq", "psraw", "psrad", "psrldq", "pslldq", "movdqa", "movdqu", "movq", "movd",
         "xorps", "andps", "andnps", "orps", "movaps", "movups", "pshufd", "pshuflw", "pshufhw", "shufps", "pmovmskb",
     ]
-    /// Never translated: multiplies into RDX:RAX, sign extensions of the accumulator, exchange-and-add,
+    /// Never translated (or, for MUL and IMUL r/m, only at 32 and 64 bits): multiplies into RDX:RAX,
+    /// sign extensions of the accumulator, exchange-and-add,
     /// compare-and-exchange, locked read-modify-writes, double shifts and BSWAP r16 (whose results
     /// past the width the SDM leaves undefined).
     static let interpretedPrefixes = ["mul r/m", "imul r/m", "cbw/", "cwd/", "xadd r/m", "cmpxchg r/m",

@@ -30,6 +30,8 @@ extension BlockTranslator {
             return shift(ins, rip: rip, next: next)
         case .imulRegRM, .imulRegRMImm, .cmovcc, .bitScanForward, .bitScanReverse, .tzcnt, .lzcnt, .popcnt:
             return registerFromSource(ins, rip: rip, next: next)
+        case .mulDiv:
+            return multiplyIntoRDXRAX(ins, rip: rip, next: next)
         case .setcc:
             guard let operand = destination(ins, rip: rip, next: next, write: true) else { return false }
             assembler.instruction(0x900f | UInt32(ins.sub & 0xf) << 8, size: 1, reg: 0, operand)
@@ -179,6 +181,21 @@ extension BlockTranslator {
         }
         assembler.instruction(opcode, size: ins.size, reg: target, source, legacy: legacy)
         if ins.op == .imulRegRMImm { assembler.immediate(ins.imm, size: min(ins.size, 4)) }
+        return true
+    }
+
+    /// MUL and IMUL r/m32/64 (F7 /4, /5): EDX:EAX or RDX:RAX = RAX times the operand, run in the
+    /// host's RAX and RDX (scratch in translated code) and copied back. DIV and IDIV stay interpreted
+    /// (their #DE), as do the 8- and 16-bit forms (their partial register writes).
+    private mutating func multiplyIntoRDXRAX(_ ins: DecodedInstruction, rip: UInt64, next: UInt64) -> Bool {
+        let rax = HostRegister.rax, rdx = HostRegister.rdx
+        guard ins.sub == 4 || ins.sub == 5, ins.size >= 4, let low = host(0), let high = host(2),
+              let source = self.source(ins, rip: rip, next: next, size: ins.size) else { return false }
+        // A memory operand is [RDX + RCX]: RDX is written only by the multiply, after it reads it.
+        assembler.instruction(0x89, size: 8, reg: low, .register(rax))
+        assembler.instruction(0xf7, size: ins.size, reg: ins.sub, source)
+        assembler.instruction(0x89, size: 8, reg: rax, .register(low))
+        assembler.instruction(0x89, size: 8, reg: rdx, .register(high))
         return true
     }
 

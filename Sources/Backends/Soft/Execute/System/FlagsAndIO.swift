@@ -64,12 +64,13 @@ extension CPUCore {
     static let delayPort: UInt16 = 0x80
 
     mutating func portWrite(_ port: UInt16, _ size: UInt8, _ value: UInt64) {
+        // An I/O breakpoint sees the access even when the write goes nowhere.
+        if debug.dr7 & Self.dr7Enables != 0 { noteIOAccess(port, size) }
         if port == Self.delayPort && paravirtual.contains(.pvIODelay) {
             statistics.ioDelays.increment()
             return
         }
         statistics.portIO.increment()
-        if debug.dr7 & Self.dr7Enables != 0 { noteIOAccess(port, size) }
         machine.ports.write(UInt64(port), size: Int(size), value: value & Self.mask(size), vcpu: vcpuIndex)
         // A device may have raised an interrupt or a stop request: look before the next block.
         breakBlock = true

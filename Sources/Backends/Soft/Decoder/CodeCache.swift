@@ -1,7 +1,10 @@
 /// Decoded instructions grouped in blocks, keyed by the guest-physical address (and code size) of the
 /// first instruction, so a block is found again whatever linear address maps it. A block ends at a
-/// control transfer or a page boundary; blocks are dropped all at once when code is overwritten or the
-/// pool fills (QEMU's tb_flush).
+/// control transfer or a page boundary. Blocks are dropped all at once when the pool fills (QEMU's
+/// tb_flush), and a page's blocks alone when that page's code is overwritten on a machine with one
+/// vCPU (QEMU's tb_invalidate_phys_page): an operating system reuses the pages of exited processes'
+/// code all the time, and dropping everything each time would decode and translate its whole
+/// working set again.
 struct CodeCache {
     struct Block {
         var key: UInt64
@@ -67,5 +70,13 @@ struct CodeCache {
     mutating func flush() {
         for index in 0..<Self.tableSize { table[index].key = Self.emptyKey }
         used = 0
+    }
+
+    /// Forgets the blocks that start on guest-physical page `page` (a block never crosses a page).
+    /// Their entries stay in the pool, unreachable, until the next `flush`.
+    mutating func forget(page: UInt64) {
+        for index in 0..<Self.tableSize where table[index].key != Self.emptyKey && table[index].key >> 16 == page {
+            table[index].key = Self.emptyKey
+        }
     }
 }

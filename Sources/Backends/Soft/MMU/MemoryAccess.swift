@@ -162,8 +162,18 @@ extension CPUCore {
     /// vCPU's business only.
     mutating func flushCodeCache(overwritten physicalAddress: UInt64? = nil) {
         guard machine.vcpuCount > 1 else {
-            dropDecodedCode()
-            physical.clearOwnCode()
+            if let physicalAddress {
+                // The overwritten page's blocks only (`CodeCache.forget(page:)`); the epoch move drops
+                // every linear shortcut and jump-cache chain, which may lead into them.
+                let page = physicalAddress >> 12
+                codeCache.forget(page: page)
+                physical.code.clear(page: page)
+                blockEpoch &+= 1
+                breakBlock = true
+            } else {
+                dropDecodedCode()
+                physical.clearOwnCode()
+            }
             return
         }
         physical.codePages.removeAll(keepingCapacity: true)

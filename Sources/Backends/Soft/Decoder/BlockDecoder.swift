@@ -28,7 +28,9 @@ extension CPUCore {
         if let block = codeCache.lookup(key) {
             return (codeCache.pool + Int(block.start), Int(block.count))
         }
-        if !codeCache.hasRoomForBlock { flushCodeCache() }
+        // The decoded pool and the translated code are emptied together, when either runs out: with
+        // pages forgotten one at a time (`CodeCache.forget(page:)`), either may fill first.
+        if !codeCache.hasRoomForBlock || !native.hasRoomForTranslation { flushCodeCache() }
         let start = codeCache.used
         var offset = Int(linear & 0xfff)
         var count = 0

@@ -52,6 +52,10 @@ struct NativeCode {
         enabled = canTranslate && Self.enabledByEnvironment
     }
 
+    /// Room for one more block's code (a block of `CodeCache.maxBlockLength` instructions takes a
+    /// few KiB at most): below that, translations would fail and their blocks run interpreted.
+    var hasRoomForTranslation: Bool { !enabled || memory.free >= 64 << 10 }
+
     /// Whether translated code can run here at all: an x86-64 host with LAHF/SAHF in 64-bit mode,
     /// and executable memory.
     var canTranslate: Bool { memory.start != nil && Self.hostSupportsTranslation }

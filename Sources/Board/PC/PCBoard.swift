@@ -6,6 +6,7 @@ import PCI
 import RTC
 import Serial16550
 import TestDevice
+import VhostUserDevices
 import VirtioBlock
 import VirtioRNG
 import VMMKit
@@ -129,6 +130,8 @@ public enum PCBoard {
         MC146818.deviceType,
         VirtioEntropy.deviceType,
         VirtioBlock.deviceType,
+        VhostUserFileSystem.deviceType,
+        VhostUserBlock.deviceType,
     ]
 
     /// A registry holding the built-in device types and then `additional` ones (a program embedding

@@ -58,10 +58,12 @@ final class DeviceWorker: @unchecked Sendable {
 
 public enum VirtioTransportError: VMMError, Equatable {
     case wakeUpPipe(Int32)
+    case eventDescriptor(Int32)
 
     public var description: String {
         switch self {
         case let .wakeUpPipe(errno): return "virtio: could not create the device thread's wake-up pipe (errno \(errno))"
+        case let .eventDescriptor(errno): return "virtio: could not create a queue's eventfd (errno \(errno))"
         }
     }
 }

@@ -13,6 +13,11 @@ import VMMKit
 /// A broken ring (2.1.1) sets DEVICE_NEEDS_RESET, stops that device's processing until the driver
 /// resets it, and signals the configuration vector; a malformed chain completes with nothing
 /// written.
+///
+/// A `RemoteVirtioDevice`'s queues are served by another process: on DRIVER_OK the transport hands
+/// them over with an eventfd per queue and direction (`RemoteQueueEvents`); a doorbell writes
+/// the queue's kick eventfd, the back-end's call becomes the queue's vector, and a back-end that
+/// reports a queue error or hangs up makes the device need a reset.
 public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable {
     static let vendor: UInt16 = 0x1AF4
     /// Modern-only devices are 0x1040 + the virtio device ID (4.1.2.1).
@@ -36,6 +41,9 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
     /// Where the PCI configuration access capability is.
     private let accessWindow: Int
     private let worker: DeviceWorker
+    /// The device when another process serves its queues, and the eventfds it is given.
+    private let remote: (any RemoteVirtioDevice)?
+    private let remoteEvents: RemoteQueueEvents?
     private var memory: GuestMemory?
     /// Vectors to signal after a batch, filled and drained by the device thread only.
     private var vectorsToSignal: [Int] = []
@@ -53,19 +61,34 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
         msix.addCapability(to: &space)
         accessWindow = VirtioPCILayout.addCapabilities(to: &space)
         configuration = PCIConfiguration(space)
-        let registers = CommonConfiguration(offeredFeatures: device.deviceFeatures | Self.transportFeatures,
+        remote = device as? any RemoteVirtioDevice
+        remoteEvents = remote == nil ? nil : try RemoteQueueEvents(queueCount: queueCount)
+        let offered = remote == nil ? device.deviceFeatures | Self.transportFeatures : device.deviceFeatures
+        let registers = CommonConfiguration(offeredFeatures: offered,
                                             queueSizes: device.queueSizes, vectorCount: queueCount + 1)
         state = Mutex(State(registers: registers, queues: Array(repeating: nil, count: queueCount)))
         worker = try DeviceWorker()
         vectorsToSignal.reserveCapacity(queueCount + 1)
     }
 
-    /// Plugs into the board's PCI host bridge and starts the device thread.
+    /// Plugs into the board's PCI host bridge and starts the device thread. A remote device's
+    /// back-end maps guest RAM itself, so RAM becomes shared memory first.
     public func attach(to machine: Machine) throws {
+        if remote != nil { try machine.memory.shareRAM() }
         memory = machine.memory
         msix.connect(machine.interruptRouter)
         try PCIHostBridge.attached(to: machine).plug(self)
-        try worker.start(name: name) { [unowned self] in processQueues() }
+        if let remote, let remoteEvents {
+            try remoteEvents.start(name: name, connection: remote.connectionDescriptor, handlers: .init(
+                onCall: { [unowned self] queue in backendCalled(queue) },
+                onError: { [unowned self] _ in backendFailed() },
+                onHangUp: { [unowned self] in
+                    remote.connectionLost()
+                    backendFailed()
+                }))
+        } else {
+            try worker.start(name: name) { [unowned self] in processQueues() }
+        }
     }
 
     /// The machine's reset: as the driver's reset, and every MSI-X vector masked again. The BARs
@@ -78,6 +101,7 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
 
     public func stop() {
         worker.stop()
+        remoteEvents?.stop()
         device.stop()
     }
 
@@ -134,9 +158,14 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
         if index == VirtioPCILayout.msixBAR { return msix.write(offset: offset, size: size, value: value) }
         switch offset {
         case VirtioPCILayout.notifyOffset..<VirtioPCILayout.notifyOffset + VirtioPCILayout.notifyLength:
-            // A doorbell: the device thread looks at every enabled queue, so which one rang
-            // does not matter.
-            worker.wake()
+            if let remoteEvents {
+                // Doorbell n is queue n's (queue_notify_off = n).
+                remoteEvents.kick(Int((offset - VirtioPCILayout.notifyOffset) / UInt64(VirtioPCILayout.notifyOffsetMultiplier)))
+            } else {
+                // A doorbell: the device thread looks at every enabled queue, so which one rang
+                // does not matter.
+                worker.wake()
+            }
         case VirtioPCILayout.commonOffset..<VirtioPCILayout.commonOffset + VirtioPCILayout.commonLength:
             writeCommon(offset: offset - VirtioPCILayout.commonOffset, size: size, value: value)
         default:
@@ -145,6 +174,7 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
     }
 
     private func writeCommon(offset: UInt64, size: Int, value: UInt64) {
+        var live = false
         let failed: Bool = state.withLock { state in
             switch state.registers.write(offset: offset, size: size, value: value) {
             case .none:
@@ -154,9 +184,52 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
                 return false
             case let .enableQueue(index):
                 return !enable(queue: index, in: &state)
+            case .driverOK:
+                live = true
+                return false
             }
         }
         if failed { msix.signal(configurationVector) }
+        if live, let remote, let remoteEvents { start(remote, events: remoteEvents) }
+    }
+
+    /// Hands the enabled queues to the back-end (outside the lock: it waits for the back-end's
+    /// replies); if it cannot take them the device needs a reset.
+    private func start(_ remote: any RemoteVirtioDevice, events: RemoteQueueEvents) {
+        let (features, queues) = state.withLock { state in
+            (state.registers.driverFeatures, state.registers.queues.indices.compactMap { index -> RemoteQueue? in
+                let queue = state.registers.queues[index]
+                guard queue.enabled else { return nil }
+                return RemoteQueue(index: index, size: queue.size, descriptorTable: queue.descriptorTable,
+                                   availableRing: queue.driverArea, usedRing: queue.deviceArea,
+                                   kick: events.kicks[index], call: events.calls[index], error: events.errors[index])
+            })
+        }
+        guard let memory else { return backendFailed() }
+        do {
+            try remote.start(features: features, queues: queues, memory: memory)
+        } catch {
+            backendFailed()
+        }
+    }
+
+    /// The back-end used buffers of `queue` and wants the driver told (its call eventfd).
+    private func backendCalled(_ queue: Int) {
+        let vector: Int = state.withLock { state in
+            state.interruptStatus |= 1
+            return Int(state.registers.queues[queue].vector)
+        }
+        msix.signal(vector)
+    }
+
+    /// The back-end cannot serve the device any more: it needs a reset (2.1.2), and the driver is
+    /// told through the configuration vector.
+    private func backendFailed() {
+        let vector: Int = state.withLock { state in
+            _ = needsReset(&state)
+            return Int(state.registers.configurationVector)
+        }
+        msix.signal(vector)
     }
 
     /// What the driver's reset (device status 0, 4.1.4.3.1) does: registers, queues and the ISR back

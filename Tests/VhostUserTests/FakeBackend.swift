@@ -21,8 +21,8 @@ final class FakeBackend: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     /// `answer` gives the bytes (and descriptors) to send back for a request, or nil to close the
-    /// connection instead.
-    init(answer: @escaping @Sendable (Received) -> (bytes: [UInt8], descriptors: [Int32])?) {
+    /// connection instead; `once`: the connection is closed after the first answer.
+    init(once: Bool = false, answer: @escaping @Sendable (Received) -> (bytes: [UInt8], descriptors: [Int32])?) {
         var ends: [Int32] = [-1, -1]
         precondition(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &ends) == 0)
         (frontEnd, backEnd) = (ends[0], ends[1])
@@ -33,6 +33,7 @@ final class FakeBackend: @unchecked Sendable {
                 lock.withLock { log.append(message) }
                 guard let reply = answer(message) else { break }
                 if !reply.bytes.isEmpty { Self.send(reply.bytes, descriptors: reply.descriptors, on: backEnd) }
+                if once { break }
             }
             close(backEnd)
         }
@@ -65,7 +66,7 @@ final class FakeBackend: @unchecked Sendable {
                     message.msg_controllen = controlBytes.count
                     let count = recvmsg(socket, &message, Int32(MSG_WAITALL))
                     var descriptors = 0
-                    if message.msg_controllen >= 16 {
+                    if count > 0, message.msg_controllen >= 16, controlBytes.load(as: Int.self) >= 16 {
                         let length = controlBytes.load(as: Int.self)
                         descriptors = (length - 16) / 4
                         for index in 0..<descriptors { close(controlBytes.load(fromByteOffset: 16 + 4 * index, as: Int32.self)) }

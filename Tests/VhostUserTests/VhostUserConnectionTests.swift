@@ -41,12 +41,11 @@ final class VhostUserConnectionTests: XCTestCase {
         XCTAssertEqual(device!.queueSizes.count, 1)
         // VERSION_1, EVENT_IDX, INDIRECT_DESC and RO passed on; PROTOCOL_FEATURES never offered.
         XCTAssertEqual(device!.deviceFeatures, 1 << 32 | 1 << 29 | 1 << 28 | 1 << 5)
+        // Any descriptors stand in for the transport's eventfds.
+        let events = (0..<3).map { _ in open("/dev/null", O_RDONLY) }
         let queue = RemoteQueue(index: 0, size: 256, descriptorTable: 0x1000, availableRing: 0x2000, usedRing: 0x3000,
-                                kick: 100, call: 101, error: 102)
-        let events = (0..<3).map { _ in eventfd(0, 0) }
-        let real = RemoteQueue(index: 0, size: queue.size, descriptorTable: queue.descriptorTable, availableRing: queue.availableRing,
-                               usedRing: queue.usedRing, kick: events[0], call: events[1], error: events[2])
-        try device!.start(features: 1 << 32, queues: [real], memory: memory)
+                                kick: events[0], call: events[1], error: events[2])
+        try device!.start(features: 1 << 32, queues: [queue], memory: memory)
         device!.reset()
         device = nil
         events.forEach { close($0) }
@@ -91,9 +90,10 @@ final class VhostUserConnectionTests: XCTestCase {
         }
     }
 
-    /// A GET_FEATURES answered by `reply`: the error it gives.
-    private func featuresError(_ reply: [UInt8], descriptors: [Int32] = [], limit: Double = 30) -> VhostUserError? {
-        let backend = FakeBackend { _ in (reply, descriptors) }
+    /// A GET_FEATURES answered by `reply` (then the connection closes, unless `stayOpen`): the
+    /// error it gives.
+    private func featuresError(_ reply: [UInt8], descriptors: [Int32] = [], limit: Double = 30, stayOpen: Bool = false) -> VhostUserError? {
+        let backend = FakeBackend(once: !stayOpen) { _ in (reply, descriptors) }
         let connection = VhostUserConnection(socket: VhostUserSocket(descriptor: backend.frontEnd, limit: limit))
         do {
             _ = try connection.getFeatures()
@@ -115,14 +115,14 @@ final class VhostUserConnectionTests: XCTestCase {
         XCTAssertEqual(featuresError(Array(FakeBackend.reply(.getFeatures, payload).prefix(16))), .connectionClosed)
         XCTAssertEqual(featuresError([1, 0, 0]), .connectionClosed)
         // Descriptors with a reply are closed and refused.
-        let spare = eventfd(0, 0)
+        let spare = open("/dev/null", O_RDONLY)
         XCTAssertEqual(featuresError(FakeBackend.reply(.getFeatures, payload), descriptors: [spare, spare]), .replyWithDescriptors(2))
         close(spare)
     }
 
     func testBackendThatNeverAnswersTimesOut() {
         // The fake reads the request and sends nothing; a short limit stands in for the 30 s one.
-        XCTAssertEqual(featuresError([], limit: 0.2), .replyTimedOut(request: 1, seconds: 0.2))
+        XCTAssertEqual(featuresError([], limit: 0.2, stayOpen: true), .replyTimedOut(request: 1, seconds: 0.2))
     }
 
     func testRefusedAcknowledgementNamesTheRequest() throws {

@@ -34,8 +34,8 @@ final class VhostUserMessageTests: XCTestCase {
 
     func testReplyHeaderChecks() throws {
         func header(_ request: UInt32, flags: UInt32, size: UInt32) -> VhostUserMessage.Header {
-            VhostUserMessage.Header(VhostUserMessage(request: request, flags: flags, payload: []).encoded.prefix(8)
-                + VhostUserPayload.u64(UInt64(size)).prefix(4))
+            VhostUserMessage.Header(Array(VhostUserMessage(request: request, flags: flags, payload: []).encoded.prefix(8))
+                + Array(VhostUserPayload.u64(UInt64(size)).prefix(4)))
         }
         XCTAssertNoThrow(try header(1, flags: 0x5, size: 8).check(answering: .getFeatures))
         XCTAssertThrowsError(try header(1, flags: 0x6, size: 8).check(answering: .getFeatures)) {

@@ -38,4 +38,16 @@ public struct RemoteQueue: Equatable, Sendable {
     public let call: Int32
     /// Written by the back-end when the queue broke.
     public let error: Int32
+
+    public init(index: Int, size: UInt16, descriptorTable: UInt64, availableRing: UInt64, usedRing: UInt64,
+                kick: Int32, call: Int32, error: Int32) {
+        self.index = index
+        self.size = size
+        self.descriptorTable = descriptorTable
+        self.availableRing = availableRing
+        self.usedRing = usedRing
+        self.kick = kick
+        self.call = call
+        self.error = error
+    }
 }

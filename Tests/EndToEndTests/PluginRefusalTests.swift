@@ -83,6 +83,8 @@ final class PluginRefusalTests: XCTestCase {
     }
 
     private static let vmmKitSources = GuestKernels.repositoryRoot + "/Sources/VMMKit"
+    /// The C targets VMMKit depends on in Package.swift.
+    private static let vmmKitCModules = ["CHostDescriptors"]
     private static let versionDeclaration = try! NSRegularExpression(pattern: "public static var version: UInt32 \\{ ([0-9]+) \\}")
 
     /// The plugin-interface version in VMMKit's source, which vmm was built from.
@@ -112,7 +114,13 @@ final class PluginRefusalTests: XCTestCase {
         try declaration.write(toFile: sources + "/Added.swift", atomically: true, encoding: .utf8)
         let files = try FileManager.default.subpathsOfDirectory(atPath: sources).filter { $0.hasSuffix(".swift") }
             .map { sources + "/" + $0 }
-        let common = ["-parse-as-library", "-swift-version", "5"]
+        // The C modules VMMKit imports (header-only shims), as SwiftPM would give them.
+        let modules = directory + "/CModules"
+        try FileManager.default.createDirectory(atPath: modules, withIntermediateDirectories: true)
+        try Self.vmmKitCModules.map { name in
+            "module \(name) {\n    header \"\(GuestKernels.repositoryRoot)/Sources/CShims/\(name)/include/\(name).h\"\n    export *\n}\n"
+        }.joined().write(toFile: modules + "/module.modulemap", atomically: true, encoding: .utf8)
+        let common = ["-parse-as-library", "-swift-version", "5", "-I", modules]
         let library: (build: [String], link: [String])
         switch vmmKit {
         case .inside:

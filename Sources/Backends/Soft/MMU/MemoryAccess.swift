@@ -168,8 +168,7 @@ extension CPUCore {
                 let page = physicalAddress >> 12
                 codeCache.forget(page: page)
                 physical.code.clear(page: page)
-                blockEpoch &+= 1
-                breakBlock = true
+                invalidateBlockShortcuts()
             } else {
                 dropDecodedCode()
                 physical.clearOwnCode()
@@ -190,8 +189,7 @@ extension CPUCore {
     mutating func dropDecodedCode() {
         native.flush(count: codeCache.used)
         codeCache.flush()
-        blockEpoch &+= 1
-        breakBlock = true
+        invalidateBlockShortcuts()
     }
 
     /// Records decoded bytes [physicalAddress, +length) in the code map before the decoder reads them,

@@ -107,6 +107,30 @@ final class VirtioPCITransportTests: XCTestCase {
         XCTAssertEqual(try driver.submit(1), 128)
     }
 
+    /// Each queue's doorbell sits at its notification register wherever the OS puts BAR 0, and
+    /// nowhere while memory space is off; a request rung through it at the new place is served.
+    func testDoorbellsFollowBARZero() throws {
+        let driver = try driver()
+        try driver.start()
+        let doorbell = try XCTUnwrap(driver.transport.doorbells.first)
+        XCTAssertEqual(driver.transport.doorbells.count, 1, "one per queue")
+        XCTAssertEqual(doorbell.address, driver.bar0 + 0x3000)
+        XCTAssertEqual(doorbell.width, 2, "the driver writes the queue's 16-bit index")
+        let moved = driver.bar0 + 0x10_0000
+        driver.configurationWrite(0x10, UInt32(moved))
+        XCTAssertEqual(doorbell.address, moved + 0x3000)
+        XCTAssertFalse(driver.machine.mmio.doorbells.ring(driver.bar0 + 0x3000, size: 2, value: 0), "not at the old place")
+        driver.doorbellAddress = moved + 0x3000
+        try driver.descriptor(0, address: VirtioTestDriver.buffers, length: 32, flags: 2)
+        XCTAssertEqual(try driver.submit(0), 32, "served after a ring at the new place")
+        XCTAssertGreaterThanOrEqual(doorbell.rings.value, 1, "taken by the device's thread")
+        let command = VirtioTestDriver.configurationRead(driver.machine, 0x04, size: 2)
+        driver.configurationWrite(0x04, command & ~2, size: 2)
+        XCTAssertNil(doorbell.address, "memory space off: the doorbell decodes nowhere")
+        driver.configurationWrite(0x04, command, size: 2)
+        XCTAssertEqual(doorbell.address, moved + 0x3000)
+    }
+
     /// The machine's reset (a guest reboot) leaves the device as the driver's reset does: status 0,
     /// no queue enabled, nothing served from the old rings; a new driver then starts it again.
     func testMachineResetResetsTheDevice() throws {

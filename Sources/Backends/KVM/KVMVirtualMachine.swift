@@ -97,7 +97,7 @@ public final class KVMVirtualMachine: VirtualMachine {
         } catch .ioctlFailed(_, EEXIST) {
             throw .irqchipAlreadyCreated
         }
-        guard ckvm_set_pc_gsi_routing(fd) == 0 else { throw .ioctlFailed(name: "KVM_SET_GSI_ROUTING", errno: errno) }
+        guard ckvm_set_gsi_routing(fd, nil, 0) == 0 else { throw .ioctlFailed(name: "KVM_SET_GSI_ROUTING", errno: errno) }
         var pit = kvm_pit_config()
         try KVMIoctl.call(fd, CKVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2")
         inKernelIRQChip = KVMInKernelIRQChip(vm: descriptor)

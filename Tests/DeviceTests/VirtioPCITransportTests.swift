@@ -131,6 +131,25 @@ final class VirtioPCITransportTests: XCTestCase {
         XCTAssertEqual(doorbell.address, moved + 0x3000)
     }
 
+    /// A queue another process serves (vhost-user): the transport's thread leaves its doorbell's
+    /// eventfd alone, so the ring reaches that process, and the process's call eventfd, watched on
+    /// the device's thread, interrupts the driver with the queue's vector.
+    func testAQueueServedElsewhereKeepsItsKickAndInterruptsOnItsCall() throws {
+        let device = try ServedElsewhere()
+        let transport = try VirtioPCITransport(name: "served-elsewhere", device: device)
+        device.transport = transport
+        let driver = try VirtioTestDriver(transport)
+        try driver.start()
+        let doorbell = try XCTUnwrap(transport.doorbells.first)
+        XCTAssertTrue(driver.machine.mmio.doorbells.ring(try XCTUnwrap(doorbell.address), size: 2, value: 0))
+        XCTAssertEqual(doorbell.event.take(), 1, "the kick is still there for the back end")
+        device.call.signal()
+        XCTAssertTrue(driver.waitUntil {
+            driver.recorder.sentMessages.contains(MSIMessage(address: VirtioTestDriver.msiAddress, data: VirtioTestDriver.queueData))
+        }, "the call raised queue 0's vector")
+        XCTAssertEqual(driver.common(0x1000, size: 1), 1, "ISR: a queue interrupt")
+    }
+
     /// The machine's reset (a guest reboot) leaves the device as the driver's reset does: status 0,
     /// no queue enabled, nothing served from the old rings; a new driver then starts it again.
     func testMachineResetResetsTheDevice() throws {
@@ -220,5 +239,27 @@ final class VirtioTransportFuzzTests: XCTestCase {
         try driver.descriptor(2, address: VirtioTestDriver.buffers + 0x2000, length: 1, flags: 2)
         XCTAssertEqual(try driver.submit(0), 513, "after the storm and a reset, a good read is served")
         XCTAssertEqual(try driver.machine.memory.read(UInt8.self, at: VirtioTestDriver.buffers + 0x2000), 0)
+    }
+}
+
+/// A device whose only queue a back end process serves: it keeps no chains, and interrupts when
+/// the back end signals `call`.
+private final class ServedElsewhere: VirtioDevice {
+    let call: EventNotifier
+    weak var transport: VirtioPCITransport?
+    private var callIndex = -1
+
+    init() throws { call = try EventNotifier() }
+
+    var deviceID: UInt16 { 4 }
+    var classCode: UInt32 { 0xFF_00_00 }
+    var deviceFeatures: UInt64 { 0 }
+    var queueSizes: [UInt16] { [8] }
+    func readConfiguration(offset: Int, size: Int) -> UInt64 { 0 }
+    func serve(_ chain: DescriptorChain, queue: Int) -> UInt32 { 0 }
+    func takesDoorbell(ofQueue queue: Int) -> Bool { false }
+    func watchSources(on thread: DeviceEventThread) { callIndex = thread.watch(call) }
+    func woke(_ ready: DeviceEventThread.Ready) {
+        if ready.contains(callIndex) { transport?.interrupt(queue: 0) }
     }
 }

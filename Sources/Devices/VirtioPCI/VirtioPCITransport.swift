@@ -74,9 +74,13 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
         doorbells = try device.queueSizes.indices.map { queue in
             try machine.mmio.doorbells.declare(name: "\(name) queue \(queue)", width: 2)
         }
-        doorbells.forEach { thread.watch($0) }
+        for (queue, doorbell) in doorbells.enumerated() where device.takesDoorbell(ofQueue: queue) { thread.watch(doorbell) }
+        device.watchSources(on: thread)
         try PCIHostBridge.attached(to: machine).plug(self)
-        try thread.start { [unowned self] _ in processQueues() }
+        try thread.start { [unowned self] ready in
+            device.woke(ready)
+            processQueues()
+        }
     }
 
     /// The machine's reset: as the driver's reset, and every MSI-X vector masked again. The BARs
@@ -208,6 +212,18 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
         state.registers.status |= CommonConfiguration.Status.needsReset
         state.interruptStatus |= 2
         return false
+    }
+
+    /// Interrupts the driver for queue `index` as a completion would (ISR bit 0, the queue's vector):
+    /// for a device whose queue another process serves, when that process says it used buffers
+    /// (a vhost-user back end's call eventfd, watched through `watchSources`).
+    public func interrupt(queue index: Int) {
+        let vector: Int? = state.withLock { state in
+            guard state.registers.queues.indices.contains(index) else { return nil }
+            state.interruptStatus |= 1
+            return Int(state.registers.queues[index].vector)
+        }
+        if let vector { msix.signal(vector) }
     }
 
     private var configurationVector: Int { Int(state.withLock { $0.registers.configurationVector }) }

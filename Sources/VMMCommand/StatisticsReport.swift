@@ -49,7 +49,7 @@ final class StatisticsReport: @unchecked Sendable {
     /// count: the vCPU never sees them); one figure per doorbell, not per vCPU.
     private var doorbellRows: [Row] {
         (machine.ports.doorbells.doorbells + machine.mmio.doorbells.doorbells)
-            .map { Row(name: $0.name, perVCPU: [$0.rings.value]) }.filter { $0.total > 0 }
+            .map { Row(name: $0.name, perVCPU: [$0.rings]) }.filter { $0.total > 0 }
     }
 
     private func deviceRows(_ bus: IOBus) -> [Row] {

@@ -123,7 +123,7 @@ final class VirtioPCITransportTests: XCTestCase {
         driver.doorbellAddress = moved + 0x3000
         try driver.descriptor(0, address: VirtioTestDriver.buffers, length: 32, flags: 2)
         XCTAssertEqual(try driver.submit(0), 32, "served after a ring at the new place")
-        XCTAssertGreaterThanOrEqual(doorbell.rings.value, 1, "taken by the device's thread")
+        XCTAssertGreaterThanOrEqual(doorbell.rings, 1, "taken by the device's thread")
         let command = VirtioTestDriver.configurationRead(driver.machine, 0x04, size: 2)
         driver.configurationWrite(0x04, command & ~2, size: 2)
         XCTAssertNil(doorbell.address, "memory space off: the doorbell decodes nowhere")
@@ -141,8 +141,8 @@ final class VirtioPCITransportTests: XCTestCase {
         let driver = try VirtioTestDriver(transport)
         try driver.start()
         let doorbell = try XCTUnwrap(transport.doorbells.first)
-        XCTAssertTrue(driver.machine.mmio.doorbells.ring(try XCTUnwrap(doorbell.address), size: 2, value: 0))
-        XCTAssertEqual(doorbell.event.take(), 1, "the kick is still there for the back end")
+        for _ in 0..<2 { XCTAssertTrue(driver.machine.mmio.doorbells.ring(try XCTUnwrap(doorbell.address), size: 2, value: 0)) }
+        XCTAssertEqual(doorbell.event.take(), 2, "both kicks are there for the back end")
         device.call.signal()
         XCTAssertTrue(driver.waitUntil {
             driver.recorder.sentMessages.contains(MSIMessage(address: VirtioTestDriver.msiAddress, data: VirtioTestDriver.queueData))

@@ -100,7 +100,7 @@ public final class TestDevice: Device {
                         ?? RegisterWindow.byte(of: UInt64(TestDevice.magic), width: 4, base: magicOffset, at: offset)
                         ?? RegisterWindow.byte(of: UInt64(state.accesses), width: 4, base: countOffset, at: offset)
                         ?? doorbell.flatMap { doorbell, base in
-                            RegisterWindow.byte(of: doorbell.rings.value, width: 4, base: base, at: offset)
+                            RegisterWindow.byte(of: doorbell.rings, width: 4, base: base, at: offset)
                         }
                         ?? 0
                 }

@@ -72,7 +72,8 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
         msix.connect(machine.interruptRouter)
         // The driver writes the queue's 16-bit index (4.1.5.2); any other write reaches writeBAR.
         doorbells = try device.queueSizes.indices.map { queue in
-            try machine.mmio.doorbells.declare(name: "\(name) queue \(queue)", width: 2)
+            try machine.mmio.doorbells.declare(name: "\(name) queue \(queue)", width: 2,
+                                               coalescing: device.takesDoorbell(ofQueue: queue))
         }
         for (queue, doorbell) in doorbells.enumerated() where device.takesDoorbell(ofQueue: queue) { thread.watch(doorbell) }
         device.watchSources(on: thread)

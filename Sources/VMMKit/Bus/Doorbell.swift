@@ -18,8 +18,9 @@ public final class Doorbell: @unchecked Sendable {
     public let match: UInt64?
     /// What a ring signals. A device may hand its descriptor elsewhere (a vhost-user back end's kick).
     public let event: EventNotifier
-    /// The rings the device's thread took so far (`take`), for `--stats`.
-    public let rings = Counter()
+    /// What the device's thread took so far: eventfd counts, and rings counted in userspace.
+    private let signalled = Counter()
+    private let userspaceRings = Counter()
     unowned let table: DoorbellTable
     let slot: Int
 
@@ -39,12 +40,24 @@ public final class Doorbell: @unchecked Sendable {
     /// Puts the register at `address`, or nowhere with nil.
     public func move(to address: UInt64?) { table.move(self, to: address) }
 
-    /// The rings since the last take (0 if none), counted in `rings`; for the device's thread.
+    /// The rings the device's thread has taken, for `--stats`: those rung in userspace, counted
+    /// there, and those the kernel signalled (KVM's ioeventfd), the eventfd's counts less the
+    /// userspace rings' own writes.
+    public var rings: UInt64 {
+        let userspaceSignals = table.userspaceSignals(self)
+        let fromKernel = signalled.value > userspaceSignals ? signalled.value - userspaceSignals : 0
+        return userspaceRings.value + fromKernel
+    }
+
+    /// Takes the rings since the last take, for the device's thread; returns how many (at least
+    /// one if the doorbell rang). The eventfd first: a ring after it either is counted by the
+    /// table's exchange below or signals the eventfd again, so none goes unseen.
     @discardableResult
     public func take() -> UInt64 {
-        let count = event.take()
-        rings.increment(by: count)
-        return count
+        let before = rings
+        signalled.increment(by: event.take())
+        userspaceRings.increment(by: table.takePending(self))
+        return rings - before
     }
 }
 

@@ -6,6 +6,11 @@ import Synchronization
 /// count; a bus without doorbells costs one load. Declaring and moving take the table's lock, and
 /// tell the connected `DoorbellRegistrar` (KVM) so that the kernel signals the same doorbells.
 ///
+/// A ring from userspace writes the eventfd only when it is the first since the device's thread
+/// last took the doorbell (`pending` goes from 0): the thread serves everything after its take, so
+/// the later rings need no wake-up, and a burst of notifications costs one system call, not one
+/// each. (KVM's own signal is cheap while the thread is awake: nobody waits on the eventfd then.)
+///
 /// A write racing a move may ring at the old address or go through the bus: the guest cannot tell,
 /// as a doorbell's write is never ordered against its own BAR write on hardware either.
 public final class DoorbellTable: @unchecked Sendable {
@@ -19,6 +24,7 @@ public final class DoorbellTable: @unchecked Sendable {
         var width: Int
         var match: UInt64?
         var descriptor: Int32
+        var coalescing: Bool
     }
 
     private struct State {
@@ -32,12 +38,21 @@ public final class DoorbellTable: @unchecked Sendable {
     private let published = Atomic<Int>(0)
     @exclusivity(unchecked) private let addresses: UnsafeMutablePointer<Atomic<UInt64>>
     @exclusivity(unchecked) private let shapes: UnsafeMutablePointer<Shape>
+    /// Per slot: userspace rings since the last take, and the eventfd writes they made in all.
+    @exclusivity(unchecked) private let pending: UnsafeMutablePointer<Atomic<UInt64>>
+    @exclusivity(unchecked) private let signals: UnsafeMutablePointer<Atomic<UInt64>>
 
     init(space: DoorbellSpace) {
         self.space = space
         addresses = .allocate(capacity: Self.capacity)
         for slot in 0..<Self.capacity { (addresses + slot).initialize(to: Atomic(Self.nowhere)) }
         shapes = .allocate(capacity: Self.capacity)
+        pending = .allocate(capacity: Self.capacity)
+        signals = .allocate(capacity: Self.capacity)
+        for slot in 0..<Self.capacity {
+            (pending + slot).initialize(to: Atomic(0))
+            (signals + slot).initialize(to: Atomic(0))
+        }
     }
 
     deinit {
@@ -45,18 +60,25 @@ public final class DoorbellTable: @unchecked Sendable {
         addresses.deallocate()
         shapes.deinitialize(count: published.load(ordering: .relaxed))
         shapes.deallocate()
+        pending.deinitialize(count: Self.capacity)
+        pending.deallocate()
+        signals.deinitialize(count: Self.capacity)
+        signals.deallocate()
     }
 
     /// A new doorbell of `width` bytes (1, 2, 4 or 8), ringing only for `match` if given, at no
-    /// address until `move`d.
-    public func declare(name: String, width: Int, match: UInt64? = nil) throws -> Doorbell {
+    /// address until `move`d. `coalescing` false: every userspace ring writes the eventfd, for a
+    /// doorbell whose eventfd another process reads (a vhost-user back end's kick), which never
+    /// tells the table it took them.
+    public func declare(name: String, width: Int, match: UInt64? = nil, coalescing: Bool = true) throws -> Doorbell {
         guard [1, 2, 4, 8].contains(width) else { throw DoorbellError.badWidth(name: name, width: width) }
         return try state.withLock { state in
             let slot = state.doorbells.count
             guard slot < Self.capacity else { throw DoorbellError.tableFull(name: name, capacity: Self.capacity) }
             let doorbell = try Doorbell(name: name, space: space, width: width, match: match.map { $0 & Self.mask(width) },
                                         table: self, slot: slot)
-            (shapes + slot).initialize(to: Shape(width: width, match: doorbell.match, descriptor: doorbell.event.fileDescriptor))
+            (shapes + slot).initialize(to: Shape(width: width, match: doorbell.match, descriptor: doorbell.event.fileDescriptor,
+                                                 coalescing: coalescing))
             state.doorbells.append(doorbell)
             published.store(slot + 1, ordering: .releasing)
             return doorbell
@@ -112,11 +134,21 @@ public final class DoorbellTable: @unchecked Sendable {
             let shape = shapes[slot]
             guard shape.width == size else { continue }
             if let match = shape.match, match != value & Self.mask(size) { continue }
-            EventNotifier.signal(shape.descriptor)
+            if !shape.coalescing || pending[slot].wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue == 0 {
+                signals[slot].wrappingAdd(1, ordering: .relaxed)
+                EventNotifier.signal(shape.descriptor)
+            }
             return true
         }
         return false
     }
+
+    /// The userspace rings of `doorbell` since the last take, for its device's thread, which has
+    /// read the eventfd just before: a ring after this exchange finds zero and signals again.
+    func takePending(_ doorbell: Doorbell) -> UInt64 { pending[doorbell.slot].exchange(0, ordering: .acquiringAndReleasing) }
+
+    /// The eventfd writes `doorbell`'s userspace rings made so far.
+    func userspaceSignals(_ doorbell: Doorbell) -> UInt64 { signals[doorbell.slot].load(ordering: .relaxed) }
 
     static func mask(_ size: Int) -> UInt64 { size >= 8 ? .max : (UInt64(1) << UInt64(size * 8)) &- 1 }
 }

@@ -118,6 +118,10 @@ extension CPUCore {
         }
         let translation = try translate(linear, .write, user: user)
         guard let page = physical.hostPage(translation.physical) else {
+            if machine.mmio.doorbells.ring(translation.physical, size: Int(size), value: value) {
+                statistics.doorbells.increment()
+                return
+            }
             statistics.mmio.increment()
             machine.mmio.write(translation.physical, size: Int(size), value: value, vcpu: vcpuIndex)
             return

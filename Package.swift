@@ -38,12 +38,13 @@ let package = Package(
             name: "CLibELF", path: "Sources/CShims/CLibELF",
             pkgConfig: "libelf", providers: [.apt(["libelf-dev"])]),
         .target(name: "CKVM", path: "Sources/CShims/CKVM"),
+        .target(name: "CEventFD", path: "Sources/CShims/CEventFD"),
         .target(name: "CNativeOracle", path: "Sources/CShims/CNativeOracle"),
         .target(name: "CHostALU", path: "Sources/CShims/CHostALU"),
         .target(name: "CHostX87", path: "Sources/CShims/CHostX87"),
-        // memfd_create and eventfd, which Swift's Glibc module does not show.
-        .target(name: "CHostDescriptors", path: "Sources/CShims/CHostDescriptors"),
-        .target(name: "VMMKit", dependencies: ["CHostDescriptors"], path: "Sources/VMMKit"),
+        // memfd_create, which Swift's Glibc module does not show.
+        .target(name: "CMemFD", path: "Sources/CShims/CMemFD"),
+        .target(name: "VMMKit", dependencies: ["CEventFD", "CMemFD"], path: "Sources/VMMKit"),
         .target(name: "Virtio", dependencies: ["VMMKit"], path: "Sources/Virtio"),
         // The vhost-user front-end: messages, the socket, the session (VMMKit only).
         .target(name: "VhostUser", dependencies: ["VMMKit"], path: "Sources/VhostUser"),
@@ -64,7 +65,7 @@ let package = Package(
         device("ACPIPM"),
         device("I8042"),
         device("PCI"),
-        device("VirtioPCI", dependencies: ["PCI", "Virtio", "CHostDescriptors"]),
+        device("VirtioPCI", dependencies: ["PCI", "Virtio"]),
         device("VirtioRNG", dependencies: ["VirtioPCI", "Virtio"]),
         device("VirtioBlock", dependencies: ["VirtioPCI", "Virtio"]),
         device("VhostUserDevices", dependencies: ["VirtioPCI", "Virtio", "VhostUser"]),

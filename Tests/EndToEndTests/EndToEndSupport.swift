@@ -57,6 +57,12 @@ enum EndToEnd {
     }
 
     /// Runs the vmm executable SwiftPM built beside the tests, with stdin from /dev/null.
+    /// The total of `--stats` row `row` (as printed: indented, thousands separated), nil if absent.
+    static func statistic(_ row: String, in standardError: String) -> Int? {
+        guard let line = standardError.split(separator: "\n").first(where: { $0.hasPrefix("  " + row + " ") }) else { return nil }
+        return line.dropFirst(row.count + 2).split(separator: " ").first.flatMap { Int($0.replacingOccurrences(of: ",", with: "")) }
+    }
+
     static func vmm(_ arguments: [String], timeout: Double = guestTimeout) throws -> ProcessResult {
         let result = HostProcess.run(try VMMBinary.path(), arguments, timeout: timeout)
         XCTAssertFalse(result.timedOut, "vmm \(arguments) outlived its \(timeout)-second watchdog")

@@ -110,7 +110,13 @@ extension KVMVirtualCPU {
             }
         } else {
             for _ in 0..<count {
-                ports.write(address, size: size, value: KVMDataWindow.load(data, bytes: size), vcpu: index)
+                let value = KVMDataWindow.load(data, bytes: size)
+                // A doorbell whose ioeventfd KVM refused (or one moved while this write was on its way).
+                if ports.doorbells.ring(address, size: size, value: value) {
+                    counters.doorbells.increment()
+                } else {
+                    ports.write(address, size: size, value: value, vcpu: index)
+                }
                 data += size
             }
         }
@@ -126,7 +132,12 @@ extension KVMVirtualCPU {
             throw KVMError.unexpectedExit(name: "KVM_EXIT_MMIO", detail: "\(length)-byte access at 0x\(String(address, radix: 16))")
         }
         if ckvm_mmio_is_write(run) != 0 {
-            mmio.write(address, size: length, value: KVMDataWindow.load(data, bytes: length), vcpu: index)
+            let value = KVMDataWindow.load(data, bytes: length)
+            if mmio.doorbells.ring(address, size: length, value: value) {
+                counters.doorbells.increment()
+            } else {
+                mmio.write(address, size: length, value: value, vcpu: index)
+            }
         } else {
             KVMDataWindow.store(mmio.read(address, size: length, vcpu: index), bytes: length, to: data)
         }

@@ -2,10 +2,10 @@ import Virtio
 import VMMKit
 
 /// A virtio device whose queues another process serves (vhost-user): the transport still
-/// negotiates with the driver and owns the registers, the MSI-X vectors and one eventfd per
-/// queue for each direction, but hands the queues over once the driver sets DRIVER_OK instead of
-/// serving them on its own thread. A doorbell write becomes a write of that queue's kick eventfd;
-/// the back-end's write of a call eventfd becomes the queue's MSI-X message.
+/// negotiates with the driver and owns the registers, the MSI-X vectors and the queues' eventfds,
+/// but hands the queues over once the driver sets DRIVER_OK instead of serving them on its own
+/// thread. A queue's doorbell is its kick (an ioeventfd on KVM: no exit to vmm); the back-end's
+/// write of the queue's call eventfd becomes the queue's MSI-X message.
 public protocol RemoteVirtioDevice: VirtioDevice {
     /// Every feature bit the transport offers, the transport's own ones included: what the
     /// back-end serves, not what vmm would.
@@ -23,6 +23,8 @@ public protocol RemoteVirtioDevice: VirtioDevice {
 extension RemoteVirtioDevice {
     /// Never called: the back-end serves the requests.
     public func serve(_ chain: DescriptorChain, queue: Int) -> UInt32 { 0 }
+    /// Every doorbell is the back-end's kick: vmm's thread must not take its rings.
+    public func takesDoorbell(ofQueue queue: Int) -> Bool { false }
 }
 
 /// One queue as the driver programmed it, with the transport's eventfds for it.

@@ -1,4 +1,5 @@
 import Virtio
+import VMMKit
 
 /// What one kind of virtio device adds to the PCI transport (virtio 1.2, 5: Device Types): its
 /// ID, features, queues, configuration layout and how it serves a request. The transport calls
@@ -17,6 +18,16 @@ public protocol VirtioDevice: AnyObject {
     /// Serves the request `chain` from queue `queue`; returns how many bytes it wrote into the
     /// chain's writable buffers.
     func serve(_ chain: DescriptorChain, queue: Int) -> UInt32
+    /// Whether the transport's thread takes queue `queue`'s doorbell (true by default). False for a
+    /// queue another process serves, handed the doorbell's eventfd as its kick
+    /// (`VirtioPCITransport.doorbells`, a vhost-user back end's): the ring must reach it untaken.
+    func takesDoorbell(ofQueue queue: Int) -> Bool
+    /// Called once at attach, before the device's thread starts: a device that also waits on
+    /// something else (a tap device's descriptor, a back end's call eventfd) adds it to `thread`.
+    func watchSources(on thread: DeviceEventThread)
+    /// On the device's thread, after each wake-up and before the queues are served: what woke it,
+    /// by the indices `watchSources` got from `thread`.
+    func woke(_ ready: DeviceEventThread.Ready)
     /// The driver reset the device (status 0).
     func reset()
     /// Releases host resources: the machine is done.
@@ -24,6 +35,9 @@ public protocol VirtioDevice: AnyObject {
 }
 
 extension VirtioDevice {
+    public func takesDoorbell(ofQueue queue: Int) -> Bool { true }
+    public func watchSources(on thread: DeviceEventThread) {}
+    public func woke(_ ready: DeviceEventThread.Ready) {}
     public func reset() {}
     public func stop() {}
 

@@ -6,18 +6,21 @@ import VMMKit
 /// A virtio device on PCI, modern interface only (virtio 1.2, 4.1: "Virtio Over PCI Bus";
 /// non-transitional: device ID 0x1040 + type, revision 1), signalling with MSI-X (one vector per
 /// queue and one for configuration changes; no INTx pin). The driver programs the common
-/// configuration from a vCPU; a doorbell write wakes the device's own thread, which takes the
-/// chains off the enabled queues, has the device serve them, and sends the vectors of the queues
-/// that need an interrupt once it has let go of the transport's lock.
+/// configuration from a vCPU; each queue's notification register is a VMMKit `Doorbell`, whose
+/// write wakes the device's own thread without a userspace exit on KVM (an ioeventfd) or a bus
+/// lock on the Soft CPU. The thread takes the chains off the enabled queues, has the device serve
+/// them, and sends the vectors of the queues that need an interrupt once it has let go of the
+/// transport's lock.
 ///
 /// A broken ring (2.1.1) sets DEVICE_NEEDS_RESET, stops that device's processing until the driver
 /// resets it, and signals the configuration vector; a malformed chain completes with nothing
 /// written.
 ///
 /// A `RemoteVirtioDevice`'s queues are served by another process: on DRIVER_OK the transport hands
-/// them over with an eventfd per queue and direction (`RemoteQueueEvents`); a doorbell writes
-/// the queue's kick eventfd, the back-end's call becomes the queue's vector, and a back-end that
-/// reports a queue error or hangs up makes the device need a reset.
+/// them over with queue n's doorbell eventfd as its kick (left untaken) and a call and an error
+/// eventfd of its own (`RemoteQueueEvents`), watched by the device's thread: a call raises the
+/// queue's vector, and an error, or the back-end's connection hanging up, makes the device need a
+/// reset.
 public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable {
     static let vendor: UInt16 = 0x1AF4
     /// Modern-only devices are 0x1040 + the virtio device ID (4.1.2.1).
@@ -40,8 +43,11 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
     private let state: Mutex<State>
     /// Where the PCI configuration access capability is.
     private let accessWindow: Int
-    private let worker: DeviceWorker
-    /// The device when another process serves its queues, and the eventfds it is given.
+    private let thread: DeviceEventThread
+    /// Queue n's notification register (virtio 1.2, 4.1.4.4), at `notifyOffset` + n * 4 of BAR 0
+    /// wherever the BAR is; declared on the machine's MMIO bus at attach.
+    public private(set) var doorbells: [Doorbell] = []
+    /// The device when another process serves its queues, and the eventfds it answers through.
     private let remote: (any RemoteVirtioDevice)?
     private let remoteEvents: RemoteQueueEvents?
     private var memory: GuestMemory?
@@ -63,31 +69,47 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
         configuration = PCIConfiguration(space)
         remote = device as? any RemoteVirtioDevice
         remoteEvents = remote == nil ? nil : try RemoteQueueEvents(queueCount: queueCount)
+        // A remote device's offer is the back-end's, the transport's own bits included.
         let offered = remote == nil ? device.deviceFeatures | Self.transportFeatures : device.deviceFeatures
         let registers = CommonConfiguration(offeredFeatures: offered,
                                             queueSizes: device.queueSizes, vectorCount: queueCount + 1)
         state = Mutex(State(registers: registers, queues: Array(repeating: nil, count: queueCount)))
-        worker = try DeviceWorker()
+        thread = try DeviceEventThread(name: name)
         vectorsToSignal.reserveCapacity(queueCount + 1)
     }
 
-    /// Plugs into the board's PCI host bridge and starts the device thread. A remote device's
-    /// back-end maps guest RAM itself, so RAM becomes shared memory first.
+    /// Declares the queues' doorbells, plugs into the board's PCI host bridge (which places BAR 0
+    /// and so the doorbells) and starts the device thread. A remote device's back-end maps guest
+    /// RAM itself, so RAM becomes shared memory first.
     public func attach(to machine: Machine) throws {
         if remote != nil { try machine.memory.shareRAM() }
         memory = machine.memory
         msix.connect(machine.interruptRouter)
+        // The driver writes the queue's 16-bit index (4.1.5.2); any other write reaches writeBAR.
+        doorbells = try device.queueSizes.indices.map { queue in
+            try machine.mmio.doorbells.declare(name: "\(name) queue \(queue)", width: 2,
+                                               coalescing: device.takesDoorbell(ofQueue: queue))
+        }
+        for (queue, doorbell) in doorbells.enumerated() where device.takesDoorbell(ofQueue: queue) { thread.watch(doorbell) }
+        device.watchSources(on: thread)
+        if let remote, let remoteEvents { remoteEvents.watch(on: thread, connection: remote.connectionDescriptor) }
         try PCIHostBridge.attached(to: machine).plug(self)
-        if let remote, let remoteEvents {
-            try remoteEvents.start(name: name, connection: remote.connectionDescriptor, handlers: .init(
-                onCall: { [unowned self] queue in backendCalled(queue) },
-                onError: { [unowned self] _ in backendFailed() },
-                onHangUp: { [unowned self] in
-                    remote.connectionLost()
-                    backendFailed()
-                }))
-        } else {
-            try worker.start(name: name) { [unowned self] in processQueues() }
+        try thread.start { [unowned self] ready in
+            device.woke(ready)
+            if let remote, let remoteEvents {
+                // The back-end serves the queues; the transport only relays what it says.
+                remoteEvents.forEach(in: ready, on: thread) { event in
+                    switch event {
+                    case let .call(queue): interrupt(queue: queue)
+                    case .error: backendFailed()
+                    case .hangUp:
+                        remote.connectionLost()
+                        backendFailed()
+                    }
+                }
+            } else {
+                processQueues()
+            }
         }
     }
 
@@ -100,12 +122,19 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
     }
 
     public func stop() {
-        worker.stop()
-        remoteEvents?.stop()
+        thread.stop()
         device.stop()
     }
 
     // MARK: PCIFunction
+
+    /// The doorbells follow BAR 0.
+    public func decodingChanged() {
+        let base = configuration.decodedBase(bar: VirtioPCILayout.structuresBAR)
+        for (queue, doorbell) in doorbells.enumerated() {
+            doorbell.move(to: base.map { $0 + VirtioPCILayout.notifyOffset + UInt64(queue) * UInt64(VirtioPCILayout.notifyOffsetMultiplier) })
+        }
+    }
 
     public func configurationWritten(offset: Int, size: Int) {
         msix.configurationWritten(configuration, offset: offset, size: size)
@@ -158,14 +187,11 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
         if index == VirtioPCILayout.msixBAR { return msix.write(offset: offset, size: size, value: value) }
         switch offset {
         case VirtioPCILayout.notifyOffset..<VirtioPCILayout.notifyOffset + VirtioPCILayout.notifyLength:
-            if let remoteEvents {
-                // Doorbell n is queue n's (queue_notify_off = n).
-                remoteEvents.kick(Int((offset - VirtioPCILayout.notifyOffset) / UInt64(VirtioPCILayout.notifyOffsetMultiplier)))
-            } else {
-                // A doorbell: the device thread looks at every enabled queue, so which one rang
-                // does not matter.
-                worker.wake()
-            }
+            // A notification the doorbell did not catch (another width, the configuration access
+            // window): rung by hand. The device thread looks at every enabled queue, so a write
+            // between two queues' registers wakes it for the one below.
+            let queue = Int((offset - VirtioPCILayout.notifyOffset) / UInt64(VirtioPCILayout.notifyOffsetMultiplier))
+            if queue < doorbells.count { doorbells[queue].event.signal() }
         case VirtioPCILayout.commonOffset..<VirtioPCILayout.commonOffset + VirtioPCILayout.commonLength:
             writeCommon(offset: offset - VirtioPCILayout.commonOffset, size: size, value: value)
         default:
@@ -202,7 +228,8 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
                 guard queue.enabled else { return nil }
                 return RemoteQueue(index: index, size: queue.size, descriptorTable: queue.descriptorTable,
                                    availableRing: queue.driverArea, usedRing: queue.deviceArea,
-                                   kick: events.kicks[index], call: events.calls[index], error: events.errors[index])
+                                   kick: doorbells[index].event.fileDescriptor, call: events.calls[index].fileDescriptor,
+                                   error: events.errors[index].fileDescriptor)
             })
         }
         guard let memory else { return backendFailed() }
@@ -211,15 +238,6 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
         } catch {
             backendFailed()
         }
-    }
-
-    /// The back-end used buffers of `queue` and wants the driver told (its call eventfd).
-    private func backendCalled(_ queue: Int) {
-        let vector: Int = state.withLock { state in
-            state.interruptStatus |= 1
-            return Int(state.registers.queues[queue].vector)
-        }
-        msix.signal(vector)
     }
 
     /// The back-end cannot serve the device any more: it needs a reset (2.1.2), and the driver is
@@ -260,6 +278,18 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
         state.registers.status |= CommonConfiguration.Status.needsReset
         state.interruptStatus |= 2
         return false
+    }
+
+    /// Interrupts the driver for queue `index` as a completion would (ISR bit 0, the queue's vector):
+    /// for a device whose queue another process serves, when that process says it used buffers
+    /// (a vhost-user back end's call eventfd, watched through `watchSources`).
+    public func interrupt(queue index: Int) {
+        let vector: Int? = state.withLock { state in
+            guard state.registers.queues.indices.contains(index) else { return nil }
+            state.interruptStatus |= 1
+            return Int(state.registers.queues[index].vector)
+        }
+        if let vector { msix.signal(vector) }
     }
 
     private var configurationVector: Int { Int(state.withLock { $0.registers.configurationVector }) }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-internal import CHostDescriptors
+internal import CMemFD
 
 /// The guest-physical address space's RAM and ROM: a few host mappings, and bounds-checked
 /// accessors that can never reach host memory outside them.
@@ -47,7 +47,7 @@ public final class GuestMemory: @unchecked Sendable {
     public func shareRAM() throws(GuestMemoryError) {
         for index in regions.indices where regions[index].kind == .ram && regions[index].sharedFile == nil {
             let region = regions[index]
-            let file = chost_memfd_create("vmm guest \(region.name)")
+            let file = cmemfd_create("vmm guest \(region.name)")
             guard file >= 0 else { throw .sharingFailed(region: region.name, call: "memfd_create", errno: errno) }
             do throws(GuestMemoryError) {
                 guard ftruncate(file, off_t(region.size)) == 0 else {

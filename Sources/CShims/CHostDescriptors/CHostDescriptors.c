@@ -1,2 +1,0 @@
-// The header's functions are inline; SwiftPM wants one source file per C target.
-#include "CHostDescriptors.h"

@@ -13,6 +13,8 @@ public enum VhostUserError: VMMError, Equatable {
     /// The back-end closed the connection (EOF, EPIPE, ECONNRESET).
     case connectionClosed
     case replyTimedOut(request: UInt32, seconds: Double)
+    /// The back-end read nothing for the limit while vmm had a message to send.
+    case sendTimedOut(seconds: Double)
     case badReplyVersion(UInt32)
     case notAReply(UInt32)
     case replyToOtherRequest(sent: UInt32, got: UInt32)
@@ -41,6 +43,7 @@ public enum VhostUserError: VMMError, Equatable {
         case let .socketCall(call, errno): return "vhost-user: \(call) on the back-end's socket failed (errno \(errno))"
         case .connectionClosed: return "vhost-user: the back-end closed the connection"
         case let .replyTimedOut(request, seconds): return "vhost-user: no reply to request \(request) within \(seconds) s"
+        case let .sendTimedOut(seconds): return "vhost-user: the back-end took no message for \(seconds) s"
         case let .badReplyVersion(flags): return "vhost-user: reply with flags 0x\(String(flags, radix: 16)) is not protocol version 1"
         case let .notAReply(request): return "vhost-user: the back-end sent request \(request) where a reply was due"
         case let .replyToOtherRequest(sent, got): return "vhost-user: reply to request \(got) where one to \(sent) was due"

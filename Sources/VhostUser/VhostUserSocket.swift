@@ -91,7 +91,7 @@ public final class VhostUserSocket {
             if result > 0 { sent += result; continue }
             switch errno {
             case EINTR: continue
-            case EAGAIN: try wait(for: Int16(POLLOUT), until: deadline, request: 0)
+            case EAGAIN: try wait(for: Int16(POLLOUT), until: deadline, request: nil)
             case EPIPE, ECONNRESET: throw .connectionClosed
             default: throw .socketCall("sendmsg", errno: errno)
             }
@@ -158,11 +158,15 @@ public final class VhostUserSocket {
         return closed
     }
 
-    private func wait(for events: Int16, until deadline: Deadline, request: UInt32) throws(VhostUserError) {
+    /// Waits for `events` until `deadline`; `request` is what a reply would answer, nil while sending.
+    private func wait(for events: Int16, until deadline: Deadline, request: UInt32?) throws(VhostUserError) {
         var entry = pollfd(fd: descriptor, events: events, revents: 0)
         while true {
             let remaining = deadline.remainingMilliseconds
-            guard remaining > 0 else { throw .replyTimedOut(request: request, seconds: limit) }
+            guard remaining > 0 else {
+                guard let request else { throw .sendTimedOut(seconds: limit) }
+                throw .replyTimedOut(request: request, seconds: limit)
+            }
             let ready = poll(&entry, 1, remaining)
             if ready > 0 {
                 // A hang-up with nothing left to read shows as a zero-byte read next.

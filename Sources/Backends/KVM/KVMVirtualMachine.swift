@@ -38,6 +38,9 @@ public final class KVMVirtualMachine: VirtualMachine {
         try KVMIoctl.call(fd, CKVM_SET_IDENTITY_MAP_ADDR, &identityMap, "KVM_SET_IDENTITY_MAP_ADDR")
         try KVMIoctl.value(fd, CKVM_SET_TSS_ADDR, Self.tssAddress, "KVM_SET_TSS_ADDR")
         try mapMemory(machine.memory)
+        // KVM keeps VMCALL/VMMCALL for its own hypercall ABI (and this host's PVM KVM may never
+        // return from one): a device claiming the instruction reaches vmm some other way here.
+        machine.hypercalls.instructionReachesHandler = false
         let claimedMSRs = machine.msrs.claimedRanges
         if !claimedMSRs.isEmpty { try KVMMSRFilter.install(denying: claimedMSRs, vmFD: fd, system: system) }
         if machine.interruptControllerPlacement == .inKernel { try createInKernelIRQChip() }

@@ -114,6 +114,9 @@ struct CPUCore {
     let vcpuIndex: Int
     /// The machine's `--pv` choice, fixed before any vCPU exists.
     let paravirtual: ParavirtualFeatures
+    /// The device answering VMCALL/VMMCALL instead of KVM's ABI (Xen's HVM interface), fixed
+    /// before any vCPU exists.
+    let hypercallHandler: (any HypercallHandler)?
 
     init(machine: Machine, statistics: ExitStatistics, signals: VCPUSignals, code: SharedCodeMap, vcpuIndex: Int) {
         crossPageBytes = .allocate(capacity: 16)
@@ -124,6 +127,7 @@ struct CPUCore {
         budgetLimit = UnsafePointer(scratch)
         self.signals = signals
         paravirtual = machine.paravirtual
+        hypercallHandler = machine.hypercalls.handler
         gpr = .allocate(capacity: 16)
         gpr.initialize(repeating: 0, count: 16)
         segments = .allocate(capacity: Segment.count)

@@ -131,7 +131,9 @@ public final class XenHVM: Device, MSRHandler, CPUIDHook, HypercallHandler, BusD
         ]
     ) { arguments in
         let msr = try arguments.integer("msr", default: UInt64(defaultMSR))
-        guard let index = UInt32(exactly: msr) else { throw DeviceSpecificationError.badValue("xen-hvm", "msr", String(msr)) }
+        guard let index = UInt32(exactly: msr) else {
+            throw DeviceSpecificationError.badValue("xen-hvm", "msr", "0x" + String(msr, radix: 16))
+        }
         let blob32 = try arguments.string("blob32").map { (path) throws(HypercallBlobError) in try HypercallBlob.load(path) }
         let blob64 = try arguments.string("blob64").map { (path) throws(HypercallBlobError) in try HypercallBlob.load(path) }
         return XenHVM(msr: index, blob32: blob32, blob64: blob64)

@@ -99,6 +99,20 @@ final class XenHVMTests: XCTestCase {
         XCTAssertEqual(Array(short[23 * 32..<23 * 32 + 2]), [0x0f, 0x0b])
     }
 
+    /// What a backend loading pages in the kernel (KVM_XEN_HVM_CONFIG) is given: the files' blobs,
+    /// the generated page for a mode without one, for the route it names.
+    func testTheBlobsOfferedToTheKernel() throws {
+        let blob64 = blob(pages: 3, seed: 7)
+        let device = try attached(XenHVM(msr: 0x4000_0200, blob64: blob64))
+        let loader = try XCTUnwrap(machine.msrs.hypercallPageLoader)
+        XCTAssertTrue(loader === device)
+        XCTAssertEqual(loader.pageMSR, 0x4000_0200)
+        let blobs = loader.blobs(instructionReachesHandler: false)
+        XCTAssertEqual(blobs.bits64, blob64)
+        XCTAssertEqual(blobs.bits32, HypercallPage.generate(route: .ports(base: XenHVM.portBase), longMode: false))
+        XCTAssertEqual(loader.blobs(instructionReachesHandler: true).bits32[0], 0xb8, "mov imm32, %eax")
+    }
+
     func testEveryHypercallIsUnimplemented() throws {
         let device = try attached()
         XCTAssertTrue(machine.hypercalls.handler === device)

@@ -16,7 +16,8 @@ import VMMKit
 ///
 /// Off unless asked for: a Linux built with XEN_PVHVM (Debian's) that finds these leaves takes the
 /// machine for a Xen host.
-public final class XenHVM: Device, MSRHandler, CPUIDHook, HypercallHandler, BusDevice, @unchecked Sendable {
+public final class XenHVM: Device, MSRHandler, HypercallPageLoader, CPUIDHook, HypercallHandler, BusDevice,
+    @unchecked Sendable {
     /// Xen's MSR for the hypercall page (cpuid.h: leaf 2's EBX; 0x40000200 beside Viridian).
     public static let defaultMSR: UInt32 = 0x4000_0000
     /// The first of the ports the KVM stubs read, one per hypercall number.
@@ -48,6 +49,7 @@ public final class XenHVM: Device, MSRHandler, CPUIDHook, HypercallHandler, BusD
 
     public func attach(to machine: Machine) throws {
         try machine.msrs.claim(msr...msr, by: self, name: "\(name) hypercall page MSR")
+        machine.msrs.offer(self)
         try machine.cpuid.define(Self.leaves, by: name)
         machine.cpuid.register(self)
         try machine.hypercalls.claim(by: self, name: name)
@@ -64,14 +66,23 @@ public final class XenHVM: Device, MSRHandler, CPUIDHook, HypercallHandler, BusD
         return min(pages(blob32), pages(blob64))
     }
 
+    /// The blob a vCPU in that mode loads from: the file's, or the standard page for the route.
+    private func blob(longMode: Bool, instructionReachesHandler: Bool) -> [UInt8] {
+        if let file = longMode ? blob64 : blob32 { return file }
+        let route: HypercallPage.Route = instructionReachesHandler ? .instruction : .ports(base: Self.portBase)
+        return HypercallPage.generate(route: route, longMode: longMode)
+    }
+
+    public var pageMSR: UInt32 { msr }
+
+    public func blobs(instructionReachesHandler: Bool) -> (bits32: [UInt8], bits64: [UInt8]) {
+        (blob(longMode: false, instructionReachesHandler: instructionReachesHandler),
+         blob(longMode: true, instructionReachesHandler: instructionReachesHandler))
+    }
+
     /// The page a load of `index` copies, or nil when the blob has no such page.
     func page(_ index: Int, longMode: Bool) -> ArraySlice<UInt8>? {
-        guard let blob = longMode ? blob64 : blob32 else {
-            guard index == 0 else { return nil }
-            let route: HypercallPage.Route = hypercalls?.instructionReachesHandler == true
-                ? .instruction : .ports(base: Self.portBase)
-            return HypercallPage.generate(route: route, longMode: longMode)[...]
-        }
+        let blob = blob(longMode: longMode, instructionReachesHandler: hypercalls?.instructionReachesHandler == true)
         let start = index * HypercallPage.size
         guard start + HypercallPage.size <= blob.count else { return nil }
         return blob[start..<(start + HypercallPage.size)]

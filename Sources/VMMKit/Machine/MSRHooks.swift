@@ -28,6 +28,16 @@ public enum MSRHookError: VMMError, Equatable {
     }
 }
 
+/// A claimed MSR whose write copies one page of a blob into guest memory (Xen's hypercall-page
+/// MSR; api.rst, KVM_XEN_HVM_CONFIG): a backend that can do that in the kernel takes the blobs and
+/// keeps the MSR from the device; otherwise the MSR reaches the device as any claimed one does.
+public protocol HypercallPageLoader: AnyObject, Sendable {
+    var pageMSR: UInt32 { get }
+    /// The blobs a 32-bit and a 64-bit vCPU load from, each whole 4 KiB pages, on a backend whose
+    /// VMCALL does or does not reach the machine's `HypercallHooks`.
+    func blobs(instructionReachesHandler: Bool) -> (bits32: [UInt8], bits64: [UInt8])
+}
+
 /// The MSRs devices claimed. Backends route guest RDMSR/WRMSR of these indices here (KVM through its
 /// user-space MSR exits) before their own handling.
 public final class MSRHooks: Sendable {
@@ -37,6 +47,7 @@ public final class MSRHooks: Sendable {
         let name: String
     }
     private let claims = Mutex<[Claim]>([])
+    private let loader = Mutex<(any HypercallPageLoader)?>(nil)
 
     public init() {}
 
@@ -53,6 +64,12 @@ public final class MSRHooks: Sendable {
     public func handler(for index: UInt32) -> (any MSRHandler)? {
         claims.withLock { claims in claims.first(where: { $0.indices.contains(index) })?.handler }
     }
+
+    /// Offers `pageLoader`'s MSR, which its device has claimed, to a backend that loads pages in the
+    /// kernel. One machine has one hypercall page.
+    public func offer(_ pageLoader: any HypercallPageLoader) { loader.withLock { $0 = pageLoader } }
+
+    public var hypercallPageLoader: (any HypercallPageLoader)? { loader.withLock { $0 } }
 
     /// Every claimed range, so the KVM backend can ask for exits on exactly these.
     public var claimedRanges: [ClosedRange<UInt32>] { claims.withLock { $0.map(\.indices) } }

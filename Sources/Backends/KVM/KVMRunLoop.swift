@@ -152,7 +152,7 @@ extension KVMVirtualCPU {
     private func handleMSRWrite() {
         let msr = ckvm_msr_index(kvmRun)
         let value = ckvm_msr_data(kvmRun)
-        let accepted = msrs.handler(for: msr)?.writeMSR(msr, value: value, vcpu: index, isLongMode: isInLongMode) ?? false
+        let accepted = msrs.handler(for: msr)?.writeMSR(msr, value: value, vcpu: index, isLongMode: { isInLongMode() }) ?? false
         ckvm_msr_complete(kvmRun, value, accepted ? 0 : 1)
     }
 }

@@ -24,8 +24,8 @@ public final class XenHVM: Device, MSRHandler, HypercallPageLoader, CPUIDHook, H
     public static let portBase: UInt16 = 0xe000
     /// Xen's leaves: the signature, the version, the hypercall pages.
     public static let leaves: ClosedRange<UInt32> = 0x4000_0000...0x4000_0002
-    /// The version leaf 0x40000001 reports: 4.0, the first Xen with PV drivers on HVM as Linux's
-    /// PVHVM code knows them.
+    /// The version leaf 0x40000001 reports (major << 16 | minor): 4.0. vmm implements no Xen
+    /// service, so the number promises nothing beyond the leaves and the page.
     public static let version: UInt32 = 4 << 16 | 0
     /// -ENOSYS (xen/include/public/errno.h) and -EPERM, for a hypercall from CPL > 0, as Xen's
     /// hvm_hypercall answers one.

@@ -113,6 +113,13 @@ static inline void xen_hvm_check(void)
             long result = xen_call(numbers[i], &rdx_kept);
             printf("xen: hypercall %u returned %ld, rdx %s\n", numbers[i], result, rdx_kept ? "kept" : "changed");
         }
+        /* A load over code the CPU has run: the new stub must run, not what was decoded before. */
+        static const uint8_t seven[] = { 0xb8, 7, 0, 0, 0, 0xc3 }; /* mov $7, %eax; ret */
+        memcpy(xen_page + 17 * XEN_STUB_SIZE, seven, sizeof(seven));
+        int rdx_kept = 0;
+        long before = xen_call(17, &rdx_kept);
+        wrmsr_faults(msr, gpa);
+        printf("xen: reload-over-code %ld then %ld\n", before, xen_call(17, &rdx_kept));
     }
 
     memset(xen_page, 0x5a, sizeof(xen_page));

@@ -72,10 +72,17 @@ extension CPUCore {
         if let handler = machine.msrs.handler(for: index) {
             let longMode = self.longMode
             guard handler.writeMSR(index, value: value, vcpu: vcpuIndex, isLongMode: { longMode }) else { throw Fault.gp() }
+            if index == hypercallPageMSR { deviceWrotePage(value & ~0xfff) }
         } else {
             try writeOwnMSR(index, value)
         }
         breakBlock = true
+    }
+
+    /// A device wrote the page at `physicalAddress` behind the CPU's stores (the hypercall page a
+    /// `HypercallPageLoader` loads): what was decoded from it goes, as a store there would make it go.
+    mutating func deviceWrotePage(_ physicalAddress: UInt64) {
+        if physical.writeHitsCode(physicalAddress, length: 4096) { flushCodeCache(overwritten: physicalAddress) }
     }
 
     /// kvmclock's MSRs exist only while `--pv` offers it (#GP otherwise, as on a host without it).

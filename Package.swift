@@ -18,7 +18,7 @@ func device(_ name: String, dependencies: [Target.Dependency] = []) -> Target {
 }
 
 let deviceNames = ["Serial16550", "DebugExit", "TestDevice", "I8259", "IOAPIC", "LocalAPIC", "I8254", "RTC", "ACPIPM", "I8042",
-                   "PCI", "VirtioPCI", "VirtioRNG", "VirtioBlock"]
+                   "PCI", "VirtioPCI", "VirtioRNG", "VirtioBlock", "XenHVM"]
 
 let package = Package(
     name: "vmm",
@@ -63,6 +63,7 @@ let package = Package(
         device("VirtioPCI", dependencies: ["PCI", "Virtio"]),
         device("VirtioRNG", dependencies: ["VirtioPCI", "Virtio"]),
         device("VirtioBlock", dependencies: ["VirtioPCI", "Virtio"]),
+        device("XenHVM"),
         .target(
             name: "PCBoard",
             dependencies: ["VMMKit", "KernelLoading", "HostIO"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },

@@ -19,7 +19,7 @@ func device(_ name: String, dependencies: [Target.Dependency] = []) -> Target {
 }
 
 let deviceNames = ["Serial16550", "DebugExit", "TestDevice", "I8259", "IOAPIC", "LocalAPIC", "I8254", "RTC", "ACPIPM", "I8042",
-                   "PCI", "VirtioPCI", "VirtioRNG", "VirtioBlock", "VhostUserDevices"]
+                   "PCI", "VirtioPCI", "VirtioRNG", "VirtioBlock", "VhostUserDevices", "XenHVM"]
 
 let package = Package(
     name: "vmm",
@@ -69,6 +69,7 @@ let package = Package(
         device("VirtioRNG", dependencies: ["VirtioPCI", "Virtio"]),
         device("VirtioBlock", dependencies: ["VirtioPCI", "Virtio"]),
         device("VhostUserDevices", dependencies: ["VirtioPCI", "Virtio", "VhostUser"]),
+        device("XenHVM"),
         .target(
             name: "PCBoard",
             dependencies: ["VMMKit", "KernelLoading", "HostIO"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },

@@ -69,6 +69,19 @@ enum EndToEnd {
         return result
     }
 
+    /// Runs vmm with `arguments` and `kernel` and expects a refusal at start: status 2, nothing on
+    /// stdout, one line on stderr containing each of `words`.
+    static func expectStartRefusal(_ arguments: [String], kernel: String, mentioning words: [String],
+                                   file: StaticString = #filePath, line: UInt = #line) throws {
+        let result = try vmm(arguments + [try GuestKernels.path(kernel)], timeout: 30)
+        XCTAssertEqual(result.status, 2, result.standardError, file: file, line: line)
+        XCTAssertEqual(result.standardOutput, "", file: file, line: line)
+        XCTAssertEqual(result.standardError.split(separator: "\n").count, 1, result.standardError, file: file, line: line)
+        for word in words {
+            XCTAssertTrue(result.standardError.contains(word), "'\(word)' in: \(result.standardError)", file: file, line: line)
+        }
+    }
+
     /// QEMU's serial output without what its firmware prints before the guest starts (SeaBIOS's
     /// banner and terminal escapes): everything before the guest's first line, which vmm's output
     /// starts with.

@@ -246,8 +246,9 @@ final class ParavirtualGuestTests: XCTestCase {
             let taken = EndToEnd.statistic("PV EOIs taken", in: result.standardError) ?? -1
             if pv == "all" { XCTAssertGreaterThan(taken, 500, result.standardError) } else { XCTAssertEqual(taken, 0) }
             // A kick while the vCPU sleeps in HLT used to leave immediate_exit set: one wasted
-            // KVM_RUN per tick (1000 "other"). A host descheduling vmm may still cost a few.
-            if pv == "none" { XCTAssertLessThan(EndToEnd.statistic("other", in: result.standardError) ?? .max, 100, result.standardError) }
+            // KVM_RUN per tick (1000 "other", one per tick). A host descheduling vmm costs some too:
+            // 100-250 at a load of 19 on 2 cores, so the line is drawn halfway to the defect's count.
+            if pv == "none" { XCTAssertLessThan(EndToEnd.statistic("other", in: result.standardError) ?? .max, 500, result.standardError) }
         }
     }
 

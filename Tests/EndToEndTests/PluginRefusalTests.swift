@@ -83,8 +83,6 @@ final class PluginRefusalTests: XCTestCase {
     }
 
     private static let vmmKitSources = GuestKernels.repositoryRoot + "/Sources/VMMKit"
-    /// The C targets VMMKit depends on in Package.swift.
-    private static let vmmKitCModules = ["CEventFD", "CMemFD"]
     private static let versionDeclaration = try! NSRegularExpression(pattern: "public static var version: UInt32 \\{ ([0-9]+) \\}")
 
     /// The plugin-interface version in VMMKit's source, which vmm was built from.
@@ -114,13 +112,7 @@ final class PluginRefusalTests: XCTestCase {
         try declaration.write(toFile: sources + "/Added.swift", atomically: true, encoding: .utf8)
         let files = try FileManager.default.subpathsOfDirectory(atPath: sources).filter { $0.hasSuffix(".swift") }
             .map { sources + "/" + $0 }
-        // The C modules VMMKit imports (header-only shims), as SwiftPM would give them.
-        let modules = directory + "/CModules"
-        try FileManager.default.createDirectory(atPath: modules, withIntermediateDirectories: true)
-        try Self.vmmKitCModules.map { name in
-            "module \(name) {\n    header \"\(GuestKernels.repositoryRoot)/Sources/CShims/\(name)/include/\(name).h\"\n    export *\n}\n"
-        }.joined().write(toFile: modules + "/module.modulemap", atomically: true, encoding: .utf8)
-        let common = ["-parse-as-library", "-swift-version", "5", "-I", modules]
+        let common = ["-parse-as-library", "-swift-version", "5", "-I", try cModuleMaps()]
         let library: (build: [String], link: [String])
         switch vmmKit {
         case .inside:
@@ -143,6 +135,23 @@ final class PluginRefusalTests: XCTestCase {
         try run("swiftc", common + ["-emit-library", "-I", directory, "-o", path, entry] + library.link)
         return path
     }
+
+    /// A folder of module maps for the C modules VMMKit imports (SwiftPM makes them for vmm's own
+    /// build), so `swiftc` finds them for the copy of VMMKit too.
+    private func cModuleMaps() throws -> String {
+        let folder = directory + "/cmodules"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var maps = ""
+        for module in Self.vmmKitCModules {
+            let header = GuestKernels.repositoryRoot + "/Sources/CShims/\(module)/include/\(module).h"
+            maps += "module \(module) {\n    header \"\(header)\"\n    export *\n}\n"
+        }
+        try maps.write(toFile: folder + "/module.modulemap", atomically: true, encoding: .utf8)
+        return folder
+    }
+
+    /// VMMKit's C dependencies in Package.swift.
+    private static let vmmKitCModules = ["CEventFD", "CMemFD"]
 
     /// `cc -shared` of `source` into DIRECTORY/libNAME.so.
     private func cLibrary(_ name: String, _ source: String) throws -> String {

@@ -153,10 +153,17 @@ extension KVMVirtualCPU {
         }
     }
 
+    /// EFER.LMA (SDM vol. 3, 2.2.1), asked only by the MSR handlers that need it. A register
+    /// state KVM cannot give (it always can while the vCPU is out of KVM_RUN) reads as not long mode.
+    private func isInLongMode() -> Bool {
+        let longModeActive: UInt64 = 1 << 10
+        return ((try? kvmSystemRegisters().efer) ?? 0) & longModeActive != 0
+    }
+
     private func handleMSRWrite() {
         let msr = ckvm_msr_index(kvmRun)
         let value = ckvm_msr_data(kvmRun)
-        let accepted = msrs.handler(for: msr)?.writeMSR(msr, value: value, vcpu: index) ?? false
+        let accepted = msrs.handler(for: msr)?.writeMSR(msr, value: value, vcpu: index, isLongMode: { isInLongMode() }) ?? false
         ckvm_msr_complete(kvmRun, value, accepted ? 0 : 1)
     }
 }

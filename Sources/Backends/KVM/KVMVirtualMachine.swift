@@ -21,6 +21,8 @@ public final class KVMVirtualMachine: VirtualMachine {
     /// KVM_GET_SUPPORTED_CPUID, fetched once; each vCPU gets its own adjusted copy.
     let supportedCPUID: [kvm_cpuid_entry2]
     public private(set) var inKernelIRQChip: KVMInKernelIRQChip?
+    /// The hypercall page KVM loads itself (KVM_XEN_HVM_CONFIG), where it can.
+    private var xenHypercallPage: KVMXenHypercallPage?
     private let reservedIndices = Mutex<Set<Int>>([])
     /// The debugger's breakpoints as last armed (KVMGuestDebug.swift); written only while every
     /// vCPU is parked.
@@ -40,7 +42,14 @@ public final class KVMVirtualMachine: VirtualMachine {
         try KVMIoctl.call(fd, CKVM_SET_IDENTITY_MAP_ADDR, &identityMap, "KVM_SET_IDENTITY_MAP_ADDR")
         try KVMIoctl.value(fd, CKVM_SET_TSS_ADDR, Self.tssAddress, "KVM_SET_TSS_ADDR")
         try mapMemory(machine.memory)
-        let claimedMSRs = machine.msrs.claimedRanges
+        // KVM keeps VMCALL/VMMCALL for its own hypercall ABI (and this host's PVM KVM may never
+        // return from one): a device claiming the instruction reaches vmm some other way here.
+        machine.hypercalls.instructionReachesHandler = false
+        if let loader = machine.msrs.hypercallPageLoader {
+            xenHypercallPage = try KVMXenHypercallPage.configure(loader, vmFD: fd, system: system)
+        }
+        let inKernelMSR = xenHypercallPage?.msr
+        let claimedMSRs = machine.msrs.claimedRanges.filter { range in inKernelMSR.map { range != $0...$0 } ?? true }
         if !claimedMSRs.isEmpty { try KVMMSRFilter.install(denying: claimedMSRs, vmFD: fd, system: system) }
         if machine.interruptControllerPlacement == .inKernel { try createInKernelIRQChip() }
         try installDoorbells()

@@ -9,6 +9,7 @@ import TestDevice
 import VhostUserDevices
 import VirtioBlock
 import VirtioRNG
+import XenHVM
 import VMMKit
 import KernelLoading
 
@@ -132,6 +133,7 @@ public enum PCBoard {
         VirtioBlock.deviceType,
         VhostUserFileSystem.deviceType,
         VhostUserBlock.deviceType,
+        XenHVM.deviceType,
     ]
 
     /// A registry holding the built-in device types and then `additional` ones (a program embedding

@@ -12,6 +12,7 @@ public final class Machine {
     public let mmio = IOBus(name: "MMIO bus", space: .mmio)
     public let msrs = MSRHooks()
     public let cpuid = CPUIDHooks()
+    public let hypercalls = HypercallHooks()
     public let runControl = RunControl()
     /// Stops and resumes the vCPUs for a debugger (`--gdb`); idle unless one asks.
     public let debugControl: DebugControl

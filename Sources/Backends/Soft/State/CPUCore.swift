@@ -115,6 +115,11 @@ struct CPUCore {
     let vcpuIndex: Int
     /// The machine's `--pv` choice, fixed before any vCPU exists.
     let paravirtual: ParavirtualFeatures
+    /// The device answering VMCALL/VMMCALL instead of KVM's ABI (Xen's HVM interface), fixed
+    /// before any vCPU exists.
+    let hypercallHandler: (any HypercallHandler)?
+    /// The MSR whose accepted write means a device wrote a page of code (`HypercallPageLoader`).
+    let hypercallPageMSR: UInt32?
 
     init(machine: Machine, statistics: ExitStatistics, signals: VCPUSignals, code: SharedCodeMap, vcpuIndex: Int) {
         crossPageBytes = .allocate(capacity: 16)
@@ -125,6 +130,8 @@ struct CPUCore {
         budgetLimit = UnsafePointer(scratch)
         self.signals = signals
         paravirtual = machine.paravirtual
+        hypercallHandler = machine.hypercalls.handler
+        hypercallPageMSR = machine.msrs.hypercallPageLoader?.pageMSR
         gpr = .allocate(capacity: 16)
         gpr.initialize(repeating: 0, count: 16)
         segments = .allocate(capacity: Segment.count)

@@ -39,7 +39,7 @@ final class VhostUserGuestTests: XCTestCase {
     /// binds); fails with its output when it exits first.
     private func startBackend(_ program: String, _ arguments: [String], socket: String) throws -> Process {
         guard FileManager.default.isExecutableFile(atPath: program) else {
-            throw XCTSkip("\(program) is not installed (scripts/install-packages.sh test: qemu-system-common, qemu-utils)")
+            throw XCTSkip("\(program) is not installed (qemu-system-common, which scripts/install-packages.sh test brings with qemu-system-x86)")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)

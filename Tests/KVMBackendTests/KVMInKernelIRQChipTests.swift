@@ -38,11 +38,14 @@ final class KVMInKernelIRQChipTests: XCTestCase {
     /// The vCPU's in-kernel local APIC reports its ID and KVM's APIC version through KVM_GET_LAPIC.
     func testLocalAPICStateIsReadable() throws {
         try requireKVM()
-        let (_, vm) = try inKernelVM(vcpuCount: 2)
-        _ = try vm.createKVMVCPU(index: 0)
-        let vcpu = try vm.createKVMVCPU(index: 1)
-        XCTAssertEqual(try vcpu.localAPICRegister(at: 0x20) >> 24, 1)
-        XCTAssertEqual(try vcpu.localAPICRegister(at: 0x30) & 0xff, 0x14)
+        let (machine, vm) = try inKernelVM(vcpuCount: 2)
+        // The VM holds its machine unowned.
+        try withExtendedLifetime(machine) {
+            _ = try vm.createKVMVCPU(index: 0)
+            let vcpu = try vm.createKVMVCPU(index: 1)
+            XCTAssertEqual(try vcpu.localAPICRegister(at: 0x20) >> 24, 1)
+            XCTAssertEqual(try vcpu.localAPICRegister(at: 0x30) & 0xff, 0x14)
+        }
     }
 
     /// An MSI sent through an `MSIEventRoute` with the in-kernel irqchip is an irqfd's: the route's

@@ -9,7 +9,7 @@ import XCTest
 /// debugfs, which reads the image without mounting it.
 final class VirtioGuestTests: XCTestCase {
     /// A debug build boots Linux on Soft in a minute or more; the disk test also writes 8 MiB.
-    static let watchdog: Double = 600
+    static let watchdog: Double = 900
 
     private var directory: URL!
 

@@ -46,7 +46,7 @@ final class VhostUserGuestTests: XCTestCase {
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
         let log = directory.appendingPathComponent(URL(fileURLWithPath: program).lastPathComponent + ".log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        guard FileManager.default.createFile(atPath: log.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle

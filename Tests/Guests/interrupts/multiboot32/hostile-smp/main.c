@@ -239,11 +239,7 @@ void guest_main(void)
         idt_set(13, (interrupt_handler)gp_entry);
         idt_load();
     }
-    if (cpus > 1) {
-        start_application_processors();
-        for (int waited = 0; next_cpu < cpus - 1 && waited < 500; waited++) pit_delay_us(10000);
-        if (next_cpu != cpus - 1) fail("%u of %u application processors started", next_cpu, cpus - 1);
-    }
+    start_application_processors_and_wait(cpus, &next_cpu);
     go = 1;
     work();
     while (finished != cpus) __asm__ volatile("pause");

@@ -97,16 +97,18 @@ let package = Package(
         .testTarget(
             name: "SoftBackendTests", dependencies: ["VMMKit", "KernelLoading", "SoftBackend", "PCBoard", "HostIO", "TestSupport", "CNativeOracle"],
             path: "Tests/SoftBackendTests"),
-        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "VMMKit", "FuzzTargets"], path: "Tests/VirtioTests"),
+        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "VMMKit", "FuzzTargets", "TestSupport"], path: "Tests/VirtioTests"),
         .testTarget(name: "VhostUserTests", dependencies: ["VhostUser", "VhostUserDevices", "VirtioPCI", "VMMKit"], path: "Tests/VhostUserTests"),
         .testTarget(name: "GDBStubTests", dependencies: ["GDBStub", "VMMKit", "FuzzTargets"], path: "Tests/GDBStubTests"),
         .testTarget(name: "HostIOTests", dependencies: ["HostIO", "VMMKit"], path: "Tests/HostIOTests"),
         .testTarget(name: "VMMCommandTests", dependencies: ["VMMCommand", "VMMKit"], path: "Tests/VMMCommandTests"),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["TestSupport", "vmm", "VMMCommand", "VMMKit", "GDBStub"], path: "Tests/EndToEndTests"),
+            name: "EndToEndTests",
+            dependencies: ["TestSupport", "vmm", "VMMCommand", "VMMKit", "GDBStub", "PCBoard", "HostIO", "SoftBackend", "KVMBackend"],
+            path: "Tests/EndToEndTests"),
         // Fuzzing (not shipped): the targets and their invariants, run briefly by the tests and for
         // as long as you like by scripts/fuzz (libFuzzer-guided where the toolchain has it).
-        .target(name: "FuzzTargets", dependencies: ["VMMKit", "KernelLoading"], path: "Fuzz/Targets"),
+        .target(name: "FuzzTargets", dependencies: ["VMMKit", "KernelLoading", "Virtio", "PCBoard", "HostIO"], path: "Fuzz/Targets"),
         .executableTarget(name: "vmm-fuzz", dependencies: ["FuzzTargets"], path: "Fuzz/Runner"),
         .target(name: "TestSupport", dependencies: ["VMMKit", "CPseudoTerminal"], path: "Tests/TestSupport"),
         .target(name: "CPseudoTerminal", path: "Tests/CPseudoTerminal"),

@@ -122,5 +122,5 @@ public final class LoaderFuzzTarget {
 
 public struct FuzzSetupError: Error, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }

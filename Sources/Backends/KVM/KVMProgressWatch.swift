@@ -24,6 +24,10 @@ final class KVMProgressWatch: @unchecked Sendable {
     let sampleRequested = Atomic<Bool>(false)
     let rip = Atomic<UInt64>(0)
     let ripSampled = Atomic<Bool>(false)
+    /// Set by `finish`: the vCPU's run is over.
+    private let finished = Atomic<Bool>(false)
+    /// Set once by `start`, joined by `finish`, both on vCPU 0's thread.
+    private var thread: HostThread?
 
     init(watching vcpu: KVMVirtualCPU) {
         self.vcpu = vcpu
@@ -31,13 +35,25 @@ final class KVMProgressWatch: @unchecked Sendable {
         runControl = vcpu.runControl
     }
 
-    /// Starts the watch thread on a PVM host; it ends by itself once the machine stops.
+    /// Starts the watch thread on a PVM host; `finish` ends it.
     static func start(for vcpu: KVMVirtualCPU) -> KVMProgressWatch? {
         guard case .pvm = KVMHostFlavour.detect() else { return nil }
         let watch = KVMProgressWatch(watching: vcpu)
-        guard (try? HostThread(name: "progress watch", { watch.watch() })) != nil else { return nil }
+        guard let thread = try? HostThread(name: "progress watch", { watch.watch() }) else { return nil }
+        watch.thread = thread
         return watch
     }
+
+    /// Called by vCPU 0 when its run ends, by a stop or by a guest reset: the watch ends and is
+    /// joined. Otherwise a reboot, which ends the run without a stop, would leave the old watch
+    /// polling a vCPU that is gone (and each boot would leak a thread, as ThreadSanitizer found).
+    func finish() {
+        finished.store(true, ordering: .releasing)
+        thread?.join()
+        thread = nil
+    }
+
+    private var shouldEnd: Bool { finished.load(ordering: .acquiring) || runControl.isStopRequested }
 
     /// Called by vCPU 0 after each KVM_RUN: answers a pending sample request.
     @inline(__always)
@@ -51,7 +67,7 @@ final class KVMProgressWatch: @unchecked Sendable {
         let pollsPerSecond = Int(1_000_000 / Self.pollMicroseconds)
         var lastExits = exits
         var quietPolls = 0
-        while !runControl.isStopRequested {
+        while !shouldEnd {
             usleep(Self.pollMicroseconds)
             let now = exits
             quietPolls = now == lastExits && insideGuest.load(ordering: .relaxed) ? quietPolls + 1 : 0
@@ -59,10 +75,10 @@ final class KVMProgressWatch: @unchecked Sendable {
             guard quietPolls >= Self.quietSeconds * pollsPerSecond else { continue }
             sampleRequested.store(true, ordering: .releasing)
             vcpu.kick()
-            for _ in 0..<(2 * pollsPerSecond) where !ripSampled.load(ordering: .acquiring) && !runControl.isStopRequested {
+            for _ in 0..<(2 * pollsPerSecond) where !ripSampled.load(ordering: .acquiring) && !shouldEnd {
                 usleep(Self.pollMicroseconds)
             }
-            guard !runControl.isStopRequested else { return }
+            guard !shouldEnd else { return }
             report(exits: now)
             return
         }

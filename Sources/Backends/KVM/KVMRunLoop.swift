@@ -19,6 +19,7 @@ extension KVMVirtualCPU {
         let source = userspaceInterrupts ? vm.machine.interruptSource : nil
         if userspaceInterrupts, index > 0, let stop = try waitForStartupIPI(source) { return stop }
         let progress = index == 0 ? KVMProgressWatch.start(for: self) : nil
+        defer { progress?.finish() }
         while true {
             if debugControl.isPauseRequested { debugControl.park(vcpu: index) }
             if runControl.isStopRequested { return .machineStopped }

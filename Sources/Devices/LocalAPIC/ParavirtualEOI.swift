@@ -33,11 +33,11 @@ struct ParavirtualEOI {
 
 extension LocalAPICState {
     /// WRMSR(MSR_KVM_PV_EOI_EN): false (#GP) for the reserved bit 1 (the address must be 4-byte
-    /// aligned) or an enabled flag outside guest RAM, as kvm_lapic_set_pv_eoi refuses them.
+    /// aligned) or an enabled flag outside guest RAM (ROM included), as kvm_lapic_set_pv_eoi refuses them.
     mutating func setParavirtualEOI(_ value: UInt64, memory: GuestMemory) -> Bool {
         guard value & ParavirtualEOI.reserved == 0 else { return false }
         if value & ParavirtualEOI.enable != 0 {
-            guard memory.hostPointer(at: value & ~ParavirtualEOI.enable, length: 4) != nil else { return false }
+            guard memory.ramPointer(at: value & ~ParavirtualEOI.enable, length: 4) != nil else { return false }
         }
         observeParavirtualEOI(memory: memory)
         paravirtualEOI.register = value
@@ -49,7 +49,7 @@ extension LocalAPICState {
     /// permission unless something now waits in IRR, then take it back (the guest writes EOI).
     mutating func observeParavirtualEOI(memory: GuestMemory) {
         guard paravirtualEOI.flagSet else { return }
-        guard let flag = memory.hostPointer(at: paravirtualEOI.flagAddress, length: 1) else {
+        guard let flag = memory.ramPointer(at: paravirtualEOI.flagAddress, length: 1) else {
             paravirtualEOI.flagSet = false
             return
         }
@@ -68,7 +68,7 @@ extension LocalAPICState {
     mutating func armParavirtualEOI(for vector: UInt8, memory: GuestMemory) {
         guard paravirtualEOI.isEnabled, !paravirtualEOI.flagSet, requests.isEmpty,
               !levelTriggered.contains(vector), inService.highest == vector,
-              let flag = memory.hostPointer(at: paravirtualEOI.flagAddress, length: 1) else { return }
+              let flag = memory.ramPointer(at: paravirtualEOI.flagAddress, length: 1) else { return }
         flag.storeBytes(of: flag.load(as: UInt8.self) | 1, as: UInt8.self)
         paravirtualEOI.flagSet = true
     }

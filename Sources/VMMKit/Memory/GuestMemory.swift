@@ -98,6 +98,15 @@ public final class GuestMemory: @unchecked Sendable {
         return region.host + Int(address - region.guestBase)
     }
 
+    /// A host pointer to `length` bytes of RAM at `address`, or nil when any of them is not RAM (ROM
+    /// included): what a device that writes guest memory by pointer (a PV EOI flag, a kvmclock page)
+    /// keeps, so that it can no more write ROM than it can write outside guest memory.
+    @inline(__always)
+    public func ramPointer(at address: UInt64, length: Int) -> UnsafeMutableRawPointer? {
+        guard let region = region(containing: address, length: length), region.kind == .ram else { return nil }
+        return region.host + Int(address - region.guestBase)
+    }
+
     public func read<T: FixedWidthInteger>(_: T.Type = T.self, at address: UInt64) throws(GuestMemoryError) -> T {
         guard let pointer = hostPointer(at: address, length: MemoryLayout<T>.size) else {
             throw .outOfBounds(address: address, length: MemoryLayout<T>.size)

@@ -58,4 +58,14 @@ static inline void start_application_processors(void)
     pit_delay_us(10000);
     lapic_write(LAPIC_ICR_LOW, 0xC4600 | (TRAMPOLINE_BASE >> 12)); /* start-up IPI */
 }
+
+/* Starts the other `cpus - 1` CPUs and waits up to 5 s for them all to count themselves in
+ * `*arrived`; fails the run if some never do. */
+static inline void start_application_processors_and_wait(uint32_t cpus, volatile uint32_t *arrived)
+{
+    if (cpus < 2) return;
+    start_application_processors();
+    for (int waited = 0; *arrived < cpus - 1 && waited < 500; waited++) pit_delay_us(10000);
+    if (*arrived != cpus - 1) fail("%u of %u application processors started", *arrived, cpus - 1);
+}
 #endif

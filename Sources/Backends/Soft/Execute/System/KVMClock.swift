@@ -23,10 +23,10 @@ enum KVMClock {
     static let shift: Int8 = 1
 
     /// Fills vCPU time information at `address` (bit 0 of the MSR value, the enable bit, already
-    /// cleared) for a vCPU whose TSC is `tsc` at host time `now`. An address outside RAM is ignored,
+    /// cleared) for a vCPU whose TSC is `tsc` at host time `now`. An address outside RAM (in ROM too) is ignored,
     /// as KVM does; the guest then simply reads no clock.
     static func writeTimeInfo(at address: UInt64, tsc: UInt64, now: UInt64, into memory: GuestMemory) {
-        guard let base = memory.hostPointer(at: address, length: timeInfoSize) else { return }
+        guard let base = memory.ramPointer(at: address, length: timeInfoSize) else { return }
         let version = base.load(as: UInt32.self)
         let odd = version | 1
         base.storeBytes(of: odd, as: UInt32.self)
@@ -40,7 +40,7 @@ enum KVMClock {
 
     /// The wall-clock time at system_time 0 (the host's monotonic zero) at `address`.
     static func writeWallClock(at address: UInt64, into memory: GuestMemory) {
-        guard let base = memory.hostPointer(at: address, length: wallClockSize) else { return }
+        guard let base = memory.ramPointer(at: address, length: wallClockSize) else { return }
         var real = timespec(), monotonic = timespec()
         clock_gettime(CLOCK_REALTIME, &real)
         clock_gettime(CLOCK_MONOTONIC, &monotonic)

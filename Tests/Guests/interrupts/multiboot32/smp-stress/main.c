@@ -79,11 +79,7 @@ void guest_main(void)
     pic_remap(0x20, 0x28);
     pic_set_mask(0xFFFF);
 
-    if (cpus > 1) {
-        start_application_processors();
-        for (int waited = 0; next_cpu < cpus - 1 && waited < 500; waited++) pit_delay_us(10000);
-        if (next_cpu != cpus - 1) fail("%u of %u application processors started", next_cpu, cpus - 1);
-    }
+    start_application_processors_and_wait(cpus, &next_cpu);
     go = 1;
     work();
     while (finished != cpus) __asm__ volatile("pause");

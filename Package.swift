@@ -3,7 +3,7 @@
 //   VMMKit            core protocols, guest memory, buses, IRQ lines, the machine: the plugin surface
 //   Virtio            virtqueues, for every virtio device (VMMKit only)
 //   Loader            kernel loaders (ELF via libelf, Multiboot, PVH) and the boot layout
-//   HostIO            the host ends of device byte streams: terminal, files, stdin thread
+//   HostIO            the host ends of device byte streams and links: terminal, files, stdin thread, tap, passt
 //   Backends/KVM      drives /dev/kvm            Backends/Soft   an x86 CPU in Swift
 //   GDBStub           the gdb remote protocol over VMMKit's DebugTarget
 //   Devices/<Name>    one target per device, each knowing only VMMKit
@@ -18,7 +18,7 @@ func device(_ name: String, dependencies: [Target.Dependency] = []) -> Target {
 }
 
 let deviceNames = ["Serial16550", "DebugExit", "TestDevice", "I8259", "IOAPIC", "LocalAPIC", "I8254", "RTC", "ACPIPM", "I8042",
-                   "PCI", "VirtioPCI", "VirtioRNG", "VirtioBlock"]
+                   "PCI", "VirtioPCI", "VirtioRNG", "VirtioBlock", "VirtioNet"]
 
 let package = Package(
     name: "vmm",
@@ -62,6 +62,7 @@ let package = Package(
         device("VirtioPCI", dependencies: ["PCI", "Virtio"]),
         device("VirtioRNG", dependencies: ["VirtioPCI", "Virtio"]),
         device("VirtioBlock", dependencies: ["VirtioPCI", "Virtio"]),
+        device("VirtioNet", dependencies: ["VirtioPCI", "Virtio"]),
         .target(
             name: "PCBoard",
             dependencies: ["VMMKit", "KernelLoading", "HostIO"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },

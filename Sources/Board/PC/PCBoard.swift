@@ -129,6 +129,7 @@ public enum PCBoard {
         MC146818.deviceType,
         VirtioEntropy.deviceType,
         VirtioBlock.deviceType,
+        networkDeviceType,
     ]
 
     /// A registry holding the built-in device types and then `additional` ones (a program embedding

@@ -17,6 +17,16 @@ public protocol VirtioDevice: AnyObject {
     /// Serves the request `chain` from queue `queue`; returns how many bytes it wrote into the
     /// chain's writable buffers.
     func serve(_ chain: DescriptorChain, queue: Int) -> UInt32
+    /// Serves what `queue` (number `index`) holds; false when its ring is broken. The default pops
+    /// every chain and answers it with `serve`; a device whose buffers wait for the host (a network
+    /// device's receive buffers) takes chains only when it has something to put in them.
+    func process(_ queue: SplitVirtqueue, index: Int) -> Bool
+    /// A host descriptor the device thread also waits on (a network device's link), or nil. The
+    /// thread is woken and calls `process` when it is readable, as for a doorbell.
+    var hostDescriptor: Int32? { get }
+    /// Whether the thread should wait on `hostDescriptor` now; false while the device has nowhere
+    /// to put what it would read (the guest's next doorbell then wakes it), so it never spins.
+    var wantsHostInput: Bool { get }
     /// The driver reset the device (status 0).
     func reset()
     /// Releases host resources: the machine is done.
@@ -26,6 +36,27 @@ public protocol VirtioDevice: AnyObject {
 extension VirtioDevice {
     public func reset() {}
     public func stop() {}
+    public var hostDescriptor: Int32? { nil }
+    public var wantsHostInput: Bool { false }
+
+    public func process(_ queue: SplitVirtqueue, index: Int) -> Bool { serveAll(queue, index: index) }
+
+    /// Pops every chain of `queue` and answers it with `serve` (a malformed one with nothing
+    /// written); false when the ring is broken.
+    public func serveAll(_ queue: SplitVirtqueue, index: Int) -> Bool {
+        while true {
+            switch queue.pop() {
+            case .empty:
+                return true
+            case .chain:
+                queue.push(head: queue.chain.head, written: serve(queue.chain, queue: index))
+            case let .malformed(head, _):
+                queue.push(head: head, written: 0)
+            case .broken:
+                return false
+            }
+        }
+    }
 
     /// Reads `size` bytes at `offset` out of `bytes`, little-endian, zero past the end.
     public static func field(of bytes: [UInt8], offset: Int, size: Int) -> UInt64 {

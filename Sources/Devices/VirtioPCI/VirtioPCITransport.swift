@@ -65,7 +65,7 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
         memory = machine.memory
         msix.connect(machine.interruptRouter)
         try PCIHostBridge.attached(to: machine).plug(self)
-        try worker.start(name: name) { [unowned self] in processQueues() }
+        try worker.start(name: name, watching: device.hostDescriptor) { [unowned self] in processQueues() }
     }
 
     /// The machine's reset: as the driver's reset, and every MSI-X vector masked again. The BARs
@@ -157,6 +157,9 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
             }
         }
         if failed { msix.signal(configurationVector) }
+        // DRIVER_OK may have been set: the device thread starts waiting on the device's host
+        // descriptor then, not at the first doorbell (a frame may be waiting already).
+        if offset == 0x14 { worker.wake() }
     }
 
     /// What the driver's reset (device status 0, 4.1.4.3.1) does: registers, queues and the ISR back
@@ -194,42 +197,28 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
     // MARK: the device thread
 
     /// Serves every available chain of every enabled queue, then signals the vectors of the
-    /// queues whose driver wants an interrupt (outside the lock).
-    private func processQueues() {
+    /// queues whose driver wants an interrupt (outside the lock). Returns whether the thread should wait on the device's host descriptor until the next pass.
+    private func processQueues() -> Bool {
         vectorsToSignal.removeAll(keepingCapacity: true)
-        state.withLock { state in
+        let watchHost: Bool = state.withLock { state in
             let status = state.registers.status
             guard status & CommonConfiguration.Status.driverOK != 0,
-                  status & CommonConfiguration.Status.needsReset == 0 else { return }
+                  status & CommonConfiguration.Status.needsReset == 0 else { return false }
             for index in state.queues.indices {
                 guard let queue = state.queues[index] else { continue }
-                if !drain(queue, index: index) {
+                if !device.process(queue, index: index) {
                     _ = needsReset(&state)
                     vectorsToSignal.append(Int(state.registers.configurationVector))
-                    return
+                    return false
                 }
                 if queue.needsInterrupt() {
                     state.interruptStatus |= 1
                     vectorsToSignal.append(Int(state.registers.queues[index].vector))
                 }
             }
+            return device.wantsHostInput
         }
         for vector in vectorsToSignal { msix.signal(vector) }
-    }
-
-    /// Serves `queue` until it is empty; false when the ring is broken.
-    private func drain(_ queue: SplitVirtqueue, index: Int) -> Bool {
-        while true {
-            switch queue.pop() {
-            case .empty:
-                return true
-            case .chain:
-                queue.push(head: queue.chain.head, written: device.serve(queue.chain, queue: index))
-            case let .malformed(head, _):
-                queue.push(head: head, written: 0)
-            case .broken:
-                return false
-            }
-        }
+        return watchHost
     }
 }

@@ -90,7 +90,7 @@ let package = Package(
         .testTarget(
             name: "SoftBackendTests", dependencies: ["VMMKit", "KernelLoading", "SoftBackend", "PCBoard", "HostIO", "TestSupport", "CNativeOracle"],
             path: "Tests/SoftBackendTests"),
-        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "VMMKit", "FuzzTargets"], path: "Tests/VirtioTests"),
+        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "VMMKit", "FuzzTargets", "VirtioNet", "TestSupport"], path: "Tests/VirtioTests"),
         .testTarget(name: "GDBStubTests", dependencies: ["GDBStub", "VMMKit", "FuzzTargets"], path: "Tests/GDBStubTests"),
         .testTarget(name: "HostIOTests", dependencies: ["HostIO", "VMMKit"], path: "Tests/HostIOTests"),
         .testTarget(name: "VMMCommandTests", dependencies: ["VMMCommand", "VMMKit"], path: "Tests/VMMCommandTests"),

@@ -8,10 +8,12 @@ import VMMKit
 /// the framing of QEMU's `-netdev stream` (and its older `-net socket`) that passt speaks.
 ///
 /// Received bytes are gathered in a buffer of two frames' room and cut into frames, so one read
-/// may bring several frames or part of one. Sending waits for the socket to take the whole frame:
-/// half a frame would break the stream.
+/// may bring several frames or part of one. Sending waits for the socket to take the whole frame
+/// (half a frame would break the stream), up to a few seconds; a send error or a passt stuck that
+/// long ends sending.
 public final class PasstEndpoint: FrameEndpoint, @unchecked Sendable {
     static let lengthSize = 4
+    static let stuckMilliseconds: Int32 = 5000
 
     public let path: String
     public let descriptor: Int32
@@ -20,6 +22,7 @@ public final class PasstEndpoint: FrameEndpoint, @unchecked Sendable {
     /// The bytes in `inbox` not yet taken: inbox[start..<end].
     private var start = 0
     private var end = 0
+    private var failed = false
     /// Sending's length prefix and its two-part vector, allocated once.
     private let prefix = UnsafeMutableRawPointer.allocate(byteCount: 4, alignment: 4)
     private let parts = UnsafeMutablePointer<iovec>.allocate(capacity: 2)
@@ -87,6 +90,7 @@ public final class PasstEndpoint: FrameEndpoint, @unchecked Sendable {
     /// The length prefix and the frame, in one sendmsg where the socket has room.
     @discardableResult
     public func send(_ frame: UnsafeRawBufferPointer) -> Bool {
+        guard !failed else { return false }
         prefix.storeBytes(of: UInt32(frame.count).bigEndian, as: UInt32.self)
         parts[0] = iovec(iov_base: prefix, iov_len: Self.lengthSize)
         parts[1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: frame.baseAddress), iov_len: frame.count)
@@ -98,9 +102,11 @@ public final class PasstEndpoint: FrameEndpoint, @unchecked Sendable {
             // MSG_NOSIGNAL: passt exiting is an error here, not a SIGPIPE ending vmm.
             let sent = sendmsg(descriptor, &message, Int32(MSG_NOSIGNAL))
             if sent < 0 {
-                guard errno == EINTR || errno == EAGAIN else { return false }
+                guard errno == EINTR || errno == EAGAIN else { return fail() }
+                // A passt that takes nothing for this long is stuck: giving up on the link keeps
+                // the device thread (and vmm's exit, which joins it) from waiting forever.
                 var wait = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
-                _ = poll(&wait, 1, -1)
+                if poll(&wait, 1, Self.stuckMilliseconds) == 0 { return fail() }
                 continue
             }
             var left = sent
@@ -114,6 +120,12 @@ public final class PasstEndpoint: FrameEndpoint, @unchecked Sendable {
             }
         }
         return true
+    }
+
+    /// Sending stops for good: part of a frame may be in the stream, which cannot be resumed.
+    private func fail() -> Bool {
+        failed = true
+        return false
     }
 
     public func close() { Glibc.close(descriptor) }

@@ -56,6 +56,14 @@ enum EndToEnd {
         return (socketFD, UInt16(bigEndian: address.sin_port))
     }
 
+    /// A new folder under the temporary directory, named after `prefix`, this process and a UUID;
+    /// the caller removes it.
+    static func scratchDirectory(_ prefix: String) throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(getpid())-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
     /// Runs the vmm executable SwiftPM built beside the tests, with stdin from /dev/null.
     static func vmm(_ arguments: [String], timeout: Double = guestTimeout) throws -> ProcessResult {
         let result = HostProcess.run(try VMMBinary.path(), arguments, timeout: timeout)

@@ -5,31 +5,23 @@ import XCTest
 /// Debian's kernel with the virtio devices, on the Soft backend: the initramfs (scripts/linux-guest)
 /// loads the kernel's own virtio_pci, virtio-rng and virtio_blk modules, finds the devices on the
 /// PCI bus the DSDT describes, and its init runs the checks the command line names
-/// (linux-guest.test=...) or, with root=/dev/vda, hands over to the disk's own init. Disk images are made with mkfs.ext4 -d and checked on the host with
-/// debugfs, which reads the image without mounting it.
+/// (linux-guest.test=...) or, with root=/dev/vda, hands over to the disk's own init. Disk images
+/// are made with mkfs.ext4 -d and checked on the host with debugfs, which reads the image without
+/// mounting it.
 final class VirtioGuestTests: XCTestCase {
-    /// A debug build boots Linux on Soft in a minute or more; the disk test also writes 8 MiB.
-    static let watchdog: Double = 600
+    /// A debug build boots Linux on Soft in a minute or more (several on a loaded host); the disk
+    /// test also writes 8 MiB.
+    static let watchdog: Double = 1200
 
     private var directory: URL!
 
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("vmm-virtio-\(getpid())-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { directory = try EndToEnd.scratchDirectory("vmm-virtio") }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
 
-    private func guest() throws -> LinuxGuestTests.LinuxGuest {
-        switch LinuxGuestTests.guest {
-        case let .success(guest): return guest
-        case let .failure(error): throw XCTSkip("the Linux guest could not be built here: \(error)")
-        }
-    }
-
     /// Boots with `devices` and the init checks `tests`; returns init's lines and the run.
     private func boot(devices: [String], tests: String) throws -> (lines: [String], result: ProcessResult) {
-        let guest = try guest()
+        let guest = try LinuxGuestTests.builtGuest()
         var arguments = ["--backend", "soft", "--memory", "512M"]
         for device in devices { arguments += ["--device", device] }
         arguments += ["--append", LinuxGuestTests.commandLine + " linux-guest.test=" + tests, "--initrd", guest.initrd,
@@ -76,13 +68,12 @@ final class VirtioGuestTests: XCTestCase {
     /// A root file system image: busybox (the initramfs's own, which scripts/linux-guest leaves
     /// beside it), Tests/Guests/linux/root-init as /sbin/init, and hello.txt.
     private func makeRootImage() throws -> String {
-        let guest = try guest()
+        let guest = try LinuxGuestTests.builtGuest()
         let tree = directory.appendingPathComponent("root")
         for folder in ["bin", "sbin", "dev", "proc", "sys", "tmp"] {
             try FileManager.default.createDirectory(at: tree.appendingPathComponent(folder), withIntermediateDirectories: true)
         }
-        let built = URL(fileURLWithPath: guest.kernel).deletingLastPathComponent()
-        try FileManager.default.copyItem(at: built.appendingPathComponent("busybox"), to: tree.appendingPathComponent("bin/busybox"))
+        try FileManager.default.copyItem(atPath: guest.busybox, toPath: tree.appendingPathComponent("bin/busybox").path)
         try FileManager.default.copyItem(atPath: GuestKernels.repositoryRoot + "/Tests/Guests/linux/root-init",
                                          toPath: tree.appendingPathComponent("sbin/init").path)
         return try makeImage(tree: tree)
@@ -91,7 +82,7 @@ final class VirtioGuestTests: XCTestCase {
     /// Boots Linux with `image` as its root file system (`root=/dev/vda rw`): the initramfs loads
     /// the virtio modules and switches to the image, whose init does `test` and powers off.
     private func bootFromDisk(_ image: String, test: String) throws -> [String] {
-        let guest = try guest()
+        let guest = try LinuxGuestTests.builtGuest()
         let append = LinuxGuestTests.commandLine + " root=/dev/vda rw linux-root.test=" + test
         let result = try EndToEnd.vmm(["--backend", "soft", "--memory", "512M", "--device", "virtio-blk,file=\(image),serial=vmm-root",
                                        "--append", append, "--initrd", guest.initrd,

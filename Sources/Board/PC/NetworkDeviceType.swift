@@ -10,9 +10,9 @@ extension PCBoard {
         name: "virtio-net",
         summary: "a virtio network device on PCI (Linux: eth0) on a host tap interface or passt",
         parameters: [
-            "tap=NAME             an existing tap interface (ip tuntap add NAME mode tap)",
-            "passt=SOCKET         the UNIX socket of a running passt (passt --socket SOCKET)",
-            "mac=XX:XX:XX:XX:XX:XX  the guest's address (default \(MACAddress.standard))",
+            "tap=NAME       an existing tap interface (ip tuntap add NAME mode tap)",
+            "passt=SOCKET   the UNIX socket of a running passt (passt --socket SOCKET)",
+            "mac=MAC        the guest's address, XX:XX:XX:XX:XX:XX (default \(MACAddress.standard))",
         ]
     ) { arguments in
         let mac = try arguments.string("mac").map { text throws(MACAddressError) in try MACAddress(parsing: text) }

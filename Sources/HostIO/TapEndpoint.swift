@@ -6,12 +6,15 @@ import VMMKit
 /// A network link through an existing tap interface (Linux's Documentation/networking/tuntap.rst):
 /// /dev/net/tun attached to it with TUNSETIFF, IFF_TAP | IFF_NO_PI, so each read(2) is one whole
 /// Ethernet frame and each write(2) sends one, with no packet-information prefix and no
-/// virtio_net_hdr (the device offers no offloads, so frames need none). Non-blocking: a read with
+/// virtio_net_hdr (the device offers no offloads, so frames need none; TUNSETOFFLOAD 0 makes
+/// the host side agree). Non-blocking: a read with
 /// nothing waiting says so at once, and a write the interface cannot take (down, or its queue
 /// full) drops the frame, as a cable would.
 public final class TapEndpoint: FrameEndpoint, @unchecked Sendable {
-    /// From <linux/if_tun.h>: _IOW('T', 202, int), and the flags.
+    /// From <linux/if_tun.h>: TUNSETIFF, _IOW('T', 202, int), TUNSETOFFLOAD, _IOW('T', 208,
+    /// unsigned int), and the flags.
     static let setInterface: UInt = 0x4004_54CA
+    static let setOffload: UInt = 0x4004_54D0
     static let tapFlag: Int16 = 0x0002
     static let noPacketInformationFlag: Int16 = 0x1000
     /// IFNAMSIZ: the name and its NUL.
@@ -36,8 +39,12 @@ public final class TapEndpoint: FrameEndpoint, @unchecked Sendable {
         let flags = Self.tapFlag | Self.noPacketInformationFlag
         request[16] = UInt8(truncatingIfNeeded: flags)
         request[17] = UInt8(truncatingIfNeeded: flags >> 8)
-        let result = request.withUnsafeMutableBytes { ioctl(descriptor, Self.setInterface, $0.baseAddress!) }
-        guard result == 0 else {
+        // No offloads: frames carry no virtio_net_hdr here, so the host must segment and checksum
+        // every frame itself. A persistent tap keeps what its last user set (QEMU turns TSO and
+        // checksum offload on), which would hand over 64 KiB frames with checksums left undone.
+        let result = request.withUnsafeMutableBytes { ioctl(descriptor, Self.setInterface, $0.baseAddress!) } == 0
+            && ioctl(descriptor, Self.setOffload, CInt(0)) == 0
+        guard result else {
             let error = errno
             Glibc.close(descriptor)
             throw .cannotAttachTap(name, errno: error)

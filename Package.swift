@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(name: "HostIOTests", dependencies: ["HostIO", "VMMKit"], path: "Tests/HostIOTests"),
         .testTarget(name: "VMMCommandTests", dependencies: ["VMMCommand", "VMMKit"], path: "Tests/VMMCommandTests"),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["TestSupport", "vmm", "VMMCommand", "VMMKit", "GDBStub"], path: "Tests/EndToEndTests"),
+            name: "EndToEndTests", dependencies: ["TestSupport", "vmm", "VMMCommand", "VMMKit", "GDBStub", "FuzzTargets"], path: "Tests/EndToEndTests"),
         // Fuzzing (not shipped): the targets and their invariants, run briefly by the tests and for
         // as long as you like by scripts/fuzz (libFuzzer-guided where the toolchain has it).
         .target(name: "FuzzTargets", dependencies: ["VMMKit", "KernelLoading"], path: "Fuzz/Targets"),

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Dispatch
 import Foundation
+import FuzzTargets
 import Synchronization
 import TestSupport
 import XCTest
@@ -184,7 +185,7 @@ final class VirtioNetGuestTests: XCTestCase {
 
         let seed = UInt64(ProcessInfo.processInfo.environment["VMM_TEST_SEED"] ?? "") ?? UInt64.random(in: 1...UInt64.max)
         print("VirtioNetGuestTests: host-to-guest data from seed \(seed) (VMM_TEST_SEED)")
-        var generator = SeededGenerator(seed: seed)
+        var generator = SplitMix64(seed: seed)
         let outbound = Data((0..<(16 << 20) / 8).flatMap { _ in withUnsafeBytes(of: generator.next()) { Array($0) } })
 
         let append = LinuxGuestTests.commandLine + " linux-guest.test=net linux-guest.ip=\(Self.guestAddress)/24"
@@ -280,18 +281,5 @@ final class VirtioNetGuestTests: XCTestCase {
         XCTAssertTrue(lines.contains { $0.hasPrefix("linux-guest: dhcp gave ") && !$0.hasPrefix("linux-guest: dhcp gave  ") },
                       "passt's DHCP gave eth0 an address: \(lines)")
         XCTAssertTrue(lines.contains("linux-guest: the host answered: hello from the host"), "\(lines)")
-    }
-}
-
-/// SplitMix64: a reproducible byte stream from a printed seed.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-        return value ^ (value >> 31)
     }
 }

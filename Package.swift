@@ -18,7 +18,7 @@ func device(_ name: String, dependencies: [Target.Dependency] = []) -> Target {
 }
 
 let deviceNames = ["Serial16550", "DebugExit", "TestDevice", "I8259", "IOAPIC", "LocalAPIC", "I8254", "RTC", "ACPIPM", "I8042",
-                   "PCI", "VirtioPCI", "VirtioRNG", "VirtioBlock", "VirtioNet"]
+                   "PCI", "VirtioPCI", "VirtioRNG", "VirtioBlock", "XenHVM", "VirtioNet"]
 
 let package = Package(
     name: "vmm",
@@ -37,10 +37,11 @@ let package = Package(
             name: "CLibELF", path: "Sources/CShims/CLibELF",
             pkgConfig: "libelf", providers: [.apt(["libelf-dev"])]),
         .target(name: "CKVM", path: "Sources/CShims/CKVM"),
+        .target(name: "CEventFD", path: "Sources/CShims/CEventFD"),
         .target(name: "CNativeOracle", path: "Sources/CShims/CNativeOracle"),
         .target(name: "CHostALU", path: "Sources/CShims/CHostALU"),
         .target(name: "CHostX87", path: "Sources/CShims/CHostX87"),
-        .target(name: "VMMKit", path: "Sources/VMMKit"),
+        .target(name: "VMMKit", dependencies: ["CEventFD"], path: "Sources/VMMKit"),
         .target(name: "Virtio", dependencies: ["VMMKit"], path: "Sources/Virtio"),
         .target(name: "HostIO", dependencies: ["VMMKit"], path: "Sources/HostIO"),
         .target(name: "KernelLoading", dependencies: ["VMMKit", "CLibELF"], path: "Sources/Loader"),
@@ -63,6 +64,7 @@ let package = Package(
         device("VirtioRNG", dependencies: ["VirtioPCI", "Virtio"]),
         device("VirtioBlock", dependencies: ["VirtioPCI", "Virtio"]),
         device("VirtioNet", dependencies: ["VirtioPCI", "Virtio"]),
+        device("XenHVM"),
         .target(
             name: "PCBoard",
             dependencies: ["VMMKit", "KernelLoading", "HostIO"] + deviceNames.map { Target.Dependency(stringLiteral: $0) },

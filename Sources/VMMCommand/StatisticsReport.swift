@@ -31,13 +31,25 @@ final class StatisticsReport: @unchecked Sendable {
         return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 
-    /// Exit reasons, without the instruction counts of backends that do not count instructions.
+    /// Rows left out when zero: instructions, on backends that do not count them, and doorbells rung
+    /// on the vCPU's thread, which KVM's doorbells never are.
+    private static let printedWhenCounted: Set<String> = [
+        ExitStatistics.instructionsRetiredRow, ExitStatistics.instructionsTranslatedRow, ExitStatistics.doorbellsRow,
+    ]
+
+    /// Exit reasons, without the rows that mean nothing on this backend.
     private var exitRows: [Row] {
         let perVCPU = machine.statisticsPerVCPU
         guard let first = perVCPU.first else { return [] }
         return first.indices.map { row in Row(name: first[row].0, perVCPU: perVCPU.map { $0[row].1 }) }
-            .filter { $0.total > 0 || ($0.name != ExitStatistics.instructionsRetiredRow
-                                       && $0.name != ExitStatistics.instructionsTranslatedRow) }
+            .filter { $0.total > 0 || !Self.printedWhenCounted.contains($0.name) }
+    }
+
+    /// Each doorbell's rings as its device's thread took them, on either backend (on KVM the only
+    /// count: the vCPU never sees them); one figure per doorbell, not per vCPU.
+    private var doorbellRows: [Row] {
+        (machine.ports.doorbells.doorbells + machine.mmio.doorbells.doorbells)
+            .map { Row(name: $0.name, perVCPU: [$0.rings]) }.filter { $0.total > 0 }
     }
 
     private func deviceRows(_ bus: IOBus) -> [Row] {
@@ -52,12 +64,12 @@ final class StatisticsReport: @unchecked Sendable {
             for row in rows {
                 let rate = seconds > 0 ? UInt64(Double(row.total) / seconds) : 0
                 table.append(["  " + row.name, Self.grouped(row.total), Self.grouped(rate)]
-                    + (vcpus > 1 ? row.perVCPU.map(Self.grouped) : []))
+                    + (vcpus > 1 && row.perVCPU.count == vcpus ? row.perVCPU.map(Self.grouped) : []))
             }
         }
         add(exitRows)
-        for (title, bus) in [("port I/O by device", machine.ports), ("MMIO by device", machine.mmio)] {
-            let rows = deviceRows(bus)
+        for (title, rows) in [("port I/O by device", deviceRows(machine.ports)), ("MMIO by device", deviceRows(machine.mmio)),
+                              ("doorbells by device", doorbellRows)] {
             guard !rows.isEmpty else { continue }
             table.append([title])
             add(rows)
@@ -83,7 +95,8 @@ final class StatisticsReport: @unchecked Sendable {
         return "{\"backend\": \(Self.quoted(backendName)), \"vcpus\": \(machine.vcpuCount), "
             + "\"seconds\": \(Self.threeDecimals(seconds)), \"reboots\": \(machine.reboots), \"exits\": \(object(exitRows)), "
             + "\"port_io_by_device\": \(object(deviceRows(machine.ports))), "
-            + "\"mmio_by_device\": \(object(deviceRows(machine.mmio)))}\n"
+            + "\"mmio_by_device\": \(object(deviceRows(machine.mmio))), "
+            + "\"doorbells_by_device\": \(object(doorbellRows))}\n"
     }
 
     /// Seconds with three decimals, without Foundation's String(format:).

@@ -64,4 +64,52 @@ final class MSIXVectorsTests: XCTestCase {
         XCTAssertEqual(msix.read(offset: 0, size: 8), 0)
         XCTAssertEqual(msix.read(offset: 0x7FF, size: 1), 0)
     }
+
+    /// Through a router whose sink routes eventfds (KVM's irqchip), a vector is raised by its
+    /// eventfd: routed on first use, again only for a new message or a new connection (a reboot's
+    /// VM), and never while masked (the vector stays pending, nothing is signalled).
+    func testVectorsAreRaisedThroughEventRoutesWhereTheSinkHasThem() {
+        let (msix, configuration, _, capability) = vectors()
+        let router = InterruptRouter()
+        let sink = RoutingSink()
+        router.connect(sink)
+        msix.connect(router)
+        msix.write(offset: 16, size: 8, value: 0xFEE0_1000)
+        msix.write(offset: 24, size: 4, value: 0x4041)
+        setControl(msix, configuration, capability: capability, 0x8000)
+        msix.signal(1)
+        XCTAssertTrue(sink.routed.isEmpty, "masked: not routed, not signalled")
+        msix.write(offset: 28, size: 4, value: 0)
+        XCTAssertEqual(sink.routed.map(\.message), [MSIMessage(address: 0xFEE0_1000, data: 0x4041)], "unmasking releases it")
+        msix.signal(1)
+        XCTAssertEqual(sink.routed.count, 1, "the same message: no new route")
+        XCTAssertEqual(sink.routed[0].event.take(), 2, "each signal a write to the vector's eventfd")
+        XCTAssertTrue(sink.sent.isEmpty, "nothing through send")
+        msix.write(offset: 24, size: 4, value: 0x4042)
+        msix.signal(1)
+        XCTAssertEqual(sink.routed.last?.message.data, 0x4042, "a rewritten entry is routed again")
+        router.connect(sink)
+        msix.signal(1)
+        XCTAssertEqual(sink.routed.count, 3, "and so is every vector after a new connection")
+        sink.refuses = true
+        router.connect(sink)
+        msix.signal(1)
+        XCTAssertEqual(sink.sent, [MSIMessage(address: 0xFEE0_1000, data: 0x4042)], "a refused route falls back to send")
+    }
+}
+
+/// A sink that routes eventfds as KVM's irqchip does, recording the routes.
+private final class RoutingSink: InterruptSink, MSIEventRouting, @unchecked Sendable {
+    var routed: [(event: EventNotifier, message: MSIMessage)] = []
+    var sent: [MSIMessage] = []
+    var refuses = false
+
+    func setLine(_ line: Int, high: Bool) {}
+    func send(_ message: MSIMessage) { sent.append(message) }
+
+    func route(_ event: EventNotifier, to message: MSIMessage) -> Bool {
+        guard !refuses else { return false }
+        routed.append((event, message))
+        return true
+    }
 }

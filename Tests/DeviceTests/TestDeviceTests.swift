@@ -8,7 +8,7 @@ final class TestDeviceTests: XCTestCase {
 
     override func setUpWithError() throws {
         machine = try Machine(memorySize: 1 << 20, vcpuCount: 1)
-        device = TestDevice()
+        device = try TestDevice()
         try machine.add(device)
     }
 

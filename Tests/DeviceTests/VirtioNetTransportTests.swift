@@ -34,14 +34,19 @@ final class VirtioNetTransportTests: XCTestCase {
                        [UInt8](repeating: 0xAA, count: 60))
     }
 
-    /// With no receive buffer the thread takes one frame and then leaves the link alone (it does
-    /// not spin on a readable descriptor); the guest's doorbell with a buffer resumes receiving.
+    /// The link is not read before the driver's first doorbell; with no receive buffer the thread
+    /// then takes one frame and leaves the link alone (it does not spin on a readable descriptor);
+    /// the guest's doorbell with buffers resumes receiving.
     func testNoReceiveBufferStopsWatchingTheLinkUntilTheDoorbell() throws {
         let driver = try driver()
         for byte: UInt8 in [1, 2, 3] { endpoint.deliver([UInt8](repeating: byte, count: 60)) }
+        // Time for a thread that should not be reading to show itself; the assertions are on
+        // counts, not on time.
+        usleep(200_000)
+        XCTAssertEqual(endpoint.receiveCalls, 0, "no doorbell yet: the link is left alone")
+        driver.machine.mmio.write(driver.bar0 + 0x3000, size: 2, value: 0, vcpu: 0)
         XCTAssertTrue(driver.waitUntil { self.endpoint.waiting == 2 }, "one frame taken and held")
         let calls = endpoint.receiveCalls
-        // Time for a spinning thread to show itself; the assertion is on a count, not on time.
         usleep(200_000)
         XCTAssertEqual(endpoint.receiveCalls, calls, "the link is not read while the guest has no buffer")
         for index in 0..<3 {

@@ -107,6 +107,49 @@ final class VirtioPCITransportTests: XCTestCase {
         XCTAssertEqual(try driver.submit(1), 128)
     }
 
+    /// Each queue's doorbell sits at its notification register wherever the OS puts BAR 0, and
+    /// nowhere while memory space is off; a request rung through it at the new place is served.
+    func testDoorbellsFollowBARZero() throws {
+        let driver = try driver()
+        try driver.start()
+        let doorbell = try XCTUnwrap(driver.transport.doorbells.first)
+        XCTAssertEqual(driver.transport.doorbells.count, 1, "one per queue")
+        XCTAssertEqual(doorbell.address, driver.bar0 + 0x3000)
+        XCTAssertEqual(doorbell.width, 2, "the driver writes the queue's 16-bit index")
+        let moved = driver.bar0 + 0x10_0000
+        driver.configurationWrite(0x10, UInt32(moved))
+        XCTAssertEqual(doorbell.address, moved + 0x3000)
+        XCTAssertFalse(driver.machine.mmio.doorbells.ring(driver.bar0 + 0x3000, size: 2, value: 0), "not at the old place")
+        driver.doorbellAddress = moved + 0x3000
+        try driver.descriptor(0, address: VirtioTestDriver.buffers, length: 32, flags: 2)
+        XCTAssertEqual(try driver.submit(0), 32, "served after a ring at the new place")
+        XCTAssertGreaterThanOrEqual(doorbell.rings, 1, "taken by the device's thread")
+        let command = VirtioTestDriver.configurationRead(driver.machine, 0x04, size: 2)
+        driver.configurationWrite(0x04, command & ~2, size: 2)
+        XCTAssertNil(doorbell.address, "memory space off: the doorbell decodes nowhere")
+        driver.configurationWrite(0x04, command, size: 2)
+        XCTAssertEqual(doorbell.address, moved + 0x3000)
+    }
+
+    /// A queue another process serves (vhost-user): the transport's thread leaves its doorbell's
+    /// eventfd alone, so the ring reaches that process, and the process's call eventfd, watched on
+    /// the device's thread, interrupts the driver with the queue's vector.
+    func testAQueueServedElsewhereKeepsItsKickAndInterruptsOnItsCall() throws {
+        let device = try ServedElsewhere()
+        let transport = try VirtioPCITransport(name: "served-elsewhere", device: device)
+        device.transport = transport
+        let driver = try VirtioTestDriver(transport)
+        try driver.start()
+        let doorbell = try XCTUnwrap(transport.doorbells.first)
+        for _ in 0..<2 { XCTAssertTrue(driver.machine.mmio.doorbells.ring(try XCTUnwrap(doorbell.address), size: 2, value: 0)) }
+        XCTAssertEqual(doorbell.event.take(), 2, "both kicks are there for the back end")
+        device.call.signal()
+        XCTAssertTrue(driver.waitUntil {
+            driver.recorder.sentMessages.contains(MSIMessage(address: VirtioTestDriver.msiAddress, data: VirtioTestDriver.queueData))
+        }, "the call raised queue 0's vector")
+        XCTAssertEqual(driver.common(0x1000, size: 1), 1, "ISR: a queue interrupt")
+    }
+
     /// The machine's reset (a guest reboot) leaves the device as the driver's reset does: status 0,
     /// no queue enabled, nothing served from the old rings; a new driver then starts it again.
     func testMachineResetResetsTheDevice() throws {
@@ -196,5 +239,27 @@ final class VirtioTransportFuzzTests: XCTestCase {
         try driver.descriptor(2, address: VirtioTestDriver.buffers + 0x2000, length: 1, flags: 2)
         XCTAssertEqual(try driver.submit(0), 513, "after the storm and a reset, a good read is served")
         XCTAssertEqual(try driver.machine.memory.read(UInt8.self, at: VirtioTestDriver.buffers + 0x2000), 0)
+    }
+}
+
+/// A device whose only queue a back end process serves: it keeps no chains, and interrupts when
+/// the back end signals `call`.
+private final class ServedElsewhere: VirtioDevice {
+    let call: EventNotifier
+    weak var transport: VirtioPCITransport?
+    private var callIndex = -1
+
+    init() throws { call = try EventNotifier() }
+
+    var deviceID: UInt16 { 4 }
+    var classCode: UInt32 { 0xFF_00_00 }
+    var deviceFeatures: UInt64 { 0 }
+    var queueSizes: [UInt16] { [8] }
+    func readConfiguration(offset: Int, size: Int) -> UInt64 { 0 }
+    func serve(_ chain: DescriptorChain, queue: Int) -> UInt32 { 0 }
+    func takesDoorbell(ofQueue queue: Int) -> Bool { false }
+    func watchSources(on thread: DeviceEventThread) { callIndex = thread.watch(call) }
+    func woke(_ ready: DeviceEventThread.Ready) {
+        if ready.contains(callIndex) { transport?.interrupt(queue: 0) }
     }
 }

@@ -26,6 +26,9 @@ final class VirtioTestDriver {
     let bar1: UInt64
     let queueSize: UInt16
     private(set) var availableIndex: UInt16 = 0
+    /// Where `offer` rings queue 0 through the MMIO bus's doorbell table, as a vCPU does; nil: an
+    /// ordinary bus write at BAR 0's notification offset, which the transport answers itself.
+    var doorbellAddress: UInt64?
 
     init(_ transport: VirtioPCITransport, queueSize: UInt16 = 8) throws {
         machine = try Machine(memorySize: 16 << 20, vcpuCount: 1)
@@ -140,7 +143,11 @@ final class VirtioTestDriver {
         try machine.memory.write(availableIndex, at: Self.availableRing + 2)
         // used_event: interrupt once the entry after those already used is (2.7.10).
         try machine.memory.write(usedIndex, at: Self.availableRing + 4 + 2 * UInt64(queueSize))
-        machine.mmio.write(bar0 + 0x3000, size: 2, value: 0, vcpu: 0)
+        if let doorbellAddress {
+            XCTAssertTrue(machine.mmio.doorbells.ring(doorbellAddress, size: 2, value: 0), "queue 0's doorbell rings")
+        } else {
+            machine.mmio.write(bar0 + 0x3000, size: 2, value: 0, vcpu: 0)
+        }
     }
 
     /// Polls `condition` every millisecond for up to 30 s.

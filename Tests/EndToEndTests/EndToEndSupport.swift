@@ -65,10 +65,29 @@ enum EndToEnd {
     }
 
     /// Runs the vmm executable SwiftPM built beside the tests, with stdin from /dev/null.
+    /// The total of `--stats` row `row` (as printed: indented, thousands separated), nil if absent.
+    static func statistic(_ row: String, in standardError: String) -> Int? {
+        guard let line = standardError.split(separator: "\n").first(where: { $0.hasPrefix("  " + row + " ") }) else { return nil }
+        return line.dropFirst(row.count + 2).split(separator: " ").first.flatMap { Int($0.replacingOccurrences(of: ",", with: "")) }
+    }
+
     static func vmm(_ arguments: [String], timeout: Double = guestTimeout) throws -> ProcessResult {
         let result = HostProcess.run(try VMMBinary.path(), arguments, timeout: timeout)
         XCTAssertFalse(result.timedOut, "vmm \(arguments) outlived its \(timeout)-second watchdog")
         return result
+    }
+
+    /// Runs vmm with `arguments` and `kernel` and expects a refusal at start: status 2, nothing on
+    /// stdout, one line on stderr containing each of `words`.
+    static func expectStartRefusal(_ arguments: [String], kernel: String, mentioning words: [String],
+                                   file: StaticString = #filePath, line: UInt = #line) throws {
+        let result = try vmm(arguments + [try GuestKernels.path(kernel)], timeout: 30)
+        XCTAssertEqual(result.status, 2, result.standardError, file: file, line: line)
+        XCTAssertEqual(result.standardOutput, "", file: file, line: line)
+        XCTAssertEqual(result.standardError.split(separator: "\n").count, 1, result.standardError, file: file, line: line)
+        for word in words {
+            XCTAssertTrue(result.standardError.contains(word), "'\(word)' in: \(result.standardError)", file: file, line: line)
+        }
     }
 
     /// QEMU's serial output without what its firmware prints before the guest starts (SeaBIOS's

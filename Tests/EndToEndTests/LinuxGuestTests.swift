@@ -83,19 +83,19 @@ final class LinuxGuestTests: XCTestCase {
     /// On this PVM host the Soft backend is the way to run Linux: it boots in about 6 s with a
     /// release build (about 70 s in the debug build the tests use).
     func testLinuxBootsToUserspaceOnSoft() throws {
-        try checkBoot(backend: "soft", timeout: 280)
+        try checkBoot(backend: "soft", timeout: 450)
     }
 
     /// Debian's vmlinuz as shipped: the setup header read, boot_params filled, the 64-bit entry
     /// taken, and the kernel's decompressor run by the guest CPU.
     func testBzImageBootsToUserspaceOnSoft() throws {
-        try checkBoot(backend: "soft", bzImage: true, timeout: 280)
+        try checkBoot(backend: "soft", bzImage: true, timeout: 450)
     }
 
     /// Two vCPUs: Linux finds the second in the ACPI MADT, starts it with INIT and SIPI, and runs
     /// userspace on both.
     func testLinuxBootsWithTwoCPUsOnSoft() throws {
-        try checkBoot(backend: "soft", cpus: 2, timeout: 280)
+        try checkBoot(backend: "soft", cpus: 2, timeout: 450)
     }
 
     /// The init with vmm.reboot=1: its first boot runs `reboot -f`, which Linux does through the
@@ -103,7 +103,7 @@ final class LinuxGuestTests: XCTestCase {
     /// CMOS RAM, powers off. Two boots of a debug build: a generous watchdog.
     func runRebootGuest(backend: String, append: String = "", _ options: [String]) throws -> (ProcessResult, [String]) {
         let guest = try Self.builtGuest()
-        let timeout = 560.0
+        let timeout = 900.0
         let commandLine = Self.commandLine + " vmm.reboot=1" + (append.isEmpty ? "" : " " + append)
         let result = try EndToEnd.vmm(["--backend", backend, "--memory", "512M", "--append", commandLine,
                                        "--initrd", guest.initrd, "--timeout", String(Int(timeout))] + options + [guest.kernel],

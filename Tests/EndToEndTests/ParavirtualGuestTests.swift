@@ -106,8 +106,8 @@ final class ParavirtualGuestTests: XCTestCase {
             let quiet = try run("pv-features", backend: Self.soft, pv: pv, stats: true)
             let delaying = try run("pv-features", backend: Self.soft, pv: pv, append: "delays=1000", stats: true)
             XCTAssertEqual(delaying.status, 1, delaying.standardOutput + delaying.standardError)
-            XCTAssertEqual(statistic("port 0x80 delays dropped", in: delaying.standardError), dropped, delaying.standardError)
-            let extraPortIO = (statistic("port I/O", in: delaying.standardError) ?? 0) - (statistic("port I/O", in: quiet.standardError) ?? 0)
+            XCTAssertEqual(EndToEnd.statistic("port 0x80 delays dropped", in: delaying.standardError), dropped, delaying.standardError)
+            let extraPortIO = (EndToEnd.statistic("port I/O", in: delaying.standardError) ?? 0) - (EndToEnd.statistic("port I/O", in: quiet.standardError) ?? 0)
             XCTAssertEqual(extraPortIO, 1000 - dropped, "--pv \(pv): \(delaying.standardError)")
         }
     }
@@ -229,11 +229,6 @@ final class ParavirtualGuestTests: XCTestCase {
     }
 
     /// A row of `--stats`' table: its total.
-    private func statistic(_ row: String, in standardError: String) -> Int? {
-        guard let line = standardError.split(separator: "\n").first(where: { $0.hasPrefix("  " + row + " ") }) else { return nil }
-        return line.dropFirst(row.count + 2).split(separator: " ").first.flatMap { Int($0.replacingOccurrences(of: ",", with: "")) }
-    }
-
     /// The benchmark's idle guest: a 1000 Hz timer whose EOIs go through the flag, with HLT between
     /// the ticks. On KVM, vmm must look at the flag before it handles the HLT exit: otherwise the
     /// HLT waits behind an interrupt the guest already ended and the guest stops (it did). The
@@ -248,11 +243,12 @@ final class ParavirtualGuestTests: XCTestCase {
             let ticks = line.dropFirst("pv-idle: ".count).split(separator: " ").first.flatMap { Int($0) } ?? 0
             XCTAssertGreaterThanOrEqual(ticks, 1000, result.standardOutput)
             XCTAssertTrue(line.contains(" timer ticks, PV EOI \(pv == "all" ? "on" : "off")"), result.standardOutput)
-            let taken = statistic("PV EOIs taken", in: result.standardError) ?? -1
+            let taken = EndToEnd.statistic("PV EOIs taken", in: result.standardError) ?? -1
             if pv == "all" { XCTAssertGreaterThan(taken, 500, result.standardError) } else { XCTAssertEqual(taken, 0) }
             // A kick while the vCPU sleeps in HLT used to leave immediate_exit set: one wasted
-            // KVM_RUN per tick (1000 "other"). A host descheduling vmm may still cost a few.
-            if pv == "none" { XCTAssertLessThan(statistic("other", in: result.standardError) ?? .max, 100, result.standardError) }
+            // KVM_RUN per tick (1000 "other", one per tick). A host descheduling vmm costs some too:
+            // 100-250 at a load of 19 on 2 cores, so the line is drawn halfway to the defect's count.
+            if pv == "none" { XCTAssertLessThan(EndToEnd.statistic("other", in: result.standardError) ?? .max, 500, result.standardError) }
         }
     }
 

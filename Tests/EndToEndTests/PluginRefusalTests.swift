@@ -112,7 +112,7 @@ final class PluginRefusalTests: XCTestCase {
         try declaration.write(toFile: sources + "/Added.swift", atomically: true, encoding: .utf8)
         let files = try FileManager.default.subpathsOfDirectory(atPath: sources).filter { $0.hasSuffix(".swift") }
             .map { sources + "/" + $0 }
-        let common = ["-parse-as-library", "-swift-version", "5"]
+        let common = ["-parse-as-library", "-swift-version", "5", "-I", try cModuleMaps()]
         let library: (build: [String], link: [String])
         switch vmmKit {
         case .inside:
@@ -135,6 +135,23 @@ final class PluginRefusalTests: XCTestCase {
         try run("swiftc", common + ["-emit-library", "-I", directory, "-o", path, entry] + library.link)
         return path
     }
+
+    /// A folder of module maps for the C modules VMMKit imports (SwiftPM makes them for vmm's own
+    /// build), so `swiftc` finds them for the copy of VMMKit too.
+    private func cModuleMaps() throws -> String {
+        let folder = directory + "/cmodules"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var maps = ""
+        for module in Self.vmmKitCModules {
+            let header = GuestKernels.repositoryRoot + "/Sources/CShims/\(module)/include/\(module).h"
+            maps += "module \(module) {\n    header \"\(header)\"\n    export *\n}\n"
+        }
+        try maps.write(toFile: folder + "/module.modulemap", atomically: true, encoding: .utf8)
+        return folder
+    }
+
+    /// VMMKit's C dependencies in Package.swift.
+    private static let vmmKitCModules = ["CEventFD"]
 
     /// `cc -shared` of `source` into DIRECTORY/libNAME.so.
     private func cLibrary(_ name: String, _ source: String) throws -> String {

@@ -47,6 +47,32 @@ final class KVMInKernelIRQChipTests: XCTestCase {
         XCTAssertEqual(try vcpu.localAPICRegister(at: 0x30) & 0xff, 0x14)
     }
 
+    /// An MSI sent through an `MSIEventRoute` with the in-kernel irqchip is an irqfd's: the route's
+    /// eventfd is bound to a GSI routed to the message, and KVM's irqfd takes the signal as it
+    /// injects (irqfd_wakeup reads the counter), so the eventfd reads empty afterwards. A new message
+    /// for the same source is routed again; a second source gets its own GSI.
+    func testMSIsThroughEventRoutesAreRaisedByIRQFDs() throws {
+        try requireKVM()
+        let machine = try Machine(memorySize: 1 << 20, vcpuCount: 1)
+        machine.interruptControllerPlacement = .inKernel
+        let vm = try XCTUnwrap(try KVMBackend().createVM(for: machine) as? KVMVirtualMachine)
+        _ = try vm.createKVMVCPU(index: 0)
+        let controller = try XCTUnwrap(vm.inKernelIRQChip)
+        machine.interruptRouter.connect(controller)
+        let first = try MSIEventRoute(), second = try MSIEventRoute()
+        XCTAssertTrue(controller.route(first.event, to: MSIMessage(address: 0xFEE0_0000, data: 0x51)))
+        for data: UInt32 in [0x51, 0x51, 0x52] {
+            machine.interruptRouter.send(MSIMessage(address: 0xFEE0_0000, data: data), through: first)
+            XCTAssertEqual(first.event.take(), 0, "vector 0x\(String(data, radix: 16)): KVM's irqfd took the signal")
+        }
+        machine.interruptRouter.send(MSIMessage(address: 0xFEE0_0000, data: 0x53), through: second)
+        XCTAssertEqual(second.event.take(), 0, "a second source's irqfd")
+        // A plain eventfd nobody bound keeps its count: the check above means something.
+        let unbound = try EventNotifier()
+        unbound.signal()
+        XCTAssertEqual(unbound.take(), 1)
+    }
+
     /// A guest runs with the in-kernel irqchip and stops through a port write.
     func testGuestRunsWithTheInKernelIRQChip() throws {
         try requireKVM()

@@ -29,7 +29,7 @@ final class RecordingMSRHandler: MSRHandler, @unchecked Sendable {
     var writes: [UInt64] { log.withLock { $0 } }
 
     func readMSR(_ index: UInt32, vcpu: Int) -> UInt64? { Self.readValue }
-    func writeMSR(_ index: UInt32, value: UInt64, vcpu: Int) -> Bool {
+    func writeMSR(_ index: UInt32, value: UInt64, vcpu: Int, isLongMode: () -> Bool) -> Bool {
         log.withLock { $0.append(value) }
         return true
     }

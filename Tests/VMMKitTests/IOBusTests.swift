@@ -10,7 +10,7 @@ private final class RecordingDevice: BusDevice {
 
 final class IOBusTests: XCTestCase {
     func testDispatchPassesTheOffsetWithinTheClaim() throws {
-        let bus = IOBus(name: "port I/O bus")
+        let bus = IOBus(name: "port I/O bus", space: .port)
         let serial = RecordingDevice(), other = RecordingDevice()
         try bus.claim(base: 0x3f8, length: 8, by: serial, name: "serial")
         try bus.claim(base: 0x60, length: 1, by: other, name: "other")
@@ -27,7 +27,7 @@ final class IOBusTests: XCTestCase {
     }
 
     func testUnclaimedReadsReturnAllOnesAndAreCounted() {
-        let bus = IOBus(name: "MMIO bus")
+        let bus = IOBus(name: "MMIO bus", space: .mmio)
         XCTAssertEqual(bus.read(0x1000, size: 1, vcpu: 0), 0xff)
         XCTAssertEqual(bus.read(0x1000, size: 2, vcpu: 0), 0xffff)
         XCTAssertEqual(bus.read(0x1000, size: 4, vcpu: 0), 0xffff_ffff)
@@ -37,7 +37,7 @@ final class IOBusTests: XCTestCase {
     }
 
     func testOverlappingClaimNamesBothDevices() throws {
-        let bus = IOBus(name: "port I/O bus")
+        let bus = IOBus(name: "port I/O bus", space: .port)
         try bus.claim(base: 0x3f8, length: 8, by: RecordingDevice(), name: "com1")
         XCTAssertThrowsError(try bus.claim(base: 0x3fc, length: 8, by: RecordingDevice(), name: "intruder")) { error in
             XCTAssertEqual(error as? BusError, .overlap(bus: "port I/O bus", existing: "com1", new: "intruder", address: 0x3fc))
@@ -47,7 +47,7 @@ final class IOBusTests: XCTestCase {
     }
 
     func testEmptyOrWrappingRangesAndLateClaimsAreRejected() throws {
-        let bus = IOBus(name: "MMIO bus")
+        let bus = IOBus(name: "MMIO bus", space: .mmio)
         XCTAssertThrowsError(try bus.claim(base: 0, length: 0, by: RecordingDevice(), name: "empty"))
         XCTAssertThrowsError(try bus.claim(base: UInt64.max, length: 2, by: RecordingDevice(), name: "wrap"))
         bus.freeze()
@@ -59,7 +59,7 @@ final class IOBusTests: XCTestCase {
     /// `--stats`' breakdown by device: each claim's accesses per vCPU, once frozen for the vCPUs;
     /// accesses from outside a vCPU are not counted, and claims of other sizes never mix.
     func testAccessesAreCountedPerClaimAndVCPU() throws {
-        let bus = IOBus(name: "port I/O bus")
+        let bus = IOBus(name: "port I/O bus", space: .port)
         let devices = (0..<9).map { _ in RecordingDevice() }
         for (index, device) in devices.enumerated() {
             try bus.claim(base: UInt64(0x100 + index * 0x10), length: 8, by: device, name: "device \(index)")

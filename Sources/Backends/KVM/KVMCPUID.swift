@@ -52,12 +52,36 @@ enum KVMCPUID {
         return features
     }
 
+    /// KVM's own leaves (the first range of the hypervisor leaves in KVM_GET_SUPPORTED_CPUID) moved
+    /// to `CPUIDHooks.kvmLeafBase(offering:)`, or dropped where the guest is to find none, plus an
+    /// empty entry for each leaf a device defined (its hook fills it).
+    static func hypervisorPlacement(of supported: [kvm_cpuid_entry2], machine: Machine) -> [kvm_cpuid_entry2] {
+        let kvmRange = KVMCPUIDFeature.signatureLeaf..<(KVMCPUIDFeature.signatureLeaf + CPUIDHooks.hypervisorRangeSize)
+        let base = machine.cpuid.kvmLeafBase(offering: machine.paravirtual)
+        var placed: [kvm_cpuid_entry2] = supported.compactMap { entry in
+            guard kvmRange.contains(entry.function) else { return entry }
+            guard let base else { return nil }
+            var moved = entry
+            moved.function = entry.function - KVMCPUIDFeature.signatureLeaf + base
+            // The signature leaf's EAX is the highest KVM leaf.
+            if entry.function == KVMCPUIDFeature.signatureLeaf { moved.eax = entry.eax - KVMCPUIDFeature.signatureLeaf + base }
+            return moved
+        }
+        for leaf in machine.cpuid.definedLeaves where !placed.contains(where: { $0.function == leaf }) {
+            var entry = kvm_cpuid_entry2()
+            entry.function = leaf
+            placed.append(entry)
+        }
+        return placed
+    }
+
     /// The entries vCPU `vcpu` gets.
     static func entries(from supported: [kvm_cpuid_entry2], vcpu: Int, machine: Machine) -> [kvm_cpuid_entry2] {
         let apicID = UInt32(truncatingIfNeeded: vcpu)
         let userspaceAPIC = machine.interruptControllerPlacement == .userspace
-        return supported.map { supportedEntry in
-            var entry = supportedEntry
+        let kvmFeaturesLeaf = machine.cpuid.kvmLeafBase + KVMCPUIDFeature.featuresOffset
+        return hypervisorPlacement(of: supported, machine: machine).map { placedEntry in
+            var entry = placedEntry
             switch entry.function {
             case 1:
                 // EBX[31:24]: initial APIC ID.
@@ -70,7 +94,7 @@ enum KVMCPUID {
                 // Invariant TSC (EDX bit 8) hidden while kvmclock is offered, as QEMU does without
                 // +invtsc: Linux would otherwise prefer the TSC (see the Soft CPU's KVMParavirtualLeaves).
                 entry.edx &= ~(1 << 8)
-            case KVMCPUIDFeature.featuresLeaf:
+            case kvmFeaturesLeaf:
                 entry.eax = kvmFeatures(reported: entry.eax, offered: machine.paravirtual, userspaceAPIC: userspaceAPIC)
             default:
                 break

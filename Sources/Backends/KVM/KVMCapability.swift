@@ -20,6 +20,8 @@ struct KVMCapability {
     static let irqchip = KVMCapability(number: KVM_CAP_IRQCHIP, name: "KVM_CAP_IRQCHIP")
     static let pit2 = KVMCapability(number: KVM_CAP_PIT2, name: "KVM_CAP_PIT2")
     static let irqRouting = KVMCapability(number: KVM_CAP_IRQ_ROUTING, name: "KVM_CAP_IRQ_ROUTING")
+    /// Answers a bit set of KVM_XEN_HVM_CONFIG_* flags; HYPERCALL_MSR is the hypercall-page loader.
+    static let xenHVM = KVMCapability(number: KVM_CAP_XEN_HVM, name: "KVM_CAP_XEN_HVM")
     static let enforcePVFeatureCPUID = KVMCapability(
         number: KVM_CAP_ENFORCE_PV_FEATURE_CPUID, name: "KVM_CAP_ENFORCE_PV_FEATURE_CPUID")
 

@@ -15,6 +15,7 @@ struct KVMExitCounters {
     let setTPR: Unmanaged<Counter>
     let other: Unmanaged<Counter>
     let paravirtualEOIs: Unmanaged<Counter>
+    let doorbells: Unmanaged<Counter>
 
     init(_ statistics: ExitStatistics) {
         portIO = .passUnretained(statistics.portIO)
@@ -26,6 +27,7 @@ struct KVMExitCounters {
         setTPR = .passUnretained(statistics.setTPR)
         other = .passUnretained(statistics.other)
         paravirtualEOIs = .passUnretained(statistics.paravirtualEOIs)
+        doorbells = .passUnretained(statistics.doorbells)
     }
 }
 

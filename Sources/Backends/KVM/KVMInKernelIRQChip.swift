@@ -6,18 +6,26 @@ import VMMKit
 
 /// KVM's in-kernel PIC, IOAPIC and LAPICs as the machine's interrupt sink.
 ///
-/// Lines go in with KVM_IRQ_LINE (api.rst). The VM's GSI routing (`ckvm_set_pc_gsi_routing`) sends
+/// Lines go in with KVM_IRQ_LINE (api.rst). The VM's GSI routing (`ckvm_set_gsi_routing`) sends
 /// GSIs 0-15 to the master/slave PIC inputs and to the IOAPIC pins of the same number (GSI 0 to
 /// pin 2, as on a PC), and 16-23 to the IOAPIC only, so an ISA IRQ reaches whichever controller the
 /// guest enabled. MSIs go in with KVM_SIGNAL_MSI. Delivery into the vCPUs, HLT and INIT/SIPI are
 /// KVM's business, so this is a sink only: there is no `InterruptSource` with an in-kernel irqchip.
-public final class KVMInKernelIRQChip: InterruptSink, @unchecked Sendable {
+///
+/// It also routes eventfds to MSIs (`KVMIRQFD`), so that MSI-X vectors are raised through irqfds.
+public final class KVMInKernelIRQChip: InterruptSink, MSIEventRouting, @unchecked Sendable {
     /// The IOAPIC's pin count in KVM (KVM_IOAPIC_NUM_PINS).
     public static let lineCount = 24
     private let vm: KVMDescriptor
     private var vmFD: Int32 { vm.fd }
+    private let irqfds: KVMIRQFD
 
-    init(vm: KVMDescriptor) { self.vm = vm }
+    init(vm: KVMDescriptor) {
+        self.vm = vm
+        irqfds = KVMIRQFD(vm: vm)
+    }
+
+    public func route(_ event: EventNotifier, to message: MSIMessage) -> Bool { irqfds.route(event, to: message) }
 
     public func setLine(_ line: Int, high: Bool) {
         guard (0..<Self.lineCount).contains(line) else { return }

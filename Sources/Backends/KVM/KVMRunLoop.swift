@@ -110,7 +110,13 @@ extension KVMVirtualCPU {
             }
         } else {
             for _ in 0..<count {
-                ports.write(address, size: size, value: KVMDataWindow.load(data, bytes: size), vcpu: index)
+                let value = KVMDataWindow.load(data, bytes: size)
+                // A doorbell whose ioeventfd KVM refused (or one moved while this write was on its way).
+                if ports.doorbells.ring(address, size: size, value: value) {
+                    counters.doorbells.increment()
+                } else {
+                    ports.write(address, size: size, value: value, vcpu: index)
+                }
                 data += size
             }
         }
@@ -126,7 +132,12 @@ extension KVMVirtualCPU {
             throw KVMError.unexpectedExit(name: "KVM_EXIT_MMIO", detail: "\(length)-byte access at 0x\(String(address, radix: 16))")
         }
         if ckvm_mmio_is_write(run) != 0 {
-            mmio.write(address, size: length, value: KVMDataWindow.load(data, bytes: length), vcpu: index)
+            let value = KVMDataWindow.load(data, bytes: length)
+            if mmio.doorbells.ring(address, size: length, value: value) {
+                counters.doorbells.increment()
+            } else {
+                mmio.write(address, size: length, value: value, vcpu: index)
+            }
         } else {
             KVMDataWindow.store(mmio.read(address, size: length, vcpu: index), bytes: length, to: data)
         }
@@ -142,10 +153,17 @@ extension KVMVirtualCPU {
         }
     }
 
+    /// EFER.LMA (SDM vol. 3, 2.2.1), asked only by the MSR handlers that need it. A register
+    /// state KVM cannot give (it always can while the vCPU is out of KVM_RUN) reads as not long mode.
+    private func isInLongMode() -> Bool {
+        let longModeActive: UInt64 = 1 << 10
+        return ((try? kvmSystemRegisters().efer) ?? 0) & longModeActive != 0
+    }
+
     private func handleMSRWrite() {
         let msr = ckvm_msr_index(kvmRun)
         let value = ckvm_msr_data(kvmRun)
-        let accepted = msrs.handler(for: msr)?.writeMSR(msr, value: value, vcpu: index) ?? false
+        let accepted = msrs.handler(for: msr)?.writeMSR(msr, value: value, vcpu: index, isLongMode: { isInLongMode() }) ?? false
         ckvm_msr_complete(kvmRun, value, accepted ? 0 : 1)
     }
 }

@@ -21,10 +21,14 @@ public final class KVMVirtualMachine: VirtualMachine {
     /// KVM_GET_SUPPORTED_CPUID, fetched once; each vCPU gets its own adjusted copy.
     let supportedCPUID: [kvm_cpuid_entry2]
     public private(set) var inKernelIRQChip: KVMInKernelIRQChip?
+    /// The hypercall page KVM loads itself (KVM_XEN_HVM_CONFIG), where it can.
+    private var xenHypercallPage: KVMXenHypercallPage?
     private let reservedIndices = Mutex<Set<Int>>([])
     /// The debugger's breakpoints as last armed (KVMGuestDebug.swift); written only while every
     /// vCPU is parked.
     var debugArming = KVMDebugArming()
+    /// The eventfd that port 0x80 writes signal with PV I/O delay on: nothing reads it (below).
+    private var ioDelayEvent: EventNotifier?
 
     init(machine: Machine, system: KVMSystem) throws(KVMError) {
         try system.requireBaseline()
@@ -38,10 +42,41 @@ public final class KVMVirtualMachine: VirtualMachine {
         try KVMIoctl.call(fd, CKVM_SET_IDENTITY_MAP_ADDR, &identityMap, "KVM_SET_IDENTITY_MAP_ADDR")
         try KVMIoctl.value(fd, CKVM_SET_TSS_ADDR, Self.tssAddress, "KVM_SET_TSS_ADDR")
         try mapMemory(machine.memory)
-        let claimedMSRs = machine.msrs.claimedRanges
+        // KVM keeps VMCALL/VMMCALL for its own hypercall ABI (and this host's PVM KVM may never
+        // return from one): a device claiming the instruction reaches vmm some other way here.
+        machine.hypercalls.instructionReachesHandler = false
+        if let loader = machine.msrs.hypercallPageLoader {
+            xenHypercallPage = try KVMXenHypercallPage.configure(loader, vmFD: fd, system: system)
+        }
+        let inKernelMSR = xenHypercallPage?.msr
+        let claimedMSRs = machine.msrs.claimedRanges.filter { range in inKernelMSR.map { range != $0...$0 } ?? true }
         if !claimedMSRs.isEmpty { try KVMMSRFilter.install(denying: claimedMSRs, vmFD: fd, system: system) }
         if machine.interruptControllerPlacement == .inKernel { try createInKernelIRQChip() }
+        try installDoorbells()
     }
+
+    /// The machine's doorbells as ioeventfds, so a doorbell write never leaves the kernel; with PV
+    /// I/O delay, port 0x80 as one nobody reads: a delay write costs an exit to KVM only, as the
+    /// Soft CPU drops it (KVM_FEATURE_NOP_IO_DELAY says the guest need not write it at all).
+    private func installDoorbells() throws(KVMError) {
+        let registrar = KVMIOEventFD(vm: descriptor)
+        machine.ports.doorbells.connect(registrar)
+        machine.mmio.doorbells.connect(registrar)
+        guard machine.paravirtual.contains(.pvIODelay) else { return }
+        let event: EventNotifier
+        do {
+            event = try EventNotifier()
+        } catch {
+            throw .ioctlFailed(name: "eventfd", errno: error.errno)
+        }
+        // Length 0: any width, as the Soft CPU drops any (KVM_CAP_IOEVENTFD_ANY_LENGTH).
+        try registrar.register(address: UInt64(Self.ioDelayPort), length: 0, descriptor: event.fileDescriptor,
+                               match: nil, port: true, deassign: false)
+        ioDelayEvent = event
+    }
+
+    /// The port Linux's io_delay writes (arch/x86/kernel/io_delay.c).
+    static let ioDelayPort: UInt16 = 0x80
 
     /// One memory slot per guest memory region; ROM read-only, so guest writes exit as MMIO (api.rst: KVM_SET_USER_MEMORY_REGION, KVM_MEM_READONLY).
     private func mapMemory(_ memory: GuestMemory) throws(KVMError) {
@@ -71,7 +106,7 @@ public final class KVMVirtualMachine: VirtualMachine {
         } catch .ioctlFailed(_, EEXIST) {
             throw .irqchipAlreadyCreated
         }
-        guard ckvm_set_pc_gsi_routing(fd) == 0 else { throw .ioctlFailed(name: "KVM_SET_GSI_ROUTING", errno: errno) }
+        guard ckvm_set_gsi_routing(fd, nil, 0) == 0 else { throw .ioctlFailed(name: "KVM_SET_GSI_ROUTING", errno: errno) }
         var pit = kvm_pit_config()
         try KVMIoctl.call(fd, CKVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2")
         inKernelIRQChip = KVMInKernelIRQChip(vm: descriptor)

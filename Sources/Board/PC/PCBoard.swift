@@ -8,6 +8,7 @@ import Serial16550
 import TestDevice
 import VirtioBlock
 import VirtioRNG
+import XenHVM
 import VMMKit
 import KernelLoading
 
@@ -129,6 +130,7 @@ public enum PCBoard {
         MC146818.deviceType,
         VirtioEntropy.deviceType,
         VirtioBlock.deviceType,
+        XenHVM.deviceType,
         networkDeviceType,
     ]
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 // A kvm_msrs header with room for exactly one entry.
@@ -57,16 +58,19 @@ int ckvm_install_kick_handler(int signal) {
 // The PC's GSI routing for the in-kernel irqchip, as a PC board wires it: GSIs 0-15 reach the
 // 8259 pair (except 2, the cascade), and every GSI reaches the IOAPIC pin of the same number except
 // GSI 0 (the PIT), which arrives on pin 2 (the ISA interrupt source override every PC declares).
-// KVM's default routing puts GSI 0 on pin 0, where no guest looks for the timer.
+// KVM's default routing puts GSI 0 on pin 0, where no guest looks for the timer. Then `count` MSI
+// routes (KVM_IRQ_ROUTING_MSI), the GSIs of devices' irqfds. KVM_SET_GSI_ROUTING replaces the whole
+// table, so every change passes all of them.
 // Returns ioctl's result (0 on success, -1 with errno).
-int ckvm_set_pc_gsi_routing(int vm_fd) {
-    enum { pic_routes = 15, ioapic_routes = 23, total = pic_routes + ioapic_routes };
-    union {
-        struct kvm_irq_routing routing;
-        unsigned char storage[sizeof(struct kvm_irq_routing) + total * sizeof(struct kvm_irq_routing_entry)];
-    } buffer;
-    memset(&buffer, 0, sizeof buffer);
-    struct kvm_irq_routing_entry *entry = buffer.routing.entries;
+int ckvm_set_gsi_routing(int vm_fd, const struct ckvm_msi_route *routes, uint32_t count) {
+    enum { pic_routes = 15, ioapic_routes = 23 };
+    size_t total = pic_routes + ioapic_routes + count;
+    struct kvm_irq_routing *routing = calloc(1, sizeof(struct kvm_irq_routing) + total * sizeof(struct kvm_irq_routing_entry));
+    if (!routing) {
+        errno = ENOMEM;
+        return -1;
+    }
+    struct kvm_irq_routing_entry *entry = routing->entries;
     for (uint32_t gsi = 0; gsi < 16; gsi++) {
         if (gsi == 2) continue;
         entry->gsi = gsi;
@@ -83,6 +87,18 @@ int ckvm_set_pc_gsi_routing(int vm_fd) {
         entry->u.irqchip.pin = gsi == 0 ? 2 : gsi;
         entry++;
     }
-    buffer.routing.nr = (uint32_t)(entry - buffer.routing.entries);
-    return ioctl(vm_fd, KVM_SET_GSI_ROUTING, &buffer.routing);
+    for (uint32_t index = 0; index < count; index++) {
+        entry->gsi = routes[index].gsi;
+        entry->type = KVM_IRQ_ROUTING_MSI;
+        entry->u.msi.address_lo = routes[index].address_lo;
+        entry->u.msi.address_hi = routes[index].address_hi;
+        entry->u.msi.data = routes[index].data;
+        entry++;
+    }
+    routing->nr = (uint32_t)(entry - routing->entries);
+    int result = ioctl(vm_fd, KVM_SET_GSI_ROUTING, routing);
+    int error = errno;
+    free(routing);
+    errno = error;
+    return result;
 }

@@ -20,6 +20,9 @@ public final class LocalAPICs: Device, BusDevice, MSRHandler, CPUIDHook, @unchec
     public var endOfInterruptBroadcast: (@Sendable (UInt8) -> Void)?
     /// `--pv` leaves PV EOI on: the MSR is claimed and CPUID shows KVM_FEATURE_PV_EOI.
     private var offersParavirtualEOI = false
+    /// The machine's CPUID hooks, which know where KVM's leaves sit once every device is attached
+    /// (a Xen device attached later moves them).
+    private weak var cpuidHooks: CPUIDHooks?
 
     public init(name: String = "lapic", vcpuCount: Int, timers: DeviceTimers) {
         self.name = name
@@ -45,6 +48,7 @@ public final class LocalAPICs: Device, BusDevice, MSRHandler, CPUIDHook, @unchec
         }
         for apic in apics { apic.memory = machine.memory }
         machine.cpuid.register(self)
+        cpuidHooks = machine.cpuid
         if kick == nil { kick = { [weak machine] in machine?.kick(vcpu: $0) } }
     }
 
@@ -115,7 +119,7 @@ public final class LocalAPICs: Device, BusDevice, MSRHandler, CPUIDHook, @unchec
         }
     }
 
-    public func writeMSR(_ index: UInt32, value: UInt64, vcpu: Int) -> Bool {
+    public func writeMSR(_ index: UInt32, value: UInt64, vcpu: Int, isLongMode: () -> Bool) -> Bool {
         guard let apic = apic(vcpu) else { return false }
         switch index {
         case Self.apicBaseMSR: return apic.setBaseRegister(value)
@@ -128,10 +132,14 @@ public final class LocalAPICs: Device, BusDevice, MSRHandler, CPUIDHook, @unchec
     }
 
     /// Leaf 1: the initial APIC ID (EBX[31:24]), APIC present (EDX[9], clear while globally disabled)
-    /// and TSC-deadline timer support (ECX[24]). Leaf 0x40000001: KVM_FEATURE_PV_EOI, which this
-    /// APIC implements (`ParavirtualEOI`) on either backend.
+    /// and TSC-deadline timer support (ECX[24]). KVM's features leaf (0x40000001, or 0x40000101
+    /// beside Xen's leaves): KVM_FEATURE_PV_EOI, which this APIC implements (`ParavirtualEOI`) on
+    /// either backend.
     public func adjust(leaf: UInt32, subleaf: UInt32, vcpu: Int, result: inout CPUIDResult) {
-        if leaf == KVMCPUIDFeature.featuresLeaf && offersParavirtualEOI { result.eax |= KVMCPUIDFeature.pvEOI }
+        if offersParavirtualEOI, CPUIDHooks.hypervisorLeaves.contains(leaf), let base = cpuidHooks?.kvmLeafBase,
+           leaf == base + KVMCPUIDFeature.featuresOffset {
+            result.eax |= KVMCPUIDFeature.pvEOI
+        }
         guard leaf == 1, let apic = apic(vcpu) else { return }
         result.ebx = (result.ebx & 0x00FF_FFFF) | UInt32(vcpu & 0xFF) << 24
         result.ecx |= 1 << 24

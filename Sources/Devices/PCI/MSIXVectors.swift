@@ -6,7 +6,8 @@ import VMMKit
 /// offset 0 of one BAR, and the pending bit array at `pendingOffset` of the same BAR. A vector
 /// signalled while masked, or while the function is masked or MSI-X is off, is left pending and
 /// sent once software unmasks it (6.8.2.9). Messages go to the machine's interrupt sink outside
-/// the table's lock.
+/// the table's lock, each vector through its own `MSIEventRoute`: with KVM's in-kernel irqchip
+/// a write to the vector's irqfd, otherwise the sink's `send` (our local APICs).
 public final class MSIXVectors: @unchecked Sendable {
     /// The capability ID (PCI Code and ID Assignment, 2.1).
     static let capabilityID: UInt8 = 0x11
@@ -36,10 +37,10 @@ public final class MSIXVectors: @unchecked Sendable {
         }
 
         /// The pending vectors that may now go out, cleared.
-        mutating func takeReleased(into messages: inout [MSIMessage]) {
+        mutating func takeReleased(into messages: inout [(Int, MSIMessage)]) {
             for vector in pending.indices where pending[vector] && deliverable(vector) {
                 pending[vector] = false
-                messages.append(message(vector))
+                messages.append((vector, message(vector)))
             }
         }
     }
@@ -49,6 +50,8 @@ public final class MSIXVectors: @unchecked Sendable {
     /// Where the pending bit array starts in the BAR, after the table, 8-byte aligned.
     public let pendingOffset: UInt64
     private let state: Mutex<State>
+    /// Each vector's eventfd route; nil where no eventfd could be made (then plain `send`).
+    private let routes: [MSIEventRoute?]
     private var capabilityOffset = 0
     private var sink: (any InterruptSink)?
 
@@ -59,6 +62,7 @@ public final class MSIXVectors: @unchecked Sendable {
         self.bar = bar
         pendingOffset = UInt64((count * Self.entrySize + 0x7FF) & ~0x7FF)
         state = Mutex(State(count: count))
+        routes = (0..<count).map { _ in try? MSIEventRoute() }
     }
 
     /// The BAR size that holds the table and the pending bits.
@@ -86,13 +90,13 @@ public final class MSIXVectors: @unchecked Sendable {
     public func configurationWritten(_ configuration: PCIConfiguration, offset: Int, size: Int) {
         guard offset < capabilityOffset + 4, offset + size > capabilityOffset + 2 else { return }
         let control = UInt16(truncatingIfNeeded: configuration.read(offset: capabilityOffset + 2, size: 2))
-        var released: [MSIMessage] = []
+        var released: [(Int, MSIMessage)] = []
         state.withLock { state in
             state.enabled = control & Self.enableBit != 0
             state.functionMasked = control & Self.functionMaskBit != 0
             state.takeReleased(into: &released)
         }
-        released.forEach { sink?.send($0) }
+        released.forEach { deliver($0.1, vector: $0.0) }
     }
 
     /// Signals `vector`: sent now if deliverable, else left pending. A vector number past the
@@ -106,7 +110,13 @@ public final class MSIXVectors: @unchecked Sendable {
             }
             return state.message(vector)
         }
-        if let message { sink?.send(message) }
+        if let message { deliver(message, vector: vector) }
+    }
+
+    /// Outside the table's lock: through the vector's route (an irqfd where the sink has them).
+    private func deliver(_ message: MSIMessage, vector: Int) {
+        guard let sink else { return }
+        if let route = routes[vector] { sink.send(message, through: route) } else { sink.send(message) }
     }
 
     /// Back to reset: every vector masked and not pending, MSI-X off.
@@ -125,7 +135,7 @@ public final class MSIXVectors: @unchecked Sendable {
     /// pending vector sends it.
     public func write(offset: UInt64, size: Int, value: UInt64) {
         guard size == 4 || size == 8, offset % UInt64(size) == 0 else { return }
-        var released: [MSIMessage] = []
+        var released: [(Int, MSIMessage)] = []
         state.withLock { state in
             for dword in 0..<size / 4 {
                 let index = Int((offset >> 2) + UInt64(dword))
@@ -136,7 +146,7 @@ public final class MSIXVectors: @unchecked Sendable {
             }
             state.takeReleased(into: &released)
         }
-        released.forEach { sink?.send($0) }
+        released.forEach { deliver($0.1, vector: $0.0) }
     }
 
     /// Byte `offset` of the BAR: a table byte, a pending bit array byte, or zero in between.

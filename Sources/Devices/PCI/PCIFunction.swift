@@ -13,11 +13,16 @@ public protocol PCIFunction: AnyObject {
     func readConfiguration(offset: Int, size: Int) -> UInt32
     /// Called after software wrote the configuration space, for side effects (MSI-X enable).
     func configurationWritten(offset: Int, size: Int)
+    /// Called when the BARs decode elsewhere (moved, or memory space toggled), before
+    /// `configurationWritten`: a function with doorbells in a BAR moves them here
+    /// (`PCIConfiguration.decodedBase`).
+    func decodingChanged()
 }
 
 extension PCIFunction {
     public func readConfiguration(offset: Int, size: Int) -> UInt32 { configuration.read(offset: offset, size: size) }
     public func configurationWritten(offset: Int, size: Int) {}
+    public func decodingChanged() {}
 }
 
 /// A function's configuration space behind its lock, shared by the bridge (config cycles) and
@@ -44,6 +49,11 @@ public final class PCIConfiguration: @unchecked Sendable {
                 return (index, base, bar.size)
             }
         }
+    }
+
+    /// Where BAR `index` decodes now; nil when it decodes nowhere (see `decodedRanges`).
+    public func decodedBase(bar index: Int) -> UInt64? {
+        decodedRanges().first { $0.bar == index }?.base
     }
 
     /// Places BAR `index` at `address`, as firmware does before the OS runs.

@@ -77,7 +77,7 @@ public final class PCIHostBridge: Device, @unchecked Sendable {
         function.configuration.enableMemorySpace()
         (nextAddress32, nextAddress64) = (next32, next64)
         slots[slot] = function
-        decoder.update(slot: slot, function: function)
+        decodingChanged(slot: slot, function: function)
         return slot
     }
 
@@ -100,6 +100,13 @@ public final class PCIHostBridge: Device, @unchecked Sendable {
         return slots[address.device]
     }
 
+    /// A BAR moved or memory space was toggled: the decoder routes by the new values, and the
+    /// function moves what it keeps at fixed BAR offsets outside the decoder (its doorbells).
+    private func decodingChanged(slot: Int, function: any PCIFunction) {
+        decoder.update(slot: slot, function: function)
+        function.decodingChanged()
+    }
+
     func readConfiguration(_ address: PCIConfigurationAddress, size: Int) -> UInt32 {
         guard let function = slot(address) else { return UInt32(truncatingIfNeeded: allOnes(size)) }
         return function.readConfiguration(offset: address.register, size: size)
@@ -109,7 +116,7 @@ public final class PCIHostBridge: Device, @unchecked Sendable {
         guard let function = slot(address) else { return }
         function.configuration.write(offset: address.register, size: size, value: value)
         if PCIConfigurationSpace.affectsDecoding(offset: address.register, size: size) {
-            decoder.update(slot: address.device, function: function)
+            decodingChanged(slot: address.device, function: function)
         }
         function.configurationWritten(offset: address.register, size: size)
     }

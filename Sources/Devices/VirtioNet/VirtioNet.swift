@@ -1,3 +1,4 @@
+import Synchronization
 import Virtio
 import VirtioPCI
 import VMMKit
@@ -11,8 +12,8 @@ import VMMKit
 ///
 /// Receive buffers wait for the host: a chain is taken off the receive queue only when a frame is
 /// there for it. A frame that arrives while the guest has no buffer stays here, and the device
-/// stops reading the host until the guest's next doorbell (so a guest that stops receiving costs
-/// nothing and the host side's own queue applies back-pressure or drops).
+/// thread stops polling the link until the guest's next doorbell (so a guest that stops receiving
+/// costs nothing, and the host side's own queue applies back-pressure or drops).
 public final class VirtioNet: VirtioDevice {
     /// Feature bits (5.1.3).
     enum Feature {
@@ -47,6 +48,11 @@ public final class VirtioNet: VirtioDevice {
     /// The length of the frame in `receiveBuffer` that no chain has taken yet, 0 for none.
     private var pendingLength = 0
     private var hostClosed = false
+    /// The device thread's poll, and the link's place in it (set at attach; none in unit tests).
+    private var thread: DeviceEventThread?
+    private var linkSource = -1
+    /// Set when the transport serves the receive queue (the driver is running), cleared by reset.
+    private let driverRunning = Atomic<Bool>(false)
 
     public init(endpoint: any FrameEndpoint, mac: MACAddress = .standard) {
         self.endpoint = endpoint
@@ -67,13 +73,29 @@ public final class VirtioNet: VirtioDevice {
         Self.field(of: configuration, offset: offset, size: size)
     }
 
-    public var hostDescriptor: Int32? { endpoint.descriptor }
-
     /// Read the host only with no frame waiting for a buffer, while the host side is there.
     public var wantsHostInput: Bool { pendingLength == 0 && !hostClosed }
 
+    /// The link's descriptor joins the device thread's poll, left out until the driver's first
+    /// doorbell shows there are receive buffers.
+    public func watchSources(on thread: DeviceEventThread) {
+        linkSource = thread.watch(descriptor: endpoint.descriptor)
+        thread.setWatching(linkSource, false)
+        self.thread = thread
+    }
+
+    /// A readable link while no driver runs (before DRIVER_OK, after a reset: the transport then
+    /// serves no queue) is left unread until the next doorbell, not polled again at once.
+    public func woke(_ ready: DeviceEventThread.Ready) {
+        if ready.contains(linkSource), !driverRunning.load(ordering: .acquiring) { thread?.setWatching(linkSource, false) }
+    }
+
     public func process(_ queue: SplitVirtqueue, index: Int) -> Bool {
-        index == Self.receiveQueue ? receive(into: queue) : serveAll(queue, index: index)
+        guard index == Self.receiveQueue else { return serveAll(queue, index: index) }
+        driverRunning.store(true, ordering: .releasing)
+        let intact = receive(into: queue)
+        if linkSource >= 0 { thread?.setWatching(linkSource, intact && wantsHostInput) }
+        return intact
     }
 
     /// Moves host frames into receive chains while there are both; false when the ring is broken.
@@ -123,7 +145,10 @@ public final class VirtioNet: VirtioDevice {
     }
 
     /// The driver's reset: a frame waiting for a buffer belonged to the old rings.
-    public func reset() { pendingLength = 0 }
+    public func reset() {
+        pendingLength = 0
+        driverRunning.store(false, ordering: .releasing)
+    }
 
     public func stop() { endpoint.close() }
 }

@@ -1,4 +1,5 @@
 import Virtio
+import VMMKit
 
 /// What one kind of virtio device adds to the PCI transport (virtio 1.2, 5: Device Types): its
 /// ID, features, queues, configuration layout and how it serves a request. The transport calls
@@ -21,12 +22,16 @@ public protocol VirtioDevice: AnyObject {
     /// every chain and answers it with `serve`; a device whose buffers wait for the host (a network
     /// device's receive buffers) takes chains only when it has something to put in them.
     func process(_ queue: SplitVirtqueue, index: Int) -> Bool
-    /// A host descriptor the device thread also waits on (a network device's link), or nil. The
-    /// thread is woken and calls `process` when it is readable, as for a doorbell.
-    var hostDescriptor: Int32? { get }
-    /// Whether the thread should wait on `hostDescriptor` now; false while the device has nowhere
-    /// to put what it would read (the guest's next doorbell then wakes it), so it never spins.
-    var wantsHostInput: Bool { get }
+    /// Whether the transport's thread takes queue `queue`'s doorbell (true by default). False for a
+    /// queue another process serves, handed the doorbell's eventfd as its kick
+    /// (`VirtioPCITransport.doorbells`, a vhost-user back end's): the ring must reach it untaken.
+    func takesDoorbell(ofQueue queue: Int) -> Bool
+    /// Called once at attach, before the device's thread starts: a device that also waits on
+    /// something else (a tap device's descriptor, a back end's call eventfd) adds it to `thread`.
+    func watchSources(on thread: DeviceEventThread)
+    /// On the device's thread, after each wake-up and before the queues are served: what woke it,
+    /// by the indices `watchSources` got from `thread`.
+    func woke(_ ready: DeviceEventThread.Ready)
     /// The driver reset the device (status 0).
     func reset()
     /// Releases host resources: the machine is done.
@@ -34,10 +39,11 @@ public protocol VirtioDevice: AnyObject {
 }
 
 extension VirtioDevice {
+    public func takesDoorbell(ofQueue queue: Int) -> Bool { true }
+    public func watchSources(on thread: DeviceEventThread) {}
+    public func woke(_ ready: DeviceEventThread.Ready) {}
     public func reset() {}
     public func stop() {}
-    public var hostDescriptor: Int32? { nil }
-    public var wantsHostInput: Bool { false }
 
     public func process(_ queue: SplitVirtqueue, index: Int) -> Bool { serveAll(queue, index: index) }
 

@@ -6,9 +6,11 @@ import VMMKit
 /// A virtio device on PCI, modern interface only (virtio 1.2, 4.1: "Virtio Over PCI Bus";
 /// non-transitional: device ID 0x1040 + type, revision 1), signalling with MSI-X (one vector per
 /// queue and one for configuration changes; no INTx pin). The driver programs the common
-/// configuration from a vCPU; a doorbell write wakes the device's own thread, which takes the
-/// chains off the enabled queues, has the device serve them, and sends the vectors of the queues
-/// that need an interrupt once it has let go of the transport's lock.
+/// configuration from a vCPU; each queue's notification register is a VMMKit `Doorbell`, whose
+/// write wakes the device's own thread without a userspace exit on KVM (an ioeventfd) or a bus
+/// lock on the Soft CPU. The thread takes the chains off the enabled queues, has the device serve
+/// them, and sends the vectors of the queues that need an interrupt once it has let go of the
+/// transport's lock.
 ///
 /// A broken ring (2.1.1) sets DEVICE_NEEDS_RESET, stops that device's processing until the driver
 /// resets it, and signals the configuration vector; a malformed chain completes with nothing
@@ -35,7 +37,10 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
     private let state: Mutex<State>
     /// Where the PCI configuration access capability is.
     private let accessWindow: Int
-    private let worker: DeviceWorker
+    private let thread: DeviceEventThread
+    /// Queue n's notification register (virtio 1.2, 4.1.4.4), at `notifyOffset` + n * 4 of BAR 0
+    /// wherever the BAR is; declared on the machine's MMIO bus at attach.
+    public private(set) var doorbells: [Doorbell] = []
     private var memory: GuestMemory?
     /// Vectors to signal after a batch, filled and drained by the device thread only.
     private var vectorsToSignal: [Int] = []
@@ -56,16 +61,27 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
         let registers = CommonConfiguration(offeredFeatures: device.deviceFeatures | Self.transportFeatures,
                                             queueSizes: device.queueSizes, vectorCount: queueCount + 1)
         state = Mutex(State(registers: registers, queues: Array(repeating: nil, count: queueCount)))
-        worker = try DeviceWorker()
+        thread = try DeviceEventThread(name: name)
         vectorsToSignal.reserveCapacity(queueCount + 1)
     }
 
-    /// Plugs into the board's PCI host bridge and starts the device thread.
+    /// Declares the queues' doorbells, plugs into the board's PCI host bridge (which places BAR 0
+    /// and so the doorbells) and starts the device thread.
     public func attach(to machine: Machine) throws {
         memory = machine.memory
         msix.connect(machine.interruptRouter)
+        // The driver writes the queue's 16-bit index (4.1.5.2); any other write reaches writeBAR.
+        doorbells = try device.queueSizes.indices.map { queue in
+            try machine.mmio.doorbells.declare(name: "\(name) queue \(queue)", width: 2,
+                                               coalescing: device.takesDoorbell(ofQueue: queue))
+        }
+        for (queue, doorbell) in doorbells.enumerated() where device.takesDoorbell(ofQueue: queue) { thread.watch(doorbell) }
+        device.watchSources(on: thread)
         try PCIHostBridge.attached(to: machine).plug(self)
-        try worker.start(name: name, watching: device.hostDescriptor) { [unowned self] in processQueues() }
+        try thread.start { [unowned self] ready in
+            device.woke(ready)
+            processQueues()
+        }
     }
 
     /// The machine's reset: as the driver's reset, and every MSI-X vector masked again. The BARs
@@ -77,11 +93,19 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
     }
 
     public func stop() {
-        worker.stop()
+        thread.stop()
         device.stop()
     }
 
     // MARK: PCIFunction
+
+    /// The doorbells follow BAR 0.
+    public func decodingChanged() {
+        let base = configuration.decodedBase(bar: VirtioPCILayout.structuresBAR)
+        for (queue, doorbell) in doorbells.enumerated() {
+            doorbell.move(to: base.map { $0 + VirtioPCILayout.notifyOffset + UInt64(queue) * UInt64(VirtioPCILayout.notifyOffsetMultiplier) })
+        }
+    }
 
     public func configurationWritten(offset: Int, size: Int) {
         msix.configurationWritten(configuration, offset: offset, size: size)
@@ -134,9 +158,11 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
         if index == VirtioPCILayout.msixBAR { return msix.write(offset: offset, size: size, value: value) }
         switch offset {
         case VirtioPCILayout.notifyOffset..<VirtioPCILayout.notifyOffset + VirtioPCILayout.notifyLength:
-            // A doorbell: the device thread looks at every enabled queue, so which one rang
-            // does not matter.
-            worker.wake()
+            // A notification the doorbell did not catch (another width, the configuration access
+            // window): rung by hand. The device thread looks at every enabled queue, so a write
+            // between two queues' registers wakes it for the one below.
+            let queue = Int((offset - VirtioPCILayout.notifyOffset) / UInt64(VirtioPCILayout.notifyOffsetMultiplier))
+            if queue < doorbells.count { doorbells[queue].event.signal() }
         case VirtioPCILayout.commonOffset..<VirtioPCILayout.commonOffset + VirtioPCILayout.commonLength:
             writeCommon(offset: offset - VirtioPCILayout.commonOffset, size: size, value: value)
         default:
@@ -157,9 +183,6 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
             }
         }
         if failed { msix.signal(configurationVector) }
-        // DRIVER_OK may have been set: the device thread starts waiting on the device's host
-        // descriptor then, not at the first doorbell (a frame may be waiting already).
-        if offset == 0x14 { worker.wake() }
     }
 
     /// What the driver's reset (device status 0, 4.1.4.3.1) does: registers, queues and the ISR back
@@ -192,33 +215,43 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
         return false
     }
 
+    /// Interrupts the driver for queue `index` as a completion would (ISR bit 0, the queue's vector):
+    /// for a device whose queue another process serves, when that process says it used buffers
+    /// (a vhost-user back end's call eventfd, watched through `watchSources`).
+    public func interrupt(queue index: Int) {
+        let vector: Int? = state.withLock { state in
+            guard state.registers.queues.indices.contains(index) else { return nil }
+            state.interruptStatus |= 1
+            return Int(state.registers.queues[index].vector)
+        }
+        if let vector { msix.signal(vector) }
+    }
+
     private var configurationVector: Int { Int(state.withLock { $0.registers.configurationVector }) }
 
     // MARK: the device thread
 
     /// Serves every available chain of every enabled queue, then signals the vectors of the
-    /// queues whose driver wants an interrupt (outside the lock). Returns whether the thread should wait on the device's host descriptor until the next pass.
-    private func processQueues() -> Bool {
+    /// queues whose driver wants an interrupt (outside the lock).
+    private func processQueues() {
         vectorsToSignal.removeAll(keepingCapacity: true)
-        let watchHost: Bool = state.withLock { state in
+        state.withLock { state in
             let status = state.registers.status
             guard status & CommonConfiguration.Status.driverOK != 0,
-                  status & CommonConfiguration.Status.needsReset == 0 else { return false }
+                  status & CommonConfiguration.Status.needsReset == 0 else { return }
             for index in state.queues.indices {
                 guard let queue = state.queues[index] else { continue }
                 if !device.process(queue, index: index) {
                     _ = needsReset(&state)
                     vectorsToSignal.append(Int(state.registers.configurationVector))
-                    return false
+                    return
                 }
                 if queue.needsInterrupt() {
                     state.interruptStatus |= 1
                     vectorsToSignal.append(Int(state.registers.queues[index].vector))
                 }
             }
-            return device.wantsHostInput
         }
         for vector in vectorsToSignal { msix.signal(vector) }
-        return watchHost
     }
 }

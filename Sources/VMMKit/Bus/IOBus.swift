@@ -17,6 +17,8 @@ public final class IOBus: @unchecked Sendable {
     }
 
     public let name: String
+    /// The doorbells on this bus, which a vCPU rings before it dispatches a write (`ringsDoorbell`).
+    public let doorbells: DoorbellTable
     /// Sorted by base. Rebuilt on each claim (assembly time only), read-only once frozen.
     @exclusivity(unchecked) private var table = UnsafeMutableBufferPointer<Entry>.allocate(capacity: 0)
     private var devices: [any BusDevice] = []
@@ -27,7 +29,10 @@ public final class IOBus: @unchecked Sendable {
     /// Accesses that found no device: reads answer all ones, writes are dropped (as on a PC bus).
     public let unclaimedAccesses = Counter()
 
-    public init(name: String) { self.name = name }
+    public init(name: String, space: DoorbellSpace) {
+        self.name = name
+        doorbells = DoorbellTable(space: space)
+    }
 
     deinit { table.deallocate() }
 

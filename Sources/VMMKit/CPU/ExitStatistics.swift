@@ -18,6 +18,11 @@ public final class ExitStatistics: Sendable {
     public let kicks = Counter()
     /// Port 0x80 delay writes dropped without an exit (PV I/O delay; not exits).
     public let ioDelays = Counter()
+    /// Doorbell writes rung from the vCPU's own thread (`DoorbellTable.ring`): every one on the
+    /// Soft CPU, on KVM only those the kernel left to userspace (they are counted as exits too);
+    /// not exits on the Soft CPU.
+    public let doorbells = Counter()
+    public static let doorbellsRow = "doorbells"
     /// EOIs the guest made through KVM's paravirtual EOI flag instead of an APIC write (not exits).
     public let paravirtualEOIs = Counter()
     public let other = Counter()
@@ -51,6 +56,7 @@ public final class ExitStatistics: Sendable {
          ("hypercall, other numbers", hypercallOther.value),
          ("kicks", kicks.value), ("PV EOIs taken", paravirtualEOIs.value),
          ("port 0x80 delays dropped", ioDelays.value),
+         (Self.doorbellsRow, doorbells.value),
          ("other", other.value),
          (Self.instructionsRetiredRow, instructionsRetired.value),
          (Self.instructionsTranslatedRow, instructionsTranslated.value)]

@@ -61,10 +61,12 @@ public struct ParavirtualFeatures: OptionSet, Sendable, Hashable {
 }
 
 /// KVM's CPUID leaves (Documentation/virt/kvm/x86/cpuid.rst): the signature at 0x40000000 and the
-/// feature bits of 0x40000001 EAX.
+/// feature bits of 0x40000001 EAX, or one range up beside Xen's leaves (`CPUIDHooks.kvmLeafBase`).
 public enum KVMCPUIDFeature {
     public static let signatureLeaf: UInt32 = 0x4000_0000
     public static let featuresLeaf: UInt32 = 0x4000_0001
+    /// The features leaf's distance from the signature leaf, wherever that sits.
+    public static let featuresOffset: UInt32 = featuresLeaf - signatureLeaf
     public static let clocksource: UInt32 = 1 << 0
     public static let nopIODelay: UInt32 = 1 << 1
     public static let clocksource2: UInt32 = 1 << 3

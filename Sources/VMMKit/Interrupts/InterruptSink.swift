@@ -12,4 +12,12 @@ public protocol InterruptSink: AnyObject, Sendable {
     /// Delivers a message-signalled interrupt: the memory write a PCI function's MSI or MSI-X
     /// table entry describes (PCI Local Bus 3.0, 6.8; SDM vol. 3, 10.11).
     func send(_ message: MSIMessage)
+
+    /// Delivers `message` on behalf of `route`'s source: by signalling its eventfd where the sink
+    /// routes eventfds to MSIs in the backend (KVM_IRQFD), else as `send`.
+    func send(_ message: MSIMessage, through route: MSIEventRoute)
+}
+
+extension InterruptSink {
+    public func send(_ message: MSIMessage, through route: MSIEventRoute) { send(message) }
 }

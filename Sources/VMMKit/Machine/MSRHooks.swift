@@ -4,8 +4,18 @@ import Synchronization
 public protocol MSRHandler: AnyObject, Sendable {
     /// The value of MSR `index` for `vcpu`, or nil to raise #GP in the guest.
     func readMSR(_ index: UInt32, vcpu: Int) -> UInt64?
-    /// Returns false to raise #GP in the guest.
-    func writeMSR(_ index: UInt32, value: UInt64, vcpu: Int) -> Bool
+    /// Returns false to raise #GP in the guest. `isLongMode` tells whether `vcpu` is in long mode
+    /// (EFER.LMA), for the few MSRs whose effect depends on it (Xen's hypercall-page MSR loads the
+    /// 64-bit page then); it is a question, not a value, because on KVM answering costs an ioctl
+    /// that every other MSR write should not pay.
+    func writeMSR(_ index: UInt32, value: UInt64, vcpu: Int, isLongMode: () -> Bool) -> Bool
+}
+
+extension MSRHandler {
+    /// A write from outside any vCPU's instruction stream (a test, a board): no long mode.
+    public func writeMSR(_ index: UInt32, value: UInt64, vcpu: Int) -> Bool {
+        writeMSR(index, value: value, vcpu: vcpu, isLongMode: { false })
+    }
 }
 
 public enum MSRHookError: VMMError, Equatable {
@@ -27,6 +37,7 @@ public final class MSRHooks: Sendable {
         let name: String
     }
     private let claims = Mutex<[Claim]>([])
+    private let loader = Mutex<(any HypercallPageLoader)?>(nil)
 
     public init() {}
 
@@ -43,6 +54,12 @@ public final class MSRHooks: Sendable {
     public func handler(for index: UInt32) -> (any MSRHandler)? {
         claims.withLock { claims in claims.first(where: { $0.indices.contains(index) })?.handler }
     }
+
+    /// Offers `pageLoader`'s MSR, which its device has claimed, to a backend that loads pages in the
+    /// kernel. One machine has one hypercall page.
+    public func offer(_ pageLoader: any HypercallPageLoader) { loader.withLock { $0 = pageLoader } }
+
+    public var hypercallPageLoader: (any HypercallPageLoader)? { loader.withLock { $0 } }
 
     /// Every claimed range, so the KVM backend can ask for exits on exactly these.
     public var claimedRanges: [ClosedRange<UInt32>] { claims.withLock { $0.map(\.indices) } }

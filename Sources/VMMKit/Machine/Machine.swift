@@ -8,10 +8,11 @@ import Synchronization
 public final class Machine {
     public let vcpuCount: Int
     public let memory: GuestMemory
-    public let ports = IOBus(name: "port I/O bus")
-    public let mmio = IOBus(name: "MMIO bus")
+    public let ports = IOBus(name: "port I/O bus", space: .port)
+    public let mmio = IOBus(name: "MMIO bus", space: .mmio)
     public let msrs = MSRHooks()
     public let cpuid = CPUIDHooks()
+    public let hypercalls = HypercallHooks()
     public let runControl = RunControl()
     /// Stops and resumes the vCPUs for a debugger (`--gdb`); idle unless one asks.
     public let debugControl: DebugControl

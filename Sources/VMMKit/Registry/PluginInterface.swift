@@ -32,7 +32,7 @@ public enum PluginInterface {
     /// in a way that a compiled plugin would notice (a layout, a signature, a protocol requirement).
     /// `@_alwaysEmitIntoClient` compiles the number into each plugin, so vmm compares the version the
     /// plugin was built with against its own rather than against itself.
-    @_alwaysEmitIntoClient public static var version: UInt32 { 1 }
+    @_alwaysEmitIntoClient public static var version: UInt32 { 2 }
 
     /// What `EntryPoint` returns when vmm's registrar is not the plugin's `PluginRegistrar`: the
     /// plugin did not bind to vmm's VMMKit. Never a valid version.

@@ -66,6 +66,8 @@ final class SoftVirtualMachine: VirtualMachine, GuestDebugging {
         self.machine = machine
         self.translatesHotBlocks = translatesHotBlocks
         code = SharedCodeMap(memory: machine.memory)
+        // The decoder's VMCALL/VMMCALL end in CPUCore.hypercall, which asks a claiming device first.
+        machine.hypercalls.instructionReachesHandler = true
     }
 
     /// The Soft CPU has no controllers of its own: it takes interrupts from the machine's source.

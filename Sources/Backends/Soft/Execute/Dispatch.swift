@@ -179,7 +179,7 @@ extension CPUCore {
         case .invlpg:
             try requireCPL0()
             tlb.flushPage((segmentBase[Int(i.segment)] &+ effectiveAddress(ins)) & linearMask)
-            blockEpoch &+= 1
+            selectBlockEpoch() // the flush renewed every TLB set's generation
             breakBlock = true // the running block's own translation may be the one dropped
         case .clts: try clts()
         case .lgdt: try loadTableRegister(ins, interrupt: false)

@@ -118,6 +118,10 @@ extension CPUCore {
         }
         let translation = try translate(linear, .write, user: user)
         guard let page = physical.hostPage(translation.physical) else {
+            if machine.mmio.doorbells.ring(translation.physical, size: Int(size), value: value) {
+                statistics.doorbells.increment()
+                return
+            }
             statistics.mmio.increment()
             machine.mmio.write(translation.physical, size: Int(size), value: value, vcpu: vcpuIndex)
             return
@@ -168,8 +172,7 @@ extension CPUCore {
                 let page = physicalAddress >> 12
                 codeCache.forget(page: page)
                 physical.code.clear(page: page)
-                blockEpoch &+= 1
-                breakBlock = true
+                invalidateBlockShortcuts()
             } else {
                 dropDecodedCode()
                 physical.clearOwnCode()
@@ -190,8 +193,7 @@ extension CPUCore {
     mutating func dropDecodedCode() {
         native.flush(count: codeCache.used)
         codeCache.flush()
-        blockEpoch &+= 1
-        breakBlock = true
+        invalidateBlockShortcuts()
     }
 
     /// Records decoded bytes [physicalAddress, +length) in the code map before the decoder reads them,

@@ -34,6 +34,9 @@ struct SoftTLB {
     private let placeholder: UnsafeMutableRawPointer
     private let setCR3: UnsafeMutablePointer<UInt64>
     private let setLastUse: UnsafeMutablePointer<UInt64>
+    /// Per set, how many times entries of it were dropped: a block found by linear address under one
+    /// generation of a set may map elsewhere under the next (`BlockEpochs`).
+    private let setGeneration: UnsafeMutablePointer<UInt64>
     private(set) var active = 0
     private var clock: UInt64 = 0
     /// When false a single set is used and every CR3 write flushes it, as on hardware without PCIDs.
@@ -60,6 +63,8 @@ struct SoftTLB {
         setCR3.initialize(repeating: UInt64.max, count: Self.sets)
         setLastUse = .allocate(capacity: Self.sets)
         setLastUse.initialize(repeating: 0, count: Self.sets)
+        setGeneration = .allocate(capacity: Self.sets)
+        setGeneration.initialize(repeating: 0, count: Self.sets)
         cr3CacheEnabled = SoftTLB.defaultCR3CacheEnabled
     }
 
@@ -75,7 +80,11 @@ struct SoftTLB {
         placeholder.deallocate()
         setCR3.deallocate()
         setLastUse.deallocate()
+        setGeneration.deallocate()
     }
+
+    /// The generation of the active set (see `setGeneration`).
+    var activeGeneration: UInt64 { setGeneration[active] }
 
     @inline(__always)
     func current(_ kind: AccessKind, user: Bool) -> UnsafeMutablePointer<TLBEntry> {
@@ -91,6 +100,7 @@ struct SoftTLB {
     }
 
     private func clear(set: Int, keepGlobal: Bool) {
+        setGeneration[set] &+= 1
         let base = entries + set * Self.arraysPerSet * Self.entriesPerArray
         for index in 0..<(Self.arraysPerSet * Self.entriesPerArray) where !(keepGlobal && base[index].global) {
             base[index].tag = Self.invalidTag
@@ -164,6 +174,7 @@ struct SoftTLB {
     /// INVLPG: the page in every array of every set (global entries are shared by all of them).
     mutating func flushPage(_ linear: UInt64) {
         largePages.clear()
+        for set in 0..<Self.sets { setGeneration[set] &+= 1 }
         if largestPageShift > 12 {
             let span = largestPageShift - 12
             let all = Self.sets * Self.arraysPerSet * Self.entriesPerArray

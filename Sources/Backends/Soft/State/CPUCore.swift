@@ -82,9 +82,10 @@ struct CPUCore {
     /// NMIs are blocked from NMI delivery until the next IRET (SDM vol. 3, 6.7.1).
     var nmiBlocked = false
     var instructionsRetired: UInt64 = 0
-    /// Bumped whenever a linear address may now map or decode differently (mode, privilege, TLB
-    /// flushes, code-cache flushes): entries of `CodeCache.recent` from older epochs are ignored.
+    /// The epoch of the translation context the CPU is in (`BlockEpochs`): entries of
+    /// `CodeCache.recent` and the jump cache made under another epoch are ignored.
     var blockEpoch: UInt64 = 1
+    var epochs = BlockEpochs()
     /// The `SharedCodeMap` epochs this vCPU has caught up with.
     var seenCodeEpoch: UInt64 = 0
     var seenWriteTrapEpoch: UInt64 = 0
@@ -114,6 +115,11 @@ struct CPUCore {
     let vcpuIndex: Int
     /// The machine's `--pv` choice, fixed before any vCPU exists.
     let paravirtual: ParavirtualFeatures
+    /// The device answering VMCALL/VMMCALL instead of KVM's ABI (Xen's HVM interface), fixed
+    /// before any vCPU exists.
+    let hypercallHandler: (any HypercallHandler)?
+    /// The MSR whose accepted write means a device wrote a page of code (`HypercallPageLoader`).
+    let hypercallPageMSR: UInt32?
 
     init(machine: Machine, statistics: ExitStatistics, signals: VCPUSignals, code: SharedCodeMap, vcpuIndex: Int) {
         crossPageBytes = .allocate(capacity: 16)
@@ -124,6 +130,8 @@ struct CPUCore {
         budgetLimit = UnsafePointer(scratch)
         self.signals = signals
         paravirtual = machine.paravirtual
+        hypercallHandler = machine.hypercalls.handler
+        hypercallPageMSR = machine.msrs.hypercallPageLoader?.pageMSR
         gpr = .allocate(capacity: 16)
         gpr.initialize(repeating: 0, count: 16)
         segments = .allocate(capacity: Segment.count)
@@ -168,6 +176,7 @@ struct CPUCore {
         scratch.deallocate()
         crossPageBytes.deallocate()
         tlb.deallocate()
+        epochs.deallocate()
         physical.deallocate()
         codeCache.deallocate()
         native.deallocate()
@@ -208,12 +217,27 @@ struct CPUCore {
     /// Supervisor and user accesses use separate TLB arrays so a hit never needs a privilege check.
     @inline(__always)
     mutating func selectTLBs() {
-        blockEpoch &+= 1
         breakBlock = true // the execution loop re-runs a looping block only within one epoch
         let user = cpl == 3
         tlbRead = tlb.current(.read, user: user)
         tlbWrite = tlb.current(.write, user: user)
         tlbExec = tlb.current(.execute, user: user)
+        selectBlockEpoch()
+    }
+
+    /// Takes the current context's epoch (after a privilege, mode or address-space change, or TLB
+    /// entries dropped).
+    @inline(__always)
+    mutating func selectBlockEpoch() {
+        blockEpoch = epochs.epoch(tlbSet: tlb.active, user: cpl == 3, tlbGeneration: tlb.activeGeneration,
+                                  codeSize: codeSize, shape: translationShape)
+    }
+
+    /// Decoded code was dropped or forgotten: no context's linear shortcuts or chains may be followed.
+    mutating func invalidateBlockShortcuts() {
+        epochs.invalidateAll()
+        selectBlockEpoch()
+        breakBlock = true
     }
 }
 

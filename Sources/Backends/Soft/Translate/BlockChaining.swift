@@ -5,9 +5,11 @@
 /// prologue cost more than a short block itself.
 ///
 /// Entries are (linear RIP, chain entry, `CPUCore.blockEpoch`); the run loop writes one for every
-/// block it calls into. An entry only counts while its epoch is the CPU's current one: the epoch
-/// moves whenever a linear address could map or decode differently (CR3, paging and mode changes,
-/// INVLPG, code-cache flushes), so a stale entry is never followed. Between blocks the guest
+/// block it calls into. An entry only counts while its epoch is the CPU's current one: each address
+/// space and privilege level has its own, renewed whenever a linear address could map or decode
+/// differently there (TLB entries dropped, a mode change, code-cache flushes; `BlockEpochs`), so a
+/// stale entry is never followed, and one made in user mode is never followed by the kernel or the
+/// other way round. Between blocks the guest
 /// registers are in the GPR array and the guest flags in the host's RFLAGS.
 enum JumpCache {
     static let entries = 4096

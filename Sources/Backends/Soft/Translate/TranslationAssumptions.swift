@@ -8,8 +8,9 @@
 ///
 /// A translation records the bits it relied on; the execution loop runs it only while
 /// `CPUCore.translationShape` has all of them. Every change of those registers goes through
-/// `CPUCore.modeChanged()`, which recomputes the shape and moves `blockEpoch`, so chained blocks
-/// (which skip that check) are always ones entered under the current shape.
+/// `CPUCore.modeChanged()`, which recomputes the shape and takes the epoch of a context made under
+/// this very shape (`BlockEpochs`), so chained blocks (which skip that check) are always ones
+/// entered under the current shape.
 struct TranslationAssumptions: OptionSet, Equatable {
     let rawValue: UInt16
 

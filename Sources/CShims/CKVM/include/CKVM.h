@@ -22,11 +22,18 @@ static const unsigned long CKVM_SET_TSS_ADDR = KVM_SET_TSS_ADDR;
 static const unsigned long CKVM_SET_IDENTITY_MAP_ADDR = KVM_SET_IDENTITY_MAP_ADDR;
 static const unsigned long CKVM_ENABLE_CAP = KVM_ENABLE_CAP;
 static const unsigned long CKVM_X86_SET_MSR_FILTER = KVM_X86_SET_MSR_FILTER;
+static const unsigned long CKVM_XEN_HVM_CONFIG = KVM_XEN_HVM_CONFIG;
 static const unsigned long CKVM_CREATE_IRQCHIP = KVM_CREATE_IRQCHIP;
 static const unsigned long CKVM_CREATE_PIT2 = KVM_CREATE_PIT2;
 static const unsigned long CKVM_IRQ_LINE = KVM_IRQ_LINE;
 static const unsigned long CKVM_SIGNAL_MSI = KVM_SIGNAL_MSI;
 static const unsigned long CKVM_GET_IRQCHIP = KVM_GET_IRQCHIP;
+static const unsigned long CKVM_IOEVENTFD = KVM_IOEVENTFD;
+static const unsigned long CKVM_IRQFD = KVM_IRQFD;
+static const uint32_t CKVM_IOEVENTFD_FLAG_DATAMATCH = KVM_IOEVENTFD_FLAG_DATAMATCH;
+static const uint32_t CKVM_IOEVENTFD_FLAG_PIO = KVM_IOEVENTFD_FLAG_PIO;
+static const uint32_t CKVM_IOEVENTFD_FLAG_DEASSIGN = KVM_IOEVENTFD_FLAG_DEASSIGN;
+static const uint32_t CKVM_IRQFD_FLAG_DEASSIGN = KVM_IRQFD_FLAG_DEASSIGN;
 
 // vCPU ioctls.
 static const unsigned long CKVM_RUN = KVM_RUN;
@@ -117,7 +124,14 @@ static inline uint64_t ckvm_ioapic_redirection_entry(const struct kvm_irqchip *c
 
 // KVM_GET_MSRS/KVM_SET_MSRS take a kvm_msrs header followed by its entries; one MSR at a time.
 int ckvm_get_msr(int vcpu_fd, uint32_t index, uint64_t *value);
-int ckvm_set_pc_gsi_routing(int vm_fd);
+// One irqfd's GSI and the MSI it raises (KVM_IRQ_ROUTING_MSI's fields).
+struct ckvm_msi_route {
+    uint32_t gsi;
+    uint32_t address_lo;
+    uint32_t address_hi;
+    uint32_t data;
+};
+int ckvm_set_gsi_routing(int vm_fd, const struct ckvm_msi_route *routes, uint32_t count);
 int ckvm_set_msr(int vcpu_fd, uint32_t index, uint64_t value);
 
 // Installs an empty handler for `signal` once per process, so that sending it to a vCPU thread

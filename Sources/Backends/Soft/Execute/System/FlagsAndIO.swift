@@ -70,6 +70,11 @@ extension CPUCore {
             statistics.ioDelays.increment()
             return
         }
+        // A doorbell wakes its device's thread from here: no exit, no bus lock (KVM: an ioeventfd).
+        if machine.ports.doorbells.ring(UInt64(port), size: Int(size), value: value) {
+            statistics.doorbells.increment()
+            return
+        }
         statistics.portIO.increment()
         machine.ports.write(UInt64(port), size: Int(size), value: value & Self.mask(size), vcpu: vcpuIndex)
         // A device may have raised an interrupt or a stop request: look before the next block.

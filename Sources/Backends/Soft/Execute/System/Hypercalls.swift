@@ -6,7 +6,9 @@ import VMMKit
 /// other register changed; a hypercall from CPL > 0 gets -KVM_EPERM and an unknown number
 /// -KVM_ENOSYS. The Soft CPU answers the same way, so a guest written for KVM never sees #UD. A
 /// hypercall whose interface `--pv` turned off is unknown, as on a KVM host whose CPUID lacks it
-/// (kvm_emulate_hypercall checks guest_pv_has).
+/// (kvm_emulate_hypercall checks guest_pv_has). A device claiming the instruction (Xen's HVM
+/// interface, `HypercallHooks`) answers instead, as KVM hands every VMCALL to its Xen emulation
+/// once KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL is set.
 extension CPUCore {
     enum HypercallResult {
         static let notPermitted: Int64 = -1 // -KVM_EPERM
@@ -29,6 +31,13 @@ extension CPUCore {
         let wide = in64BitMode
         let mask: UInt64 = wide ? .max : 0xffff_ffff
         let number = gpr[0] & mask
+        if let hypercallHandler {
+            // Counted apart from KVM's numbers, which these are not.
+            statistics.hypercall.increment()
+            statistics.hypercallOther.increment()
+            gpr[0] = hypercallHandler.hypercall(number, vcpu: vcpuIndex, cpl: Int(cpl)) & mask
+            return
+        }
         statistics.countHypercall(number)
         let result: Int64
         if cpl != 0 {

@@ -2,7 +2,8 @@ import VMMKit
 
 /// The KVM CPUID leaves (Documentation/virt/kvm/x86/cpuid.rst) for what the Soft CPU implements of
 /// the interfaces `--pv` leaves on: the signature at 0x40000000 and, at 0x40000001, the features
-/// (`ParavirtualFeatures.kvmFeatureBits`; the local APIC adds KVM_FEATURE_PV_EOI).
+/// (`ParavirtualFeatures.kvmFeatureBits`; the local APIC adds KVM_FEATURE_PV_EOI); one range up
+/// beside Xen's leaves, or nowhere (`CPUIDHooks.kvmLeafBase(offering:)`).
 ///
 /// The invariant-TSC bit (CPUID 0x80000007 EDX bit 8) is true of the Soft CPU's TSC, but it is
 /// shown only while kvmclock is off. Linux's kvmclock_init (arch/x86/kernel/kvmclock.c) rates
@@ -14,12 +15,13 @@ enum KVMParavirtualLeaves {
     static let powerManagementLeaf: UInt32 = 0x8000_0007
     static let invariantTSC: UInt32 = 1 << 8
 
-    static func result(leaf: UInt32, features: ParavirtualFeatures) -> CPUIDResult? {
+    static func result(leaf: UInt32, base: UInt32?, features: ParavirtualFeatures) -> CPUIDResult? {
+        guard let base else { return nil }
         switch leaf {
-        case KVMCPUIDFeature.signatureLeaf:
+        case base:
             // "KVMKVMKVM\0\0\0" in EBX, ECX, EDX; EAX the highest leaf.
-            return CPUIDResult(eax: KVMCPUIDFeature.featuresLeaf, ebx: 0x4b4d_564b, ecx: 0x564b_4d56, edx: 0x0000_004d)
-        case KVMCPUIDFeature.featuresLeaf:
+            return CPUIDResult(eax: base + KVMCPUIDFeature.featuresOffset, ebx: 0x4b4d_564b, ecx: 0x564b_4d56, edx: 0x0000_004d)
+        case base + KVMCPUIDFeature.featuresOffset:
             return CPUIDResult(eax: features.kvmFeatureBits)
         default:
             return nil

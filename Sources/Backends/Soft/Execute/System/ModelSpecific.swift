@@ -8,7 +8,8 @@ extension CPUCore {
     mutating func cpuid() {
         statistics.cpuid.increment()
         let leaf = UInt32(truncatingIfNeeded: gpr[0]), subleaf = UInt32(truncatingIfNeeded: gpr[1])
-        var result = KVMParavirtualLeaves.result(leaf: leaf, features: paravirtual)
+        let kvmBase = machine.cpuid.kvmLeafBase(offering: paravirtual)
+        var result = KVMParavirtualLeaves.result(leaf: leaf, base: kvmBase, features: paravirtual)
             ?? CPUIDModel.softCPU.result(leaf: leaf, subleaf: subleaf, vcpu: vcpuIndex, osxsave: cr4 & Self.cr4OSXSAVE != 0)
         KVMParavirtualLeaves.adjust(leaf: leaf, features: paravirtual, result: &result)
         machine.cpuid.apply(leaf: leaf, subleaf: subleaf, vcpu: vcpuIndex, to: &result)
@@ -69,11 +70,19 @@ extension CPUCore {
         let index = UInt32(truncatingIfNeeded: gpr[1])
         let value = (gpr[2] << 32) | (gpr[0] & 0xffff_ffff)
         if let handler = machine.msrs.handler(for: index) {
-            guard handler.writeMSR(index, value: value, vcpu: vcpuIndex) else { throw Fault.gp() }
+            let longMode = self.longMode
+            guard handler.writeMSR(index, value: value, vcpu: vcpuIndex, isLongMode: { longMode }) else { throw Fault.gp() }
+            if index == hypercallPageMSR { deviceWrotePage(value & ~0xfff) }
         } else {
             try writeOwnMSR(index, value)
         }
         breakBlock = true
+    }
+
+    /// A device wrote the page at `physicalAddress` behind the CPU's stores (the hypercall page a
+    /// `HypercallPageLoader` loads): what was decoded from it goes, as a store there would make it go.
+    mutating func deviceWrotePage(_ physicalAddress: UInt64) {
+        if physical.writeHitsCode(physicalAddress, length: 4096) { flushCodeCache(overwritten: physicalAddress) }
     }
 
     /// kvmclock's MSRs exist only while `--pv` offers it (#GP otherwise, as on a host without it).

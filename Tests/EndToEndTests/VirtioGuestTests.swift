@@ -81,10 +81,10 @@ final class VirtioGuestTests: XCTestCase {
 
     /// Boots Linux with `image` as its root file system (`root=/dev/vda rw`): the initramfs loads
     /// the virtio modules and switches to the image, whose init does `test` and powers off.
-    private func bootFromDisk(_ image: String, test: String) throws -> [String] {
+    private func bootFromDisk(_ image: String, test: String, backend: String) throws -> [String] {
         let guest = try LinuxGuestTests.builtGuest()
         let append = LinuxGuestTests.commandLine + " root=/dev/vda rw linux-root.test=" + test
-        let result = try EndToEnd.vmm(["--backend", "soft", "--memory", "512M", "--device", "virtio-blk,file=\(image),serial=vmm-root",
+        let result = try EndToEnd.vmm(["--backend", backend, "--memory", "512M", "--device", "virtio-blk,file=\(image),serial=vmm-root",
                                        "--append", append, "--initrd", guest.initrd,
                                        "--timeout", String(Int(Self.watchdog - 30)), guest.kernel], timeout: Self.watchdog)
         let all = result.standardOutput.split(whereSeparator: \.isNewline).map(String.init)
@@ -99,9 +99,18 @@ final class VirtioGuestTests: XCTestCase {
     /// The disk test: the image boots as the root file system; its init reads the host's
     /// file, writes a small file and 8 MiB of known content, syncs and powers off; the host then
     /// finds both in the image with debugfs, and a second boot from it reads them back.
-    func testExt4ImageBootsAsRootAndKeepsWhatTheGuestWrote() throws {
+    func testExt4ImageBootsAsRootAndKeepsWhatTheGuestWrote() throws { try checkRootBoot(backend: "soft") }
+
+    /// The same on KVM where VT-x/AMD-V runs Linux's kernel code.
+    func testExt4ImageBootsAsRootOnKVM() throws {
+        try EndToEnd.requireKVM()
+        if EndToEnd.isPVMHost { throw XCTSkip(EndToEnd.pvmLimitation) }
+        try checkRootBoot(backend: "kvm")
+    }
+
+    private func checkRootBoot(backend: String) throws {
         let image = try makeRootImage()
-        let lines = try bootFromDisk(image, test: "write")
+        let lines = try bootFromDisk(image, test: "write", backend: backend)
         XCTAssertTrue(lines.contains("linux-root: disk says: hello from the host"), "\(lines)")
         // The same content as root-init writes: 32-byte lines, 8 MiB.
         let expected = String(repeating: "vmm block device test, 32 bytes\n", count: (8 << 20) / 32)
@@ -116,7 +125,7 @@ final class VirtioGuestTests: XCTestCase {
         XCTAssertEqual(try sha256(dumped), expectedHash, "the 8 MiB file reached the image intact")
         _ = try run("e2fsck", ["-f", "-n", image])
 
-        let again = try bootFromDisk(image, test: "read")
+        let again = try bootFromDisk(image, test: "read", backend: backend)
         XCTAssertTrue(again.contains("linux-root: disk has: written by the guest"), "\(again)")
         XCTAssertTrue(again.contains("linux-root: big.bin sha256 \(expectedHash)"), "a second boot reads it back: \(again)")
     }

@@ -2,6 +2,7 @@
 // The package is laid out by concern, after rust-vmm: one target per part.
 //   VMMKit            core protocols, guest memory, buses, IRQ lines, the machine: the plugin surface
 //   Virtio            virtqueues, for every virtio device (VMMKit only)
+//   VhostUser         the vhost-user front-end protocol: devices served by another process
 //   Loader            kernel loaders (ELF via libelf, Multiboot, PVH) and the boot layout
 //   HostIO            the host ends of device byte streams and links: terminal, files, stdin thread, tap, passt
 //   Backends/KVM      drives /dev/kvm            Backends/Soft   an x86 CPU in Swift
@@ -18,7 +19,7 @@ func device(_ name: String, dependencies: [Target.Dependency] = []) -> Target {
 }
 
 let deviceNames = ["Serial16550", "DebugExit", "TestDevice", "I8259", "IOAPIC", "LocalAPIC", "I8254", "RTC", "ACPIPM", "I8042",
-                   "PCI", "VirtioPCI", "VirtioRNG", "VirtioBlock", "XenHVM", "VirtioNet"]
+                   "PCI", "VirtioPCI", "VirtioRNG", "VirtioBlock", "VhostUserDevices", "XenHVM", "VirtioNet"]
 
 let package = Package(
     name: "vmm",
@@ -41,8 +42,12 @@ let package = Package(
         .target(name: "CNativeOracle", path: "Sources/CShims/CNativeOracle"),
         .target(name: "CHostALU", path: "Sources/CShims/CHostALU"),
         .target(name: "CHostX87", path: "Sources/CShims/CHostX87"),
-        .target(name: "VMMKit", dependencies: ["CEventFD"], path: "Sources/VMMKit"),
+        // memfd_create, which Swift's Glibc module does not show.
+        .target(name: "CMemFD", path: "Sources/CShims/CMemFD"),
+        .target(name: "VMMKit", dependencies: ["CEventFD", "CMemFD"], path: "Sources/VMMKit"),
         .target(name: "Virtio", dependencies: ["VMMKit"], path: "Sources/Virtio"),
+        // The vhost-user front-end: messages, the socket, the session (VMMKit only).
+        .target(name: "VhostUser", dependencies: ["VMMKit"], path: "Sources/VhostUser"),
         .target(name: "HostIO", dependencies: ["VMMKit"], path: "Sources/HostIO"),
         .target(name: "KernelLoading", dependencies: ["VMMKit", "CLibELF"], path: "Sources/Loader"),
         .target(name: "KVMBackend", dependencies: ["VMMKit", "CKVM"], path: "Sources/Backends/KVM"),
@@ -63,6 +68,7 @@ let package = Package(
         device("VirtioPCI", dependencies: ["PCI", "Virtio"]),
         device("VirtioRNG", dependencies: ["VirtioPCI", "Virtio"]),
         device("VirtioBlock", dependencies: ["VirtioPCI", "Virtio"]),
+        device("VhostUserDevices", dependencies: ["VirtioPCI", "Virtio", "VhostUser"]),
         device("VirtioNet", dependencies: ["VirtioPCI", "Virtio"]),
         device("XenHVM"),
         .target(
@@ -93,6 +99,7 @@ let package = Package(
             name: "SoftBackendTests", dependencies: ["VMMKit", "KernelLoading", "SoftBackend", "PCBoard", "HostIO", "TestSupport", "CNativeOracle"],
             path: "Tests/SoftBackendTests"),
         .testTarget(name: "VirtioTests", dependencies: ["Virtio", "VMMKit", "FuzzTargets", "VirtioNet", "TestSupport"], path: "Tests/VirtioTests"),
+        .testTarget(name: "VhostUserTests", dependencies: ["VhostUser", "VhostUserDevices", "VirtioPCI", "VMMKit"], path: "Tests/VhostUserTests"),
         .testTarget(name: "GDBStubTests", dependencies: ["GDBStub", "VMMKit", "FuzzTargets"], path: "Tests/GDBStubTests"),
         .testTarget(name: "HostIOTests", dependencies: ["HostIO", "VMMKit"], path: "Tests/HostIOTests"),
         .testTarget(name: "VMMCommandTests", dependencies: ["VMMCommand", "VMMKit"], path: "Tests/VMMCommandTests"),

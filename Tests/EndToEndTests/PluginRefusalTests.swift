@@ -151,7 +151,7 @@ final class PluginRefusalTests: XCTestCase {
     }
 
     /// VMMKit's C dependencies in Package.swift.
-    private static let vmmKitCModules = ["CEventFD"]
+    private static let vmmKitCModules = ["CEventFD", "CMemFD"]
 
     /// `cc -shared` of `source` into DIRECTORY/libNAME.so.
     private func cLibrary(_ name: String, _ source: String) throws -> String {

@@ -38,13 +38,14 @@ final class KVMInKernelIRQChipTests: XCTestCase {
     /// The vCPU's in-kernel local APIC reports its ID and KVM's APIC version through KVM_GET_LAPIC.
     func testLocalAPICStateIsReadable() throws {
         try requireKVM()
-        let machine = try Machine(memorySize: 1 << 20, vcpuCount: 2)
-        machine.interruptControllerPlacement = .inKernel
-        let vm = try XCTUnwrap(try KVMBackend().createVM(for: machine) as? KVMVirtualMachine)
-        _ = try vm.createKVMVCPU(index: 0)
-        let vcpu = try vm.createKVMVCPU(index: 1)
-        XCTAssertEqual(try vcpu.localAPICRegister(at: 0x20) >> 24, 1)
-        XCTAssertEqual(try vcpu.localAPICRegister(at: 0x30) & 0xff, 0x14)
+        let (machine, vm) = try inKernelVM(vcpuCount: 2)
+        // The VM holds its machine unowned.
+        try withExtendedLifetime(machine) {
+            _ = try vm.createKVMVCPU(index: 0)
+            let vcpu = try vm.createKVMVCPU(index: 1)
+            XCTAssertEqual(try vcpu.localAPICRegister(at: 0x20) >> 24, 1)
+            XCTAssertEqual(try vcpu.localAPICRegister(at: 0x30) & 0xff, 0x14)
+        }
     }
 
     /// An MSI sent through an `MSIEventRoute` with the in-kernel irqchip is an irqfd's: the route's
@@ -53,9 +54,7 @@ final class KVMInKernelIRQChipTests: XCTestCase {
     /// for the same source is routed again; a second source gets its own GSI.
     func testMSIsThroughEventRoutesAreRaisedByIRQFDs() throws {
         try requireKVM()
-        let machine = try Machine(memorySize: 1 << 20, vcpuCount: 1)
-        machine.interruptControllerPlacement = .inKernel
-        let vm = try XCTUnwrap(try KVMBackend().createVM(for: machine) as? KVMVirtualMachine)
+        let (machine, vm) = try inKernelVM(vcpuCount: 1)
         _ = try vm.createKVMVCPU(index: 0)
         let controller = try XCTUnwrap(vm.inKernelIRQChip)
         machine.interruptRouter.connect(controller)
@@ -71,6 +70,13 @@ final class KVMInKernelIRQChipTests: XCTestCase {
         let unbound = try EventNotifier()
         unbound.signal()
         XCTAssertEqual(unbound.take(), 1)
+    }
+
+    /// A 1 MiB machine with KVM's irqchip and its VM, no vCPU yet.
+    private func inKernelVM(vcpuCount: Int) throws -> (Machine, KVMVirtualMachine) {
+        let machine = try Machine(memorySize: 1 << 20, vcpuCount: vcpuCount)
+        machine.interruptControllerPlacement = .inKernel
+        return (machine, try XCTUnwrap(try KVMBackend().createVM(for: machine) as? KVMVirtualMachine))
     }
 
     /// A guest runs with the in-kernel irqchip and stops through a port write.

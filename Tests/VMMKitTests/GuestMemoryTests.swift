@@ -1,3 +1,4 @@
+import Glibc
 import XCTest
 import VMMKit
 
@@ -67,5 +68,28 @@ final class GuestMemoryTests: XCTestCase {
         XCTAssertThrowsError(try memory.addRegion(name: "zero", at: 0, size: 0))
         XCTAssertThrowsError(try memory.addRegion(name: "odd", at: 0, size: 0x1001))
         XCTAssertThrowsError(try memory.addRegion(name: "unaligned", at: 0x800, size: 0x1000))
+    }
+
+    /// RAM moved into a memfd keeps what was written, at the same host address, and is the same
+    /// memory another mapping of the file sees (as a vhost-user back-end maps it); ROM stays private.
+    func testSharedRAMIsTheFilesPagesAtTheSameAddress() throws {
+        let memory = try makeMemory()
+        try memory.write(UInt32(0xC0FF_EE00), at: 0x3000)
+        let before = try XCTUnwrap(memory.regions.first { $0.kind == .ram })
+        try memory.shareRAM()
+        try memory.shareRAM()
+        let ram = try XCTUnwrap(memory.regions.first { $0.kind == .ram })
+        XCTAssertEqual(ram.host, before.host)
+        XCTAssertNil(memory.regions.first { $0.kind == .rom }?.sharedFile)
+        let file = try XCTUnwrap(ram.sharedFile)
+        XCTAssertEqual(try memory.read(UInt32.self, at: 0x3000), 0xC0FF_EE00)
+        let other = try XCTUnwrap(mmap(nil, Int(ram.size), PROT_READ | PROT_WRITE, MAP_SHARED, file, 0))
+        defer { munmap(other, Int(ram.size)) }
+        XCTAssertEqual(other.load(fromByteOffset: 0x3000, as: UInt32.self), 0xC0FF_EE00, "carried over into the file")
+        other.storeBytes(of: UInt32(0x1234), toByteOffset: 0x5000, as: UInt32.self)
+        XCTAssertEqual(try memory.read(UInt32.self, at: 0x5000), 0x1234, "the other side's write")
+        memory.clearRAM()
+        XCTAssertEqual(other.load(fromByteOffset: 0x3000, as: UInt32.self), 0, "cleared for both")
+        XCTAssertEqual(try memory.read(UInt32.self, at: 0x5000), 0)
     }
 }

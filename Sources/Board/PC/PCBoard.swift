@@ -6,6 +6,7 @@ import PCI
 import RTC
 import Serial16550
 import TestDevice
+import VhostUserDevices
 import VirtioBlock
 import VirtioRNG
 import XenHVM
@@ -130,6 +131,8 @@ public enum PCBoard {
         MC146818.deviceType,
         VirtioEntropy.deviceType,
         VirtioBlock.deviceType,
+        VhostUserFileSystem.deviceType,
+        VhostUserBlock.deviceType,
         XenHVM.deviceType,
         networkDeviceType,
     ]

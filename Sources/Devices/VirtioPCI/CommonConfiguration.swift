@@ -37,6 +37,8 @@ struct CommonConfiguration {
         case none
         case reset
         case enableQueue(Int)
+        /// The driver just set DRIVER_OK (3.1.1, step 8): the device is live.
+        case driverOK
     }
 
     let offeredFeatures: UInt64
@@ -125,7 +127,8 @@ struct CommonConfiguration {
     }
 
     /// Status: 0 resets; FEATURES_OK stays set only for an acceptable feature set (3.1.1: a subset
-    /// of the offer, with VERSION_1); the device's own NEEDS_RESET bit survives driver writes.
+    /// of the offer, with VERSION_1); the device's own NEEDS_RESET bit survives driver writes;
+    /// DRIVER_OK set over accepted features is reported.
     private mutating func writeStatus(_ value: UInt8) -> Effect {
         guard value != 0 else { return .reset }
         var accepted = value & ~Status.needsReset
@@ -133,8 +136,10 @@ struct CommonConfiguration {
            driverFeatures & ~offeredFeatures != 0 || driverFeatures & VirtioFeatures.version1 == 0 {
             accepted &= ~Status.featuresOK
         }
+        let becomesLive = accepted & Status.driverOK != 0 && status & Status.driverOK == 0
+            && accepted & Status.featuresOK != 0
         status = accepted | status & Status.needsReset
-        return .none
+        return becomesLive ? .driverOK : .none
     }
 
     /// Writes `size` bytes at byte `shift` of a 64-bit field (the halves may be written apart).

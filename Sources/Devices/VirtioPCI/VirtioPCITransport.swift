@@ -15,6 +15,12 @@ import VMMKit
 /// A broken ring (2.1.1) sets DEVICE_NEEDS_RESET, stops that device's processing until the driver
 /// resets it, and signals the configuration vector; a malformed chain completes with nothing
 /// written.
+///
+/// A `RemoteVirtioDevice`'s queues are served by another process: on DRIVER_OK the transport hands
+/// them over with queue n's doorbell eventfd as its kick (left untaken) and a call and an error
+/// eventfd of its own (`RemoteQueueEvents`), watched by the device's thread: a call raises the
+/// queue's vector, and an error, or the back-end's connection hanging up, makes the device need a
+/// reset.
 public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable {
     static let vendor: UInt16 = 0x1AF4
     /// Modern-only devices are 0x1040 + the virtio device ID (4.1.2.1).
@@ -41,6 +47,9 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
     /// Queue n's notification register (virtio 1.2, 4.1.4.4), at `notifyOffset` + n * 4 of BAR 0
     /// wherever the BAR is; declared on the machine's MMIO bus at attach.
     public private(set) var doorbells: [Doorbell] = []
+    /// The device when another process serves its queues, and the eventfds it answers through.
+    private let remote: (any RemoteVirtioDevice)?
+    private let remoteEvents: RemoteQueueEvents?
     private var memory: GuestMemory?
     /// Vectors to signal after a batch, filled and drained by the device thread only.
     private var vectorsToSignal: [Int] = []
@@ -58,7 +67,11 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
         msix.addCapability(to: &space)
         accessWindow = VirtioPCILayout.addCapabilities(to: &space)
         configuration = PCIConfiguration(space)
-        let registers = CommonConfiguration(offeredFeatures: device.deviceFeatures | Self.transportFeatures,
+        remote = device as? any RemoteVirtioDevice
+        remoteEvents = remote == nil ? nil : try RemoteQueueEvents(queueCount: queueCount)
+        // A remote device's offer is the back-end's, the transport's own bits included.
+        let offered = remote == nil ? device.deviceFeatures | Self.transportFeatures : device.deviceFeatures
+        let registers = CommonConfiguration(offeredFeatures: offered,
                                             queueSizes: device.queueSizes, vectorCount: queueCount + 1)
         state = Mutex(State(registers: registers, queues: Array(repeating: nil, count: queueCount)))
         thread = try DeviceEventThread(name: name)
@@ -66,8 +79,10 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
     }
 
     /// Declares the queues' doorbells, plugs into the board's PCI host bridge (which places BAR 0
-    /// and so the doorbells) and starts the device thread.
+    /// and so the doorbells) and starts the device thread. A remote device's back-end maps guest
+    /// RAM itself, so RAM becomes shared memory first.
     public func attach(to machine: Machine) throws {
+        if remote != nil { try machine.memory.shareRAM() }
         memory = machine.memory
         msix.connect(machine.interruptRouter)
         // The driver writes the queue's 16-bit index (4.1.5.2); any other write reaches writeBAR.
@@ -77,10 +92,24 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
         }
         for (queue, doorbell) in doorbells.enumerated() where device.takesDoorbell(ofQueue: queue) { thread.watch(doorbell) }
         device.watchSources(on: thread)
+        if let remote, let remoteEvents { remoteEvents.watch(on: thread, connection: remote.connectionDescriptor) }
         try PCIHostBridge.attached(to: machine).plug(self)
         try thread.start { [unowned self] ready in
             device.woke(ready)
-            processQueues()
+            if let remote, let remoteEvents {
+                // The back-end serves the queues; the transport only relays what it says.
+                remoteEvents.forEach(in: ready, on: thread) { event in
+                    switch event {
+                    case let .call(queue): interrupt(queue: queue)
+                    case .error: backendFailed()
+                    case .hangUp:
+                        remote.connectionLost()
+                        backendFailed()
+                    }
+                }
+            } else {
+                processQueues()
+            }
         }
     }
 
@@ -171,6 +200,7 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
     }
 
     private func writeCommon(offset: UInt64, size: Int, value: UInt64) {
+        var live = false
         let failed: Bool = state.withLock { state in
             switch state.registers.write(offset: offset, size: size, value: value) {
             case .none:
@@ -180,9 +210,44 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
                 return false
             case let .enableQueue(index):
                 return !enable(queue: index, in: &state)
+            case .driverOK:
+                live = true
+                return false
             }
         }
         if failed { msix.signal(configurationVector) }
+        if live, let remote, let remoteEvents { start(remote, events: remoteEvents) }
+    }
+
+    /// Hands the enabled queues to the back-end (outside the lock: it waits for the back-end's
+    /// replies); if it cannot take them the device needs a reset.
+    private func start(_ remote: any RemoteVirtioDevice, events: RemoteQueueEvents) {
+        let (features, queues) = state.withLock { state in
+            (state.registers.driverFeatures, state.registers.queues.indices.compactMap { index -> RemoteQueue? in
+                let queue = state.registers.queues[index]
+                guard queue.enabled else { return nil }
+                return RemoteQueue(index: index, size: queue.size, descriptorTable: queue.descriptorTable,
+                                   availableRing: queue.driverArea, usedRing: queue.deviceArea,
+                                   kick: doorbells[index].event.fileDescriptor, call: events.calls[index].fileDescriptor,
+                                   error: events.errors[index].fileDescriptor)
+            })
+        }
+        guard let memory else { return backendFailed() }
+        do {
+            try remote.start(features: features, queues: queues, memory: memory)
+        } catch {
+            backendFailed()
+        }
+    }
+
+    /// The back-end cannot serve the device any more: it needs a reset (2.1.2), and the driver is
+    /// told through the configuration vector.
+    private func backendFailed() {
+        let vector: Int = state.withLock { state in
+            _ = needsReset(&state)
+            return Int(state.registers.configurationVector)
+        }
+        msix.signal(vector)
     }
 
     /// What the driver's reset (device status 0, 4.1.4.3.1) does: registers, queues and the ISR back

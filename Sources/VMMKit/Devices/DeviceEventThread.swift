@@ -57,10 +57,23 @@ public final class DeviceEventThread: @unchecked Sendable {
         if (descriptor >= 0) != watching { polled[index].fd = ~descriptor }
     }
 
-    private func add(_ source: Source, _ descriptor: Int32) -> Int {
+    /// Wakes the thread when `descriptor` hangs up or fails (POLLHUP, POLLERR), not when it is
+    /// readable, so the descriptor's bytes stay for whoever reads it (a vhost-user back-end's socket,
+    /// whose replies a vCPU thread waits for); returns its index in `Ready`. A hang-up stays, so
+    /// the handler `forget`s it.
+    @discardableResult
+    public func watch(hangUpOf descriptor: Int32) -> Int { add(.descriptor, descriptor, events: 0) }
+
+    /// Stops watching source `index`; on the thread, from the handler.
+    public func forget(_ index: Int) {
+        guard polled.indices.contains(index) else { return }
+        polled[index].fd = -1
+    }
+
+    private func add(_ source: Source, _ descriptor: Int32, events: Int16 = Int16(POLLIN)) -> Int {
         precondition(thread == nil && sources.count < Self.maximumSources, "DeviceEventThread: watch before start, at most 63")
         sources.append(source)
-        polled.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0))
+        polled.append(pollfd(fd: descriptor, events: events, revents: 0))
         return sources.count - 1
     }
 

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+internal import CMemFD
 
 /// The guest-physical address space's RAM and ROM: a few host mappings, and bounds-checked
 /// accessors that can never reach host memory outside them.
@@ -13,7 +14,10 @@ public final class GuestMemory: @unchecked Sendable {
     public init() {}
 
     deinit {
-        for region in regions { munmap(region.host, Int(region.size)) }
+        for region in regions {
+            munmap(region.host, Int(region.size))
+            if let file = region.sharedFile { close(file) }
+        }
     }
 
     /// Maps `size` bytes of zeroed anonymous memory at `guestBase`.
@@ -33,6 +37,48 @@ public final class GuestMemory: @unchecked Sendable {
         regions.append(region)
         regions.sort { $0.guestBase < $1.guestBase }
         return region
+    }
+
+    /// Backs every RAM region with a memfd mapped shared at the same host address, so a device in
+    /// another process (vhost-user: QEMU's docs/interop/vhost-user.rst, "Memory access") can map
+    /// the same pages from the file descriptor. Pointers into RAM stay valid; the bytes written so
+    /// far (the pages the host has present) are carried over. Call it while assembling the
+    /// machine, before a backend maps RAM into a VM; a second call changes nothing.
+    public func shareRAM() throws(GuestMemoryError) {
+        for index in regions.indices where regions[index].kind == .ram && regions[index].sharedFile == nil {
+            let region = regions[index]
+            let file = cmemfd_create("vmm guest \(region.name)")
+            guard file >= 0 else { throw .sharingFailed(region: region.name, call: "memfd_create", errno: errno) }
+            do throws(GuestMemoryError) {
+                guard ftruncate(file, off_t(region.size)) == 0 else {
+                    throw .sharingFailed(region: region.name, call: "ftruncate", errno: errno)
+                }
+                try Self.copyPresentPages(of: region, into: file)
+                let mapped = mmap(region.host, Int(region.size), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, file, 0)
+                guard mapped == region.host else { throw .sharingFailed(region: region.name, call: "mmap", errno: errno) }
+            } catch {
+                close(file)
+                throw error
+            }
+            regions[index] = MemoryRegion(name: region.name, guestBase: region.guestBase, size: region.size,
+                                          kind: region.kind, host: region.host, sharedFile: file)
+        }
+    }
+
+    /// Writes the pages of `region` that the host has present (mincore(2)) into `file`: a page
+    /// never touched reads zero, as the file's do, so RAM untouched by assembly costs nothing.
+    private static func copyPresentPages(of region: MemoryRegion, into file: Int32) throws(GuestMemoryError) {
+        let page = 4096
+        let pages = Int(region.size) / page
+        var present = [UInt8](repeating: 0, count: pages)
+        guard mincore(region.host, Int(region.size), &present) == 0 else {
+            throw .sharingFailed(region: region.name, call: "mincore", errno: errno)
+        }
+        for index in 0..<pages where present[index] & 1 != 0 {
+            guard pwrite(file, region.host + index * page, page, off_t(index * page)) == page else {
+                throw .sharingFailed(region: region.name, call: "pwrite", errno: errno)
+            }
+        }
     }
 
     /// Total bytes of RAM (ROM excluded).
@@ -85,11 +131,13 @@ public final class GuestMemory: @unchecked Sendable {
 
     /// Makes every RAM region read zero again, as after power-on; ROM keeps its contents. The pages
     /// go back to the host (madvise MADV_DONTNEED on a private anonymous mapping refills them with
-    /// zeros on the next touch), so a reset costs no writes and leaves no memory committed; where
+    /// zeros on the next touch; on a shared memfd MADV_REMOVE punches them out of the file, for
+    /// the device process too), so a reset costs no writes and leaves no memory committed; where
     /// that is refused the bytes are zeroed one by one.
     public func clearRAM() {
         for region in regions where region.kind == .ram {
-            if madvise(region.host, Int(region.size), MADV_DONTNEED) != 0 {
+            let advice = region.sharedFile == nil ? MADV_DONTNEED : MADV_REMOVE
+            if madvise(region.host, Int(region.size), advice) != 0 {
                 region.host.initializeMemory(as: UInt8.self, repeating: 0, count: Int(region.size))
             }
         }

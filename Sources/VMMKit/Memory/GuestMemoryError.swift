@@ -10,6 +10,8 @@ public enum GuestMemoryError: VMMError, Equatable {
     case hostMappingFailed(bytes: Int, errno: Int32)
     /// The requested size is zero, not page aligned, or too large.
     case invalidSize(UInt64)
+    /// RAM could not be moved into a memfd to share it with another process (`call` failed).
+    case sharingFailed(region: String, call: String, errno: Int32)
 
     public var description: String {
         switch self {
@@ -23,6 +25,8 @@ public enum GuestMemoryError: VMMError, Equatable {
             return "could not map \(bytes) bytes of guest memory on the host (errno \(errno))"
         case let .invalidSize(size):
             return "invalid guest memory size \(size): it must be a non-zero multiple of 4 KiB"
+        case let .sharingFailed(region, call, errno):
+            return "could not share guest \(region) with a device process: \(call) failed (errno \(errno))"
         }
     }
 }

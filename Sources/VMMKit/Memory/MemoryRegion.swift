@@ -8,6 +8,19 @@ public struct MemoryRegion: Sendable {
     public let kind: Kind
     /// Host address of the first byte. Valid for the lifetime of the owning `GuestMemory`.
     public nonisolated(unsafe) let host: UnsafeMutableRawPointer
+    /// The memfd behind the mapping, from offset 0, once `GuestMemory.shareRAM` made the region
+    /// shareable with another process; nil for private anonymous memory.
+    public let sharedFile: Int32?
+
+    public init(name: String, guestBase: UInt64, size: UInt64, kind: Kind, host: UnsafeMutableRawPointer,
+                sharedFile: Int32? = nil) {
+        self.name = name
+        self.guestBase = guestBase
+        self.size = size
+        self.kind = kind
+        self.host = host
+        self.sharedFile = sharedFile
+    }
 
     public var guestEnd: UInt64 { guestBase + size }
 

@@ -1,0 +1,2 @@
+// The header's function is inline; SwiftPM wants one source file per C target.
+#include "CMemFD.h"

@@ -4,7 +4,7 @@
 //   Virtio            virtqueues, for every virtio device (VMMKit only)
 //   VhostUser         the vhost-user front-end protocol: devices served by another process
 //   Loader            kernel loaders (ELF via libelf, Multiboot, PVH) and the boot layout
-//   HostIO            the host ends of device byte streams: terminal, files, stdin thread
+//   HostIO            the host ends of device byte streams and links: terminal, files, stdin thread, tap, passt
 //   Backends/KVM      drives /dev/kvm            Backends/Soft   an x86 CPU in Swift
 //   GDBStub           the gdb remote protocol over VMMKit's DebugTarget
 //   Devices/<Name>    one target per device, each knowing only VMMKit
@@ -19,7 +19,7 @@ func device(_ name: String, dependencies: [Target.Dependency] = []) -> Target {
 }
 
 let deviceNames = ["Serial16550", "DebugExit", "TestDevice", "I8259", "IOAPIC", "LocalAPIC", "I8254", "RTC", "ACPIPM", "I8042",
-                   "PCI", "VirtioPCI", "VirtioRNG", "VirtioBlock", "VhostUserDevices", "XenHVM"]
+                   "PCI", "VirtioPCI", "VirtioRNG", "VirtioBlock", "VhostUserDevices", "XenHVM", "VirtioNet"]
 
 let package = Package(
     name: "vmm",
@@ -69,6 +69,7 @@ let package = Package(
         device("VirtioRNG", dependencies: ["VirtioPCI", "Virtio"]),
         device("VirtioBlock", dependencies: ["VirtioPCI", "Virtio"]),
         device("VhostUserDevices", dependencies: ["VirtioPCI", "Virtio", "VhostUser"]),
+        device("VirtioNet", dependencies: ["VirtioPCI", "Virtio"]),
         device("XenHVM"),
         .target(
             name: "PCBoard",
@@ -97,14 +98,15 @@ let package = Package(
         .testTarget(
             name: "SoftBackendTests", dependencies: ["VMMKit", "KernelLoading", "SoftBackend", "PCBoard", "HostIO", "TestSupport", "CNativeOracle"],
             path: "Tests/SoftBackendTests"),
-        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "VMMKit", "FuzzTargets", "TestSupport"], path: "Tests/VirtioTests"),
+        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "VMMKit", "FuzzTargets", "VirtioNet", "TestSupport"], path: "Tests/VirtioTests"),
         .testTarget(name: "VhostUserTests", dependencies: ["VhostUser", "VhostUserDevices", "VirtioPCI", "VMMKit"], path: "Tests/VhostUserTests"),
         .testTarget(name: "GDBStubTests", dependencies: ["GDBStub", "VMMKit", "FuzzTargets"], path: "Tests/GDBStubTests"),
         .testTarget(name: "HostIOTests", dependencies: ["HostIO", "VMMKit"], path: "Tests/HostIOTests"),
         .testTarget(name: "VMMCommandTests", dependencies: ["VMMCommand", "VMMKit"], path: "Tests/VMMCommandTests"),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["TestSupport", "vmm", "VMMCommand", "VMMKit", "GDBStub", "PCBoard", "HostIO", "SoftBackend", "KVMBackend"],
+            dependencies: ["TestSupport", "vmm", "VMMCommand", "VMMKit", "GDBStub", "PCBoard", "HostIO", "SoftBackend", "KVMBackend",
+                           "FuzzTargets"],
             path: "Tests/EndToEndTests"),
         // Fuzzing (not shipped): the targets and their invariants, run briefly by the tests and for
         // as long as you like by scripts/fuzz (libFuzzer-guided where the toolchain has it).

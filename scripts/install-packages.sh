@@ -2,7 +2,8 @@
 # Installs the Debian packages vmm needs, only those missing, as root or through sudo.
 #   scripts/install-packages.sh demo   build vmm and the test guests (gcc, make, libelf)
 #   scripts/install-packages.sh test   the same, plus QEMU, which the tests compare vmm against, iasl
-#                                      (acpica-tools) for the ACPI tables and e2fsprogs for disk images
+#                                      (acpica-tools) for the ACPI tables, e2fsprogs for disk images, and
+#                                      iproute2 and passt for the network tests
 #   scripts/install-packages.sh linux  what scripts/linux-guest needs to unpack Debian's kernel (it asks
 #                                      for them itself; without them LinuxGuestTests skip, saying why)
 # The Swift toolchain itself is not a Debian package: the script only checks that it is there.
@@ -13,7 +14,7 @@ packages=(gcc make binutils libelf-dev pkg-config)
 linux_packages=(gcc binutils cpio gzip xz-utils zstd lz4 bzip2 python3 kmod)
 case "$purpose" in
     demo) ;;
-    test) packages+=(qemu-system-x86 acpica-tools e2fsprogs) ;;
+    test) packages+=(qemu-system-x86 acpica-tools e2fsprogs iproute2 passt) ;;
     linux) packages=("${linux_packages[@]}") ;;
     *) echo "usage: $0 demo|test|linux" >&2; exit 2 ;;
 esac

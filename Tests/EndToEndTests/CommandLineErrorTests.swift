@@ -120,7 +120,9 @@ final class CommandLineErrorTests: XCTestCase {
     func testListingsNeedNoKernel() throws {
         let devices = try EndToEnd.vmm(["--list-devices"], timeout: 30)
         XCTAssertEqual(devices.status, 0)
-        for name in ["serial", "debug-exit", "test-device"] { XCTAssertTrue(devices.standardOutput.contains(name)) }
+        for name in ["serial", "debug-exit", "test-device", "virtio-net", "tap=NAME", "passt=SOCKET", "mac="] {
+            XCTAssertTrue(devices.standardOutput.contains(name), name)
+        }
         let backends = try EndToEnd.vmm(["--list-backends"], timeout: 30)
         XCTAssertEqual(backends.status, 0)
         XCTAssertTrue(backends.standardOutput.contains("kvm"), backends.standardOutput)
@@ -139,7 +141,8 @@ final class CommandLineErrorTests: XCTestCase {
     }
 }
 
-/// Disk images vmm cannot use are refused before the guest starts, in one line, status 2.
+/// Disk images and network links vmm cannot use are refused before the guest starts, in one
+/// line, status 2.
 final class DiskImageRejectionTests: XCTestCase {
     private func expectRejection(_ arguments: [String], mentioning words: [String],
                                  file: StaticString = #filePath, line: UInt = #line) throws {
@@ -158,5 +161,16 @@ final class DiskImageRejectionTests: XCTestCase {
         try expectRejection(["--device", "virtio-blk,file=\(odd),readonly=on"], mentioning: [odd, "1000 bytes", "512"])
         try expectRejection(["--device", "virtio-blk"], mentioning: ["file=IMAGE"])
         try expectRejection(["--device", "virtio-blk,file=\(odd),readonly=maybe"], mentioning: ["readonly"])
+    }
+
+    func testMissingTapAbsentPasstAndBadMACAddresses() throws {
+        try expectRejection(["--device", "virtio-net,tap=vmmnosuchtap0"], mentioning: ["vmmnosuchtap0", "no network interface"])
+        try expectRejection(["--device", "virtio-net,tap=much-too-long-for-a-name"], mentioning: ["much-too-long-for-a-name"])
+        let socket = FileManager.default.temporaryDirectory.appendingPathComponent("vmm-no-passt-\(getpid()).socket").path
+        try expectRejection(["--device", "virtio-net,passt=\(socket)"], mentioning: [socket, "passt"])
+        try expectRejection(["--device", "virtio-net"], mentioning: ["tap=NAME", "passt=SOCKET"])
+        try expectRejection(["--device", "virtio-net,tap=lo,passt=\(socket)"], mentioning: ["tap=NAME", "passt=SOCKET"])
+        try expectRejection(["--device", "virtio-net,tap=lo,mac=52:54:00:12:34"], mentioning: ["52:54:00:12:34", "MAC"])
+        try expectRejection(["--device", "virtio-net,tap=lo,mac=01:00:5e:00:00:01"], mentioning: ["01:00:5e:00:00:01", "multicast"])
     }
 }

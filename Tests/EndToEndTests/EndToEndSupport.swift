@@ -56,6 +56,14 @@ enum EndToEnd {
         return (socketFD, UInt16(bigEndian: address.sin_port))
     }
 
+    /// A new folder under the temporary directory, named after `prefix`, this process and a UUID;
+    /// the caller removes it.
+    static func scratchDirectory(_ prefix: String) throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(getpid())-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
     /// Runs the vmm executable SwiftPM built beside the tests, with stdin from /dev/null.
     /// The total of `--stats` row `row` (as printed: indented, thousands separated), nil if absent.
     static func statistic(_ row: String, in standardError: String) -> Int? {

@@ -19,6 +19,8 @@ final class LinuxGuestTests: XCTestCase {
         /// The same kernel as Debian's vmlinuz, a bzImage.
         let bzImage: String
         let initrd: String
+        /// The initramfs's busybox, which scripts/linux-guest leaves beside the kernel.
+        var busybox: String { URL(fileURLWithPath: kernel).deletingLastPathComponent().appendingPathComponent("busybox").path }
     }
 
     /// Built once per test process; a failure (no Debian archive reachable, say) is kept as the
@@ -34,8 +36,9 @@ final class LinuxGuestTests: XCTestCase {
         return .success(LinuxGuest(kernel: paths[0], bzImage: paths[1], initrd: paths[2]))
     }()
 
-    func linuxGuest() throws -> LinuxGuest {
-        switch Self.guest {
+    /// The guest, or a skip saying why it could not be built.
+    static func builtGuest() throws -> LinuxGuest {
+        switch guest {
         case let .success(guest): return guest
         case let .failure(error): throw XCTSkip("the Linux guest could not be built here: \(error)")
         }
@@ -50,7 +53,7 @@ final class LinuxGuestTests: XCTestCase {
     }
 
     func checkBoot(backend: String, cpus: Int = 1, bzImage: Bool = false, timeout: Double) throws {
-        let guest = try linuxGuest()
+        let guest = try Self.builtGuest()
         let kernel = bzImage ? guest.bzImage : guest.kernel
         let result = try EndToEnd.vmm(["--backend", backend, "--cpus", String(cpus), "--memory", "512M",
                                        "--append", Self.commandLine, "--initrd", guest.initrd,
@@ -99,7 +102,7 @@ final class LinuxGuestTests: XCTestCase {
     /// FADT's reset register; vmm reboots the machine and the second boot, finding the count in
     /// CMOS RAM, powers off. Two boots of a debug build: a generous watchdog.
     func runRebootGuest(backend: String, append: String = "", _ options: [String]) throws -> (ProcessResult, [String]) {
-        let guest = try linuxGuest()
+        let guest = try Self.builtGuest()
         let timeout = 900.0
         let commandLine = Self.commandLine + " vmm.reboot=1" + (append.isEmpty ? "" : " " + append)
         let result = try EndToEnd.vmm(["--backend", backend, "--memory", "512M", "--append", commandLine,

@@ -5,31 +5,23 @@ import XCTest
 /// Debian's kernel with the virtio devices, on the Soft backend: the initramfs (scripts/linux-guest)
 /// loads the kernel's own virtio_pci, virtio-rng and virtio_blk modules, finds the devices on the
 /// PCI bus the DSDT describes, and its init runs the checks the command line names
-/// (linux-guest.test=...). Disk images are made with mkfs.ext4 -d and checked on the host with
-/// debugfs, which reads the image without mounting it.
+/// (linux-guest.test=...) or, with root=/dev/vda, hands over to the disk's own init. Disk images
+/// are made with mkfs.ext4 -d and checked on the host with debugfs, which reads the image without
+/// mounting it.
 final class VirtioGuestTests: XCTestCase {
-    /// A debug build boots Linux on Soft in a minute or more; the disk test also writes 8 MiB.
-    static let watchdog: Double = 900
+    /// A debug build boots Linux on Soft in a minute or more (several on a loaded host); the disk
+    /// test also writes 8 MiB.
+    static let watchdog: Double = 1200
 
     private var directory: URL!
 
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("vmm-virtio-\(getpid())-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
+    override func setUpWithError() throws { directory = try EndToEnd.scratchDirectory("vmm-virtio") }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
 
-    private func guest() throws -> LinuxGuestTests.LinuxGuest {
-        switch LinuxGuestTests.guest {
-        case let .success(guest): return guest
-        case let .failure(error): throw XCTSkip("the Linux guest could not be built here: \(error)")
-        }
-    }
-
     /// Boots with `devices` and the init checks `tests`; returns init's lines and the run.
     private func boot(devices: [String], tests: String) throws -> (lines: [String], result: ProcessResult) {
-        let guest = try guest()
+        let guest = try LinuxGuestTests.builtGuest()
         var arguments = ["--backend", "soft", "--memory", "512M"]
         for device in devices { arguments += ["--device", device] }
         arguments += ["--append", LinuxGuestTests.commandLine + " linux-guest.test=" + tests, "--initrd", guest.initrd,
@@ -50,9 +42,9 @@ final class VirtioGuestTests: XCTestCase {
         return result
     }
 
-    /// A 64 MiB ext4 image holding hello.txt.
-    private func makeImage() throws -> String {
-        let tree = directory.appendingPathComponent("tree")
+    /// A 64 MiB ext4 image of `tree` (a new one if none is given) with hello.txt added.
+    private func makeImage(tree given: URL? = nil) throws -> String {
+        let tree = given ?? directory.appendingPathComponent("tree")
         try FileManager.default.createDirectory(at: tree, withIntermediateDirectories: true)
         try "hello from the host\n".write(to: tree.appendingPathComponent("hello.txt"), atomically: true, encoding: .utf8)
         let image = directory.appendingPathComponent("disk.img").path
@@ -73,20 +65,59 @@ final class VirtioGuestTests: XCTestCase {
         XCTAssertTrue(lines.contains("linux-guest: hwrng virtio_rng.0 gave 4096 bytes"), "\(lines)")
     }
 
-    /// The guest mounts the image, reads the host's file, writes a small file and 8 MiB of
-    /// known content, and unmounts; the host then finds both in the image with debugfs, and a
-    /// second boot reads them back.
-    func testGuestReadsAndWritesAnExt4Image() throws {
-        let image = try makeImage()
-        let (lines, _) = try boot(devices: ["virtio-blk,file=\(image),serial=vmm-e2e"], tests: "disk")
-        XCTAssertTrue(lines.contains("linux-guest: disk says: hello from the host"), "\(lines)")
-        XCTAssertTrue(lines.contains("linux-guest: disk unmounted"), "\(lines)")
-        // The same content as init writes: 32-byte lines, 8 MiB.
+    /// A root file system image: busybox (the initramfs's own, which scripts/linux-guest leaves
+    /// beside it), Tests/Guests/linux/root-init as /sbin/init, and hello.txt.
+    private func makeRootImage() throws -> String {
+        let guest = try LinuxGuestTests.builtGuest()
+        let tree = directory.appendingPathComponent("root")
+        for folder in ["bin", "sbin", "dev", "proc", "sys", "tmp"] {
+            try FileManager.default.createDirectory(at: tree.appendingPathComponent(folder), withIntermediateDirectories: true)
+        }
+        try FileManager.default.copyItem(atPath: guest.busybox, toPath: tree.appendingPathComponent("bin/busybox").path)
+        try FileManager.default.copyItem(atPath: GuestKernels.repositoryRoot + "/Tests/Guests/linux/root-init",
+                                         toPath: tree.appendingPathComponent("sbin/init").path)
+        return try makeImage(tree: tree)
+    }
+
+    /// Boots Linux with `image` as its root file system (`root=/dev/vda rw`): the initramfs loads
+    /// the virtio modules and switches to the image, whose init does `test` and powers off.
+    private func bootFromDisk(_ image: String, test: String, backend: String) throws -> [String] {
+        let guest = try LinuxGuestTests.builtGuest()
+        let append = LinuxGuestTests.commandLine + " root=/dev/vda rw linux-root.test=" + test
+        let result = try EndToEnd.vmm(["--backend", backend, "--memory", "512M", "--device", "virtio-blk,file=\(image),serial=vmm-root",
+                                       "--append", append, "--initrd", guest.initrd,
+                                       "--timeout", String(Int(Self.watchdog - 30)), guest.kernel], timeout: Self.watchdog)
+        let all = result.standardOutput.split(whereSeparator: \.isNewline).map(String.init)
+        let tail = all.suffix(40).joined(separator: "\n")
+        XCTAssertEqual(result.status, 0, "the image's init powers the machine off:\n\(tail)\n\(result.standardError)")
+        let lines = all.filter { $0.hasPrefix("linux-root:") }
+        XCTAssertEqual(lines.first, "linux-root: / is /dev/vda ext4 rw", tail)
+        XCTAssertEqual(lines.last, "linux-root: / remounted read-only", tail)
+        return lines
+    }
+
+    /// The issue's disk test: the image boots as the root file system; its init reads the host's
+    /// file, writes a small file and 8 MiB of known content, syncs and powers off; the host then
+    /// finds both in the image with debugfs, and a second boot from it reads them back.
+    func testExt4ImageBootsAsRootAndKeepsWhatTheGuestWrote() throws { try checkRootBoot(backend: "soft") }
+
+    /// The same on KVM where VT-x/AMD-V runs Linux's kernel code.
+    func testExt4ImageBootsAsRootOnKVM() throws {
+        try EndToEnd.requireKVM()
+        if EndToEnd.isPVMHost { throw XCTSkip(EndToEnd.pvmLimitation) }
+        try checkRootBoot(backend: "kvm")
+    }
+
+    private func checkRootBoot(backend: String) throws {
+        let image = try makeRootImage()
+        let lines = try bootFromDisk(image, test: "write", backend: backend)
+        XCTAssertTrue(lines.contains("linux-root: disk says: hello from the host"), "\(lines)")
+        // The same content as root-init writes: 32-byte lines, 8 MiB.
         let expected = String(repeating: "vmm block device test, 32 bytes\n", count: (8 << 20) / 32)
         let reference = directory.appendingPathComponent("expected.bin")
         try expected.write(to: reference, atomically: true, encoding: .utf8)
         let expectedHash = try sha256(reference.path)
-        XCTAssertTrue(lines.contains("linux-guest: wrote big.bin, sha256 \(expectedHash)"), "\(lines)")
+        XCTAssertTrue(lines.contains("linux-root: wrote big.bin, sha256 \(expectedHash)"), "\(lines)")
 
         XCTAssertEqual(try run("debugfs", ["-R", "cat /guest.txt", image]).standardOutput, "written by the guest\n")
         let dumped = directory.appendingPathComponent("dumped.bin").path
@@ -94,9 +125,9 @@ final class VirtioGuestTests: XCTestCase {
         XCTAssertEqual(try sha256(dumped), expectedHash, "the 8 MiB file reached the image intact")
         _ = try run("e2fsck", ["-f", "-n", image])
 
-        let (again, _) = try boot(devices: ["virtio-blk,file=\(image)"], tests: "disk-again")
-        XCTAssertTrue(again.contains("linux-guest: disk has: written by the guest"), "\(again)")
-        XCTAssertTrue(again.contains("linux-guest: big.bin sha256 \(expectedHash)"), "a second boot reads it back: \(again)")
+        let again = try bootFromDisk(image, test: "read", backend: backend)
+        XCTAssertTrue(again.contains("linux-root: disk has: written by the guest"), "\(again)")
+        XCTAssertTrue(again.contains("linux-root: big.bin sha256 \(expectedHash)"), "a second boot reads it back: \(again)")
     }
 
     /// readonly=on: the guest reads the file system, its write to the device fails, and the image

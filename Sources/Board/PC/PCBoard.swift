@@ -134,6 +134,7 @@ public enum PCBoard {
         VhostUserFileSystem.deviceType,
         VhostUserBlock.deviceType,
         XenHVM.deviceType,
+        networkDeviceType,
     ]
 
     /// A registry holding the built-in device types and then `additional` ones (a program embedding

@@ -18,6 +18,10 @@ public protocol VirtioDevice: AnyObject {
     /// Serves the request `chain` from queue `queue`; returns how many bytes it wrote into the
     /// chain's writable buffers.
     func serve(_ chain: DescriptorChain, queue: Int) -> UInt32
+    /// Serves what `queue` (number `index`) holds; false when its ring is broken. The default pops
+    /// every chain and answers it with `serve`; a device whose buffers wait for the host (a network
+    /// device's receive buffers) takes chains only when it has something to put in them.
+    func process(_ queue: SplitVirtqueue, index: Int) -> Bool
     /// Whether the transport's thread takes queue `queue`'s doorbell (true by default). False for a
     /// queue another process serves, handed the doorbell's eventfd as its kick
     /// (`VirtioPCITransport.doorbells`, a vhost-user back end's): the ring must reach it untaken.
@@ -40,6 +44,25 @@ extension VirtioDevice {
     public func woke(_ ready: DeviceEventThread.Ready) {}
     public func reset() {}
     public func stop() {}
+
+    public func process(_ queue: SplitVirtqueue, index: Int) -> Bool { serveAll(queue, index: index) }
+
+    /// Pops every chain of `queue` and answers it with `serve` (a malformed one with nothing
+    /// written); false when the ring is broken.
+    public func serveAll(_ queue: SplitVirtqueue, index: Int) -> Bool {
+        while true {
+            switch queue.pop() {
+            case .empty:
+                return true
+            case .chain:
+                queue.push(head: queue.chain.head, written: serve(queue.chain, queue: index))
+            case let .malformed(head, _):
+                queue.push(head: head, written: 0)
+            case .broken:
+                return false
+            }
+        }
+    }
 
     /// Reads `size` bytes at `offset` out of `bytes`, little-endian, zero past the end.
     public static func field(of bytes: [UInt8], offset: Int, size: Int) -> UInt64 {

@@ -306,7 +306,7 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
                   status & CommonConfiguration.Status.needsReset == 0 else { return }
             for index in state.queues.indices {
                 guard let queue = state.queues[index] else { continue }
-                if !drain(queue, index: index) {
+                if !device.process(queue, index: index) {
                     _ = needsReset(&state)
                     vectorsToSignal.append(Int(state.registers.configurationVector))
                     return
@@ -318,21 +318,5 @@ public final class VirtioPCITransport: Device, PCIFunction, @unchecked Sendable 
             }
         }
         for vector in vectorsToSignal { msix.signal(vector) }
-    }
-
-    /// Serves `queue` until it is empty; false when the ring is broken.
-    private func drain(_ queue: SplitVirtqueue, index: Int) -> Bool {
-        while true {
-            switch queue.pop() {
-            case .empty:
-                return true
-            case .chain:
-                queue.push(head: queue.chain.head, written: device.serve(queue.chain, queue: index))
-            case let .malformed(head, _):
-                queue.push(head: head, written: 0)
-            case .broken:
-                return false
-            }
-        }
     }
 }

@@ -49,6 +49,14 @@ public final class DeviceEventThread: @unchecked Sendable {
     @discardableResult
     public func watch(descriptor: Int32) -> Int { add(.descriptor, descriptor) }
 
+    /// Stops (or resumes) waking for source `index`, from the handler or before `start`: a device
+    /// with nowhere to put what a host descriptor has leaves it unread without being woken again at
+    /// once. (poll(2) ignores a negative descriptor; its complement gives the descriptor back.)
+    public func setWatching(_ index: Int, _ watching: Bool) {
+        let descriptor = polled[index].fd
+        if (descriptor >= 0) != watching { polled[index].fd = ~descriptor }
+    }
+
     /// Wakes the thread when `descriptor` hangs up or fails (POLLHUP, POLLERR), not when it is
     /// readable, so the descriptor's bytes stay for whoever reads it (a vhost-user back-end's socket,
     /// whose replies a vCPU thread waits for); returns its index in `Ready`. A hang-up stays, so

@@ -13,7 +13,7 @@ final class VhostUserConnectionTests: XCTestCase {
     static let protocolFeatures: UInt64 = VhostUserProtocolFeatures.replyAck | VhostUserProtocolFeatures.configuration
 
     /// An honest back-end: the features above, a 60-byte configuration, acknowledgements.
-    static func honest(_ message: FakeBackend.Received) -> (bytes: [UInt8], descriptors: [Int32])? {
+    @Sendable static func honest(_ message: FakeBackend.Received) -> (bytes: [UInt8], descriptors: [Int32])? {
         guard let request = VhostUserRequest(rawValue: message.request) else { return nil }
         switch request {
         case .getFeatures: return (FakeBackend.reply(.getFeatures, VhostUserPayload.u64(features)), [])
